@@ -1,0 +1,157 @@
+"""Command line: each command parses its options and calls one function; errors become exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from edgevit.config import VARIANTS, DemoConfig, TrainConfig
+from edgevit.errors import EdgeVitError, UsageError
+
+INTERNAL_ERROR_EXIT = 70
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit code 2, like every other edgevit error."""
+
+    def error(self, message):
+        raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+def _add_train_options(p: argparse.ArgumentParser, defaults: TrainConfig) -> None:
+    p.add_argument("--variant", default=defaults.variant, help=f"one of: {', '.join(VARIANTS)} (default {defaults.variant})")
+    p.add_argument("--image-size", type=int, default=defaults.image_size, help="input size in pixels (default: the variant's, 224; tiny 64)")
+    p.add_argument("--trainable-blocks", default=defaults.trainable_blocks, help="last transformer blocks left trainable, or 'all'")
+    p.add_argument("--noise", type=float, default=defaults.noise_stddev, help="stddev of the Gaussian noise on the input (default %(default)s)")
+    p.add_argument("--lr", type=float, default=defaults.learning_rate, help="initial learning rate (default: the variant's)")
+    p.add_argument("--lr-decay-factor", type=float, default=defaults.lr_decay_factor, help="learning-rate multiplier per step (default %(default)s)")
+    p.add_argument("--lr-decay-every", type=int, default=defaults.lr_decay_every, help="epochs between learning-rate steps (default %(default)s)")
+    p.add_argument("--patience", type=int, default=defaults.patience, help="early stopping patience on val accuracy (default %(default)s)")
+    p.add_argument("--epochs", type=int, default=defaults.epochs, help="maximum epochs (default %(default)s)")
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size, help="default %(default)s")
+    p.add_argument("--seed", type=int, default=defaults.seed, help="default %(default)s")
+    p.add_argument("--weights", default=defaults.weights, help="local vit-keras .npz pretrained weights (default: the vit-keras cache)")
+    p.add_argument("--weight-set", default=defaults.weight_set, help="vit-keras weight set name (default %(default)s)")
+    p.add_argument("--no-pretrained", action="store_true", help="train from random init instead of pretrained weights")
+
+
+def _train_config(args, defaults: TrainConfig) -> TrainConfig:
+    return replace(
+        defaults,
+        variant=args.variant,
+        image_size=args.image_size,
+        trainable_blocks=args.trainable_blocks,
+        noise_stddev=args.noise,
+        learning_rate=args.lr,
+        lr_decay_factor=args.lr_decay_factor,
+        lr_decay_every=args.lr_decay_every,
+        patience=args.patience,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        weights=args.weights,
+        weight_set=args.weight_set,
+        pretrained=defaults.pretrained and not args.no_pretrained,
+    )
+
+
+def cmd_data_synth(args) -> int:
+    from edgevit.data.synth import write_synthetic_birds
+
+    try:
+        summary = write_synthetic_birds(
+            Path(args.out),
+            num_classes=args.classes,
+            per_class=args.per_class,
+            eval_per_class=args.eval_per_class,
+            image_size=args.image_size,
+            seed=args.seed,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    counts = ", ".join(f"{k} {v}" for k, v in summary.counts.items())
+    print(f"wrote {len(summary.class_names)} synthetic species to {summary.root} ({counts} images)")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from edgevit.models import resolve_variant
+    from edgevit.train import train
+
+    resolve_variant(args.variant)  # an unknown name fails before any data is read
+    result = train(args.data, args.out, _train_config(args, TrainConfig()), resume=args.resume)
+    test = f"{result.test_accuracy:.2%}" if result.test_accuracy is not None else "n/a (no test split)"
+    print(f"SavedModel: {result.saved_model}")
+    print(f"best epoch {result.best_epoch} of {result.epochs_run}: val accuracy {result.val_accuracy:.2%}, test accuracy {test}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from edgevit.demo import run_demo
+
+    defaults = DemoConfig()
+    config = replace(
+        defaults,
+        num_classes=args.classes,
+        per_class=args.per_class,
+        train=replace(defaults.train, epochs=args.epochs),
+    )
+    return run_demo(Path(args.out), config)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="edgevit", description="Fine-tune a ViT, export it for devices, verify and benchmark every artifact.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    demo_defaults = DemoConfig()
+    p = sub.add_parser("demo", help="synthetic birds -> tiny ViT -> SavedModel -> artifacts, verified and benchmarked")
+    p.add_argument("--out", default="runs/demo", help="output folder (default %(default)s)")
+    p.add_argument("--classes", type=int, default=demo_defaults.num_classes, help="synthetic species (default %(default)s)")
+    p.add_argument("--per-class", type=int, default=demo_defaults.per_class, help="train images per species (default %(default)s)")
+    p.add_argument("--epochs", type=int, default=demo_defaults.train.epochs, help="default %(default)s")
+    p.set_defaults(func=cmd_demo)
+
+    data = sub.add_parser("data", help="data set tools").add_subparsers(dest="data_command", required=True, parser_class=_Parser)
+    p = data.add_parser("synth", help="draw a synthetic bird data set in the ROOT/{train,valid,test}/<CLASS>/ layout")
+    p.add_argument("out", help="output folder (must not exist or be empty)")
+    p.add_argument("--classes", type=int, default=10, help="number of species (default %(default)s)")
+    p.add_argument("--per-class", type=int, default=100, help="train images per species (default %(default)s)")
+    p.add_argument("--eval-per-class", type=int, default=None, help="valid and test images per species (default: per-class/5, at least 5)")
+    p.add_argument("--image-size", type=int, default=64, help="default %(default)s")
+    p.add_argument("--seed", type=int, default=0, help="default %(default)s")
+    p.set_defaults(func=cmd_data_synth)
+
+    p = sub.add_parser("train", help="fine-tune a ViT on ROOT/{train,valid,test}/<CLASS>/ and write a SavedModel")
+    p.add_argument("data", help="data folder with train/ and valid/ (and test/) class folders")
+    p.add_argument("--out", required=True, help="output folder: saved_model/, checkpoints/, train_state.json")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out from its last checkpoint")
+    _add_train_options(p, TrainConfig())
+    p.set_defaults(func=cmd_train)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except EdgeVitError as exc:
+        print(f"edgevit: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("edgevit: interrupted; finished files are intact, partial ones were not written", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print("edgevit: error: out of memory; use a smaller --batch-size or image size", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug: one line by default, the traceback on request
+        if os.environ.get("EDGEVIT_DEBUG"):
+            raise
+        print(f"edgevit: internal error: {type(exc).__name__}: {exc} (set EDGEVIT_DEBUG=1 for the traceback)", file=sys.stderr)
+        return INTERNAL_ERROR_EXIT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

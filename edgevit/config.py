@@ -1,0 +1,130 @@
+"""Frozen option types and every default edgevit has. Nothing else holds a default value."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+
+
+class Format(str, enum.Enum):
+    TFLITE = "tflite"
+    ONNX = "onnx"
+    COREML = "coreml"
+
+
+@dataclass(frozen=True)
+class ViTSpec:
+    """Architecture of one registered variant (vit-keras `build_model` arguments)."""
+
+    name: str
+    patch_size: int
+    num_layers: int
+    hidden_size: int
+    num_heads: int
+    mlp_dim: int
+    dropout: float
+    default_image_size: int
+    # vit-keras weight-file size name ("L_32"), None for variants without published weights.
+    pretrained_size: str | None
+    default_learning_rate: float
+    # Transformer blocks left trainable by default; None trains everything (from scratch).
+    default_trainable_blocks: int | None
+
+
+VARIANTS: dict[str, ViTSpec] = {
+    spec.name: spec
+    for spec in (
+        ViTSpec("vit-b16", 16, 12, 768, 12, 3072, 0.1, 224, "B_16", 1e-4, 2),
+        ViTSpec("vit-b32", 32, 12, 768, 12, 3072, 0.1, 224, "B_32", 1e-4, 2),
+        ViTSpec("vit-l16", 16, 24, 1024, 16, 4096, 0.1, 224, "L_16", 1e-4, 2),
+        ViTSpec("vit-l32", 32, 24, 1024, 16, 4096, 0.1, 224, "L_32", 1e-4, 2),
+        # The test variant (timm's test_vit, big_vision's "mu"): trains from scratch on a CPU.
+        ViTSpec("tiny", 8, 4, 128, 4, 256, 0.0, 64, None, 1e-3, None),
+    )
+}
+
+# vit-keras publishes these weight sets; the file is ViT-{size}_{weights}.npz.
+PRETRAINED_WEIGHT_SETS = ("imagenet21k+imagenet2012", "imagenet21k")
+DEFAULT_WEIGHT_SET = "imagenet21k+imagenet2012"
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How pixels become model input. Serialised into every manifest so other runtimes mirror it.
+
+    input = (resize(rgb_uint8) - mean) / std, per channel, NHWC float32.
+    vit-keras models are trained on mode="tf" scaling: x / 127.5 - 1.
+    """
+
+    height: int
+    width: int
+    resize: str = "bilinear"
+    color: str = "RGB"
+    layout: str = "NHWC"
+    mean: tuple[float, float, float] = (127.5, 127.5, 127.5)
+    std: tuple[float, float, float] = (127.5, 127.5, 127.5)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["mean"], d["std"] = list(self.mean), list(self.std)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Preprocessing":
+        return cls(
+            height=int(d["height"]),
+            width=int(d["width"]),
+            resize=str(d["resize"]),
+            color=str(d["color"]),
+            layout=str(d["layout"]),
+            mean=tuple(float(v) for v in d["mean"]),
+            std=tuple(float(v) for v in d["std"]),
+        )
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The fine-tuning recipe of the reference case, every part adjustable."""
+
+    variant: str = "vit-l32"
+    image_size: int | None = None  # None: the variant's default
+    # Last transformer blocks left trainable; "all" trains everything. None: the variant's default.
+    trainable_blocks: int | str | None = None
+    noise_stddev: float = 0.01
+    learning_rate: float | None = None  # None: the variant's default
+    lr_decay_factor: float = 0.1
+    lr_decay_every: int = 7
+    patience: int = 10
+    epochs: int = 50
+    batch_size: int = 32
+    seed: int = 0
+    weights: str | None = None  # local .npz of vit-keras pretrained weights
+    weight_set: str = DEFAULT_WEIGHT_SET
+    pretrained: bool = True  # False trains from random init (the tiny variant always does)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """The built-in main job: synthetic birds -> tiny ViT -> SavedModel -> artifacts."""
+
+    num_classes: int = 10
+    per_class: int = 240
+    eval_per_class: int = 30
+    image_size: int = 64
+    seed: int = 0
+    train: TrainConfig = field(
+        default_factory=lambda: TrainConfig(
+            variant="tiny", trainable_blocks="all", epochs=10, batch_size=64, patience=10, pretrained=False
+        )
+    )
+    min_test_accuracy: float = 0.85
+
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+SPLITS = ("train", "valid", "test")
+MANIFEST_NAME = "manifest.json"
+LABELS_NAME = "labels.txt"
+MANIFEST_SCHEMA_VERSION = 1

@@ -1,0 +1,115 @@
+"""What every exporter shares: the artifact folder, its manifest entry, timing and peak memory.
+
+An artifact is a folder `OUT/<name>/` holding the model file(s), `manifest.json` and `labels.txt`. It
+is built in a temp sibling and renamed into place only when complete, so a failed or interrupted
+export leaves neither a half-written file nor a stale manifest.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from edgevit.errors import ExportError, ModelError
+from edgevit.fsutil import atomic_dir, folder_size, sha256_file
+from edgevit.manifest import now_iso, read_manifest, tool_versions, write_manifest
+
+
+@dataclass(frozen=True)
+class SourceModel:
+    """The SavedModel being exported and what its manifest says about it."""
+
+    folder: Path
+    manifest: dict
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 of saved_model.pb + the variables index: identifies the exact source."""
+        import hashlib
+
+        digest = hashlib.sha256()
+        for rel in ("saved_model.pb", "variables/variables.index"):
+            digest.update(sha256_file(self.folder / rel).encode())
+        return digest.hexdigest()
+
+
+def open_source(saved_model: Path | str) -> SourceModel:
+    folder = Path(saved_model)
+    if not folder.is_dir() or not (folder / "saved_model.pb").is_file():
+        raise ModelError(f"{folder}: not a SavedModel folder (no saved_model.pb); pass the saved_model/ that `edgevit train` wrote")
+    manifest = read_manifest(folder)
+    if manifest.get("kind") != "savedmodel":
+        raise ModelError(f"{folder}: manifest kind is {manifest.get('kind')!r}, expected 'savedmodel'")
+    return SourceModel(folder, manifest)
+
+
+@dataclass
+class Built:
+    """What a converter returns: the main file (inside the temp folder) and format facts for the manifest."""
+
+    main_file: str  # relative to the artifact folder, e.g. "model.tflite" or "model.mlpackage"
+    details: dict = field(default_factory=dict)  # options, op list, opset, quantization facts...
+    input_spec: dict | None = None  # overrides the source's input spec (e.g. a fixed batch of 1)
+    output_spec: dict | None = None
+
+
+def _peak_rss_bytes() -> int:
+    # ru_maxrss is in KiB on Linux: the process's high-water mark, which is why each export runs in its own process.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def write_artifact(
+    *,
+    source: SourceModel,
+    out_dir: Path,
+    name: str,
+    fmt: str,
+    quantization: str,
+    convert: Callable[[Path], Built],
+) -> Path:
+    """Run `convert(tmp_folder)`, then write the manifest entry, atomically as one folder `out_dir/name`."""
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"{out_dir}: cannot create output folder ({exc.strerror}); pick a writable --out") from None
+    started = time.perf_counter()
+    try:
+        with atomic_dir(out_dir / name) as tmp:
+            built = convert(tmp)
+            seconds = time.perf_counter() - started
+            main = tmp / built.main_file
+            if not main.exists():
+                raise ExportError(f"{fmt}: converter produced no {built.main_file}")
+            src = source.manifest
+            manifest = {
+                "schema_version": 1,
+                "kind": "artifact",
+                "created": now_iso(),
+                "name": name,
+                "format": fmt,
+                "quantization": quantization,
+                "file": built.main_file,
+                "file_size": folder_size(main),
+                "sha256": sha256_file(main) if main.is_file() else None,
+                "input": built.input_spec or src["input"],
+                "output": built.output_spec or src["output"],
+                "preprocessing": src["preprocessing"],
+                "labels": src["labels"],
+                "model": src.get("model"),
+                "source": {"saved_model": str(source.folder.resolve()), "fingerprint": source.fingerprint,
+                           "dataset": src.get("dataset"), "metrics": src.get("metrics")},
+                "conversion": {"seconds": round(seconds, 2), "peak_rss_bytes": _peak_rss_bytes(), **built.details},
+                "tool_versions": tool_versions(),
+            }
+            write_manifest(tmp, manifest)
+    except PermissionError as exc:
+        raise ExportError(f"{out_dir}: not writable ({exc.strerror}); pick a writable --out") from None
+    except OSError as exc:
+        if exc.errno == 28:  # ENOSPC
+            raise ExportError(f"{out_dir}: disk full while writing {name}; free space and export again") from None
+        raise
+    return out_dir / name

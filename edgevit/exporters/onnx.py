@@ -1,0 +1,267 @@
+"""SavedModel -> ONNX (fp32, fp16 or int8 dynamic-range) through tf2onnx, one route for every size.
+
+The route: the serving graph with its weights as placeholders (exporters/tfgraph.py) goes through
+tf2onnx, then the weights are attached as initializers. It never freezes the graph, which is what
+kills tf2onnx's own loaders past 20 GiB at ViT-L/32 scale; on the tiny model it gives the same
+outputs as the frozen route (max diff 0.0). Weight-only reshapes/transposes that a frozen graph
+would have folded are folded here, so both routes give the same graph.
+
+tf2onnx keeps going after an op it cannot convert and still says "Successfully converted"; here
+any error it logs, and any node that is not a standard ONNX op, fails the export.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from edgevit.errors import ExportError, UsageError
+from edgevit.exporters.common import Built, open_source, write_artifact
+from edgevit.exporters.tfgraph import ServingGraph, load_serving_graph
+
+PRECISIONS = ("fp32", "fp16", "int8-dynamic")
+MIN_OPSET, MAX_OPSET = 13, 18  # measured: 19+ fails in tf2onnx 1.17 for this graph
+MAIN_FILE = "model.onnx"
+EXTERNAL_DATA_FILE = f"{MAIN_FILE}.data"
+# A protobuf message cannot exceed 2 GiB; above this the weights go to EXTERNAL_DATA_FILE.
+EXTERNAL_DATA_THRESHOLD = 1_800_000_000
+ROUTE = "tf2onnx on the inlined serving graph with weights as placeholders, attached as initializers"
+PARITY_RISK = {
+    "fp32": "lowest: same arithmetic as the SavedModel",
+    "fp16": "low: weights and activations rounded to fp16, float32 inputs and outputs",
+    "int8-dynamic": "highest: int8 weights and per-batch uint8 activations in MatMul/Conv; check top-1 agreement",
+}
+# Ops whose output is their input rearranged: safe and cheap to fold when every input is a weight.
+_FOLDABLE = ("Reshape", "Transpose", "Squeeze", "Unsqueeze", "Identity")
+
+
+def export_onnx(
+    *, saved_model: Path, out_dir: Path, opset: int = 17, precision: str = "fp32", name: str | None = None
+) -> Path:
+    """Export the SavedModel to `out_dir/<name>/model.onnx` (+ model.onnx.data for >2 GB); return the artifact folder."""
+    _check_options(opset=opset, precision=precision)
+    source = open_source(saved_model)
+    input_name, output_name = source.manifest["input"]["name"], source.manifest["output"]["name"]
+    if precision == "int8-dynamic":
+        print("onnx int8-dynamic: the riskiest option for parity (int8 weights, uint8 activations); verify it")
+
+    def convert(folder: Path) -> Built:
+        graph = load_serving_graph(source.folder)
+        model = to_onnx(graph, opset=opset, input_name=input_name, output_name=output_name)
+        num_params = graph.num_params
+        del graph  # the weights now live in the ONNX model only
+        path = _write_precision(model, folder, precision)
+        check_onnx(path)
+        return Built(main_file=MAIN_FILE, details=_details(path, opset=opset, precision=precision, num_params=num_params))
+
+    return write_artifact(
+        source=source, out_dir=out_dir, name=name or f"onnx-{precision}", fmt="onnx", quantization=precision, convert=convert
+    )
+
+
+def _check_options(*, opset: int, precision: str) -> None:
+    if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= MAX_OPSET:
+        raise UsageError(f"ONNX opset must be an integer from {MIN_OPSET} to {MAX_OPSET} (tf2onnx fails on 19+), got {opset!r}")
+    if precision not in PRECISIONS:
+        raise UsageError(f"unknown ONNX precision {precision!r}; known: {', '.join(PRECISIONS)}")
+
+
+def to_onnx(graph: ServingGraph, *, opset: int, input_name: str, output_name: str):
+    """The fp32 ONNX ModelProto: tf2onnx on the placeholder graph, weights attached, weight-only ops folded."""
+    import tf2onnx
+
+    weight_inputs = [f"{name}:0" for name in graph.weights]
+    with _tf2onnx_errors() as errors:
+        model, _ = tf2onnx.convert.from_graph_def(
+            graph.graph_def,
+            input_names=[graph.input_name, *weight_inputs],
+            output_names=[graph.output_name],
+            opset=opset,
+            tensors_to_rename={graph.input_name: input_name, graph.output_name: output_name},
+        )
+    if errors:
+        raise ExportError(f"tf2onnx could not convert the graph: {errors[0]}" + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""))
+    _attach_weights(model, {f"{name}:0": value for name, value in graph.weights.items()})
+    _fold_weight_only_nodes(model)
+    _name_batch_dimension(model)
+    _reject_non_onnx_ops(model)
+    return model
+
+
+@contextlib.contextmanager
+def _tf2onnx_errors():
+    """Collect the error messages tf2onnx logs (it logs an unsupported op and carries on)."""
+    messages: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage().splitlines()[0])
+
+    handler = Collect(level=logging.ERROR)
+    logger = logging.getLogger("tf2onnx")
+    logger.addHandler(handler)
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
+
+
+def _attach_weights(model, values: dict[str, np.ndarray]) -> None:
+    """Graph inputs that are weights become initializers (the values are moved, not copied twice)."""
+    from onnx import numpy_helper
+
+    kept = [i for i in model.graph.input if i.name not in values]
+    used = {i.name for i in model.graph.input} & set(values)
+    for tensor_name in used:
+        model.graph.initializer.append(numpy_helper.from_array(values[tensor_name], tensor_name))
+    del model.graph.input[:]
+    model.graph.input.extend(kept)
+
+
+def _fold_weight_only_nodes(model) -> None:
+    """Replace each rearranging op whose inputs are all initializers by its result (what freezing would have done)."""
+    from onnx import numpy_helper
+
+    inits = {t.name: t for t in model.graph.initializer}
+    kept = []
+    for node in model.graph.node:
+        if node.op_type in _FOLDABLE and node.input and all(i in inits for i in node.input if i):
+            args = [numpy_helper.to_array(inits[i]) for i in node.input if i]
+            result = _fold(node, args)
+            inits[node.output[0]] = numpy_helper.from_array(result, node.output[0])
+        else:
+            kept.append(node)
+    used = {i for node in kept for i in node.input} | {o.name for o in model.graph.output}
+    del model.graph.node[:]
+    model.graph.node.extend(kept)
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(t for name, t in inits.items() if name in used)
+
+
+def _fold(node, args: list[np.ndarray]) -> np.ndarray:
+    from onnx import helper
+
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    data = args[0]
+    if node.op_type == "Reshape":
+        shape = [d if d != 0 or attrs.get("allowzero") else data.shape[k] for k, d in enumerate(args[1].tolist())]
+        return data.reshape(shape)
+    if node.op_type == "Transpose":
+        return data.transpose(attrs.get("perm"))
+    if node.op_type == "Squeeze":
+        axes = args[1].tolist() if len(args) > 1 else attrs.get("axes")
+        return np.squeeze(data, axis=tuple(axes) if axes is not None else None)
+    if node.op_type == "Unsqueeze":
+        axes = args[1].tolist() if len(args) > 1 else attrs["axes"]
+        return np.expand_dims(data, axis=tuple(axes))
+    return data  # Identity
+
+
+def _name_batch_dimension(model) -> None:
+    """tf2onnx names the dynamic batch dimension 'unk__<n>'; call it 'batch' on the input and output."""
+    for value in (*model.graph.input, *model.graph.output):
+        dim = value.type.tensor_type.shape.dim[0]
+        if not dim.HasField("dim_value"):
+            dim.dim_param = "batch"
+
+
+def _reject_non_onnx_ops(model) -> None:
+    import onnx
+
+    unknown = sorted({n.op_type for n in model.graph.node if not onnx.defs.has(n.op_type, n.domain or "")})
+    if unknown:
+        raise ExportError(f"the ONNX graph still holds non-ONNX op(s) {', '.join(unknown)}; tf2onnx cannot convert them")
+
+
+def _write_precision(model, folder: Path, precision: str) -> Path:
+    path = folder / MAIN_FILE
+    if precision == "fp16":
+        model = _to_fp16(model)
+    if precision == "int8-dynamic":
+        _quantize_int8_dynamic(model, path)
+    else:
+        save_onnx(model, path)
+    return path
+
+
+def _to_fp16(model):
+    from onnxconverter_common import float16
+
+    # keep_io_types: callers still feed float32 images and read float32 probabilities.
+    return float16.convert_float_to_float16(model, keep_io_types=True)
+
+
+def _quantize_int8_dynamic(model, path: Path) -> None:
+    """ORT basic optimisation first: its constant folding turns weight subgraphs into the initializers quantize_dynamic needs."""
+    import onnxruntime as ort
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    large = _needs_external_data(model)
+    with tempfile.TemporaryDirectory(dir=path.parent.parent, prefix=".onnx-int8-") as scratch:
+        fp32, folded = Path(scratch) / "fp32.onnx", Path(scratch) / "folded.onnx"
+        save_onnx(model, fp32)
+        del model
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        options.optimized_model_filepath = str(folded)
+        if large:
+            options.add_session_config_entry("session.optimized_model_external_initializers_file_name", "folded.onnx.data")
+        ort.InferenceSession(str(fp32), options, providers=["CPUExecutionProvider"])
+        # Large models: quantize_dynamic writes the weights to "<model file>.data", i.e. EXTERNAL_DATA_FILE.
+        quantize_dynamic(folded, path, weight_type=QuantType.QInt8, use_external_data_format=large)
+
+
+def _needs_external_data(model) -> bool:
+    return sum(len(t.raw_data) for t in model.graph.initializer) > EXTERNAL_DATA_THRESHOLD
+
+
+def save_onnx(model, path: Path) -> None:
+    """One file, or model.onnx + one external data file when the weights would break the 2 GiB protobuf limit."""
+    import onnx
+
+    if _needs_external_data(model):
+        onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location=f"{path.name}.data")
+    else:
+        onnx.save_model(model, str(path))
+
+
+def check_onnx(path: Path) -> None:
+    """onnx.checker (path-based: works past 2 GB) and an onnxruntime session must both accept the file."""
+    import onnx
+    import onnxruntime as ort
+
+    try:
+        onnx.checker.check_model(str(path))
+    except onnx.checker.ValidationError as exc:
+        raise ExportError(f"{path.name} fails onnx.checker ({_first_line(exc)}); this is an exporter bug, report it") from None
+    try:
+        ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # ORT raises its own exception types (Fail, InvalidGraph, ...)
+        raise ExportError(f"onnxruntime refuses {path.name} ({_first_line(exc)}); this is an exporter bug, report it") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _details(path: Path, *, opset: int, precision: str, num_params: int) -> dict:
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    external = path.parent / EXTERNAL_DATA_FILE
+    return {
+        "opset": opset,
+        "precision": precision,
+        "route": ROUTE,
+        "parameters": num_params,
+        "nodes": len(model.graph.node),
+        "op_types": dict(sorted(Counter(n.op_type for n in model.graph.node).items())),
+        "external_data": EXTERNAL_DATA_FILE if external.exists() else None,
+        "parity_risk": PARITY_RISK[precision],
+    }

@@ -1,0 +1,21 @@
+"""Import TensorFlow/Keras once, quietly, with the thread settings of this machine."""
+
+from __future__ import annotations
+
+import os
+
+
+def import_keras():
+    """Return the keras module with the TensorFlow backend unless KERAS_BACKEND says otherwise."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    import keras
+
+    return keras
+
+
+def import_tf():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    return tf

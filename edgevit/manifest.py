@@ -1,0 +1,86 @@
+"""manifest.json: the contract every stage, the device harness and the iOS app read.
+
+It says what the model takes (input spec, preprocessing), what it returns (output spec, labels), where
+it came from (data fingerprint, training recipe, tool versions) and how well it did (metrics).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import platform
+from importlib import metadata
+from pathlib import Path
+
+from edgevit.config import LABELS_NAME, MANIFEST_NAME, MANIFEST_SCHEMA_VERSION, Preprocessing
+from edgevit.errors import ModelError
+from edgevit.fsutil import atomic_write_json, atomic_write_text
+
+REQUIRED_KEYS = ("schema_version", "kind", "input", "output", "preprocessing", "labels")
+_TOOLS = ("edgevit", "tensorflow-cpu", "keras", "vit-keras", "numpy", "pillow", "tf2onnx", "onnx", "onnxruntime", "coremltools", "ai-edge-litert")
+
+
+def tool_versions(names: tuple[str, ...] = _TOOLS) -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def io_spec(preprocessing: Preprocessing, num_classes: int) -> tuple[dict, dict]:
+    """The input and output tensors every artifact exposes (batch dimension None = dynamic)."""
+    input_spec = {
+        "name": "images",
+        "shape": [None, preprocessing.height, preprocessing.width, 3],
+        "dtype": "float32",
+        "layout": preprocessing.layout,
+    }
+    output_spec = {"name": "probabilities", "shape": [None, num_classes], "dtype": "float32", "activation": "softmax"}
+    return input_spec, output_spec
+
+
+def write_manifest(folder: Path, manifest: dict) -> None:
+    """Write manifest.json and labels.txt beside the model (labels.txt is for tools that want one name a line)."""
+    atomic_write_text(Path(folder) / LABELS_NAME, "\n".join(manifest["labels"]) + "\n")
+    atomic_write_json(Path(folder) / MANIFEST_NAME, manifest)
+
+
+def read_manifest(folder: Path) -> dict:
+    """Read and check a manifest; ModelError with what is wrong and what to do."""
+    path = Path(folder) / MANIFEST_NAME
+    if not path.is_file():
+        raise ModelError(f"{folder}: no {MANIFEST_NAME}; point at a folder written by `edgevit train` or `edgevit export`")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path}: not valid JSON ({exc}); re-create it with edgevit") from None
+    if not isinstance(manifest, dict):
+        raise ModelError(f"{path}: expected a JSON object; re-create it with edgevit")
+    missing = [k for k in REQUIRED_KEYS if k not in manifest]
+    if missing:
+        raise ModelError(f"{path}: missing key(s) {', '.join(missing)}; re-create it with edgevit")
+    version = manifest["schema_version"]
+    if not isinstance(version, int) or version > MANIFEST_SCHEMA_VERSION:
+        raise ModelError(
+            f"{path}: manifest schema version {version!r} is newer than this edgevit understands "
+            f"({MANIFEST_SCHEMA_VERSION}); upgrade edgevit"
+        )
+    labels = manifest["labels"]
+    if not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(x, str) for x in labels):
+        raise ModelError(f"{path}: 'labels' must be a list of at least 2 class names; re-create it with edgevit")
+    try:
+        Preprocessing.from_dict(manifest["preprocessing"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"{path}: bad 'preprocessing' block ({exc}); re-create it with edgevit") from None
+    return manifest
+
+
+def preprocessing_of(manifest: dict) -> Preprocessing:
+    return Preprocessing.from_dict(manifest["preprocessing"])

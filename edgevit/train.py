@@ -1,0 +1,318 @@
+"""The fine-tuning recipe of the reference case -> SavedModel + manifest.json.
+
+ViT (include_top off, pretrained top off) with all but the last blocks frozen, Gaussian noise on the
+input, a softmax Dense head, learning rate x0.1 every 7 epochs, early stopping on validation accuracy
+(best weights restored) and a checkpoint every epoch that `--resume` continues from exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from edgevit.config import Preprocessing, TrainConfig
+from edgevit.data.batches import epoch_order, load_pixels
+from edgevit.data.folders import ImageFolders, fingerprint, load_image_folders
+from edgevit.data.images import load_rgb
+from edgevit.data.preprocess import normalize, resize_rgb
+from edgevit.errors import ModelError, UsageError
+from edgevit.fsutil import atomic_write_bytes, atomic_write_json
+from edgevit.keras_env import import_keras, import_tf
+from edgevit.manifest import io_spec, now_iso, tool_versions
+from edgevit.models import (
+    ClassifierConfig,
+    build_classifier,
+    load_pretrained_weights,
+    pretrained_weights_path,
+    resolve_trainable_blocks,
+    resolve_variant,
+)
+from edgevit.savedmodel import save_savedmodel
+
+STATE_NAME = "train_state.json"
+LAST_WEIGHTS = "last.weights.h5"
+BEST_WEIGHTS = "best.weights.h5"
+LAST_EXTRA = "last.optimizer.npz"
+# Decoded pixels of a split are kept in memory up to this size; beyond it batches are decoded on the fly.
+PIXEL_CACHE_BYTES = 6 * 1024**3
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    saved_model: Path
+    test_accuracy: float | None
+    val_accuracy: float
+    epochs_run: int
+    best_epoch: int
+    seconds: float
+
+
+def learning_rate_at(epoch: int, config: TrainConfig, base_lr: float) -> float:
+    """Step decay of the recipe: x factor every `lr_decay_every` epochs (epoch counts from 0)."""
+    return float(base_lr * config.lr_decay_factor ** (epoch // config.lr_decay_every))
+
+
+def _validate(config: TrainConfig) -> None:
+    checks = [
+        (config.epochs >= 1, f"--epochs must be at least 1, got {config.epochs}"),
+        (config.batch_size >= 1, f"--batch-size must be at least 1, got {config.batch_size}"),
+        (config.patience >= 1, f"--patience must be at least 1, got {config.patience}"),
+        (config.lr_decay_every >= 1, f"--lr-decay-every must be at least 1, got {config.lr_decay_every}"),
+        (0 < config.lr_decay_factor <= 1, f"--lr-decay-factor must be in (0, 1], got {config.lr_decay_factor}"),
+        (config.noise_stddev >= 0, f"--noise must be >= 0, got {config.noise_stddev}"),
+        (config.learning_rate is None or config.learning_rate > 0, f"--lr must be > 0, got {config.learning_rate}"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise UsageError(message)
+
+
+def _make_batches(keras, split, labels, spec: Preprocessing, batch_size: int, *, shuffle: bool, seed: int):
+    """A keras PyDataset over one split; the shuffle depends only on (seed, epoch)."""
+    nbytes = len(split) * spec.height * spec.width * 3
+    pixels = load_pixels(split, spec, progress=sys.stderr.isatty()) if nbytes <= PIXEL_CACHE_BYTES else None
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__(workers=1, use_multiprocessing=False)
+            self.epoch = 0
+
+        def __len__(self):
+            return (len(split) + batch_size - 1) // batch_size
+
+        def __getitem__(self, index):
+            order = epoch_order(len(split), seed=seed, epoch=self.epoch) if shuffle else np.arange(len(split))
+            idx = order[index * batch_size : (index + 1) * batch_size]
+            if pixels is not None:
+                batch = pixels[idx]
+            else:
+                batch = np.stack([resize_rgb(load_rgb(split.paths[i]), spec) for i in idx])
+            return normalize(batch, spec), labels[idx]
+
+    return Batches()
+
+
+class RecipeCallback:
+    """Early stopping on val accuracy with best-weights restore, plus a resumable checkpoint each epoch."""
+
+    def __init__(self, keras, *, out: Path, config: TrainConfig, base_lr: float, state: dict, train_batches):
+        self.keras = keras
+        self.out = out
+        self.config = config
+        self.base_lr = base_lr
+        self.state = state
+        self.train_batches = train_batches
+
+    def build(self):
+        outer = self
+        keras = self.keras
+
+        class _Callback(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                outer.train_batches.epoch = epoch
+                self.model.optimizer.learning_rate.assign(learning_rate_at(epoch, outer.config, outer.base_lr))
+
+            def on_epoch_end(self, epoch, logs=None):
+                outer.epoch_end(self.model, epoch, logs or {})
+
+        return _Callback()
+
+    def epoch_end(self, model, epoch: int, logs: dict) -> None:
+        state = self.state
+        ckpt = self.out / "checkpoints"
+        ckpt.mkdir(parents=True, exist_ok=True)
+        val_acc = float(logs.get("val_accuracy", 0.0))
+        state["history"].append({"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}})
+        if state["best_val_accuracy"] is None or val_acc > state["best_val_accuracy"]:
+            state.update(best_val_accuracy=val_acc, best_epoch=epoch + 1, wait=0)
+            _save_weights_atomic(model, ckpt / BEST_WEIGHTS)
+        else:
+            state["wait"] += 1
+        state["epochs_done"] = epoch + 1
+        _save_weights_atomic(model, ckpt / LAST_WEIGHTS)
+        _save_extra_state(model, ckpt / LAST_EXTRA)
+        atomic_write_json(self.out / STATE_NAME, state)
+        if state["wait"] >= self.config.patience:
+            model.stop_training = True
+            state["stopped_early"] = True
+            atomic_write_json(self.out / STATE_NAME, state)
+
+
+def _save_weights_atomic(model, path: Path) -> None:
+    tmp = path.parent / f".{path.name}.tmp.weights.h5"
+    model.save_weights(str(tmp))
+    tmp.replace(path)
+
+
+def _extra_variables(model) -> dict[str, object]:
+    """Optimizer slots and the RNG states of noise/dropout layers: what a weights file does not hold."""
+    extra = {f"optimizer/{i}": v for i, v in enumerate(model.optimizer.variables)}
+    # Keyed by position: layer names get numbered suffixes that differ between processes.
+    rng = [v for v in model.variables if "seed_generator_state" in v.path]
+    extra.update({f"rng/{i}": v for i, v in enumerate(rng)})
+    return extra
+
+
+def _save_extra_state(model, path: Path) -> None:
+    import io
+
+    arrays = {k: np.asarray(v.numpy()) for k, v in _extra_variables(model).items()}
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def _load_extra_state(model, path: Path) -> None:
+    with np.load(path, allow_pickle=False) as saved:
+        targets = _extra_variables(model)
+        if set(saved.files) != set(targets) or any(saved[k].shape != tuple(v.shape) for k, v in targets.items()):
+            raise ModelError(f"{path}: checkpoint does not match this model/optimizer; start again without --resume")
+        for key, variable in targets.items():
+            variable.assign(saved[key])
+
+
+def _device_description(tf) -> str:
+    gpus = tf.config.list_physical_devices("GPU")
+    return f"GPU ({', '.join(g.name for g in gpus)})" if gpus else "CPU"
+
+
+def evaluate_accuracy(model, split, labels, spec: Preprocessing, batch_size: int) -> float:
+    """Top-1 accuracy of `model` on `split` (inference mode: the input noise is off)."""
+    correct = 0
+    for start in range(0, len(split), batch_size):
+        idx = np.arange(start, min(start + batch_size, len(split)))
+        pixels = np.stack([resize_rgb(load_rgb(split.paths[i]), spec) for i in idx])
+        probs = model(normalize(pixels, spec), training=False)
+        correct += int((np.argmax(np.asarray(probs), axis=1) == labels[idx]).sum())
+    return correct / max(1, len(split))
+
+
+def _initial_state(out: Path, config: TrainConfig, resume: bool) -> dict:
+    state_path = out / STATE_NAME
+    if resume:
+        if not state_path.is_file():
+            raise UsageError(f"{out}: nothing to resume (no {STATE_NAME}); run without --resume")
+        state = json.loads(state_path.read_text())
+        # --epochs may grow on resume (train longer); every other option must match the interrupted run.
+        changed = sorted(k for k, v in config.to_dict().items() if k != "epochs" and state["config"].get(k) != v)
+        if changed:
+            raise UsageError(f"{out}: --resume with different options ({', '.join(changed)}); use the original options")
+        return state
+    if state_path.exists():
+        raise UsageError(f"{out}: a training run is already there; pass --resume to continue it or pick another --out")
+    return {"config": config.to_dict(), "history": [], "best_val_accuracy": None, "best_epoch": 0, "wait": 0, "epochs_done": 0}
+
+
+def train(data_root: Path | str, out: Path | str, config: TrainConfig, *, resume: bool = False, verbose: int | None = None) -> TrainResult:
+    """Fine-tune on ROOT/{train,valid[,test]} and write OUT/saved_model with its manifest."""
+    _validate(config)
+    spec_v = resolve_variant(config.variant)
+    image_size = config.image_size or spec_v.default_image_size
+    trainable_blocks = resolve_trainable_blocks(spec_v, config.trainable_blocks)
+    data_root, out = Path(data_root), Path(out)
+    has_test = (data_root / "test").is_dir()
+    folders: ImageFolders = load_image_folders(data_root, splits=("train", "valid", "test") if has_test else ("train", "valid"))
+    weights_path = None
+    if config.pretrained and (config.weights is not None or spec_v.pretrained_size is not None):
+        weights_path = pretrained_weights_path(spec_v, config.weight_set, config.weights)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{out}: cannot create output folder ({exc.strerror}); pick a writable --out") from None
+    state = _initial_state(out, config, resume)
+
+    keras = import_keras()
+    tf = import_tf()
+    keras.utils.set_random_seed(config.seed)
+    preprocessing = Preprocessing(height=image_size, width=image_size)
+    model_config = ClassifierConfig(
+        variant=spec_v.name,
+        image_size=image_size,
+        num_classes=folders.num_classes,
+        noise_stddev=config.noise_stddev,
+        trainable_blocks=trainable_blocks,
+        representation_size=spec_v.hidden_size if weights_path is not None and config.weight_set == "imagenet21k" else None,
+    )
+    model = build_classifier(model_config)
+    base_lr = config.learning_rate or spec_v.default_learning_rate
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=base_lr),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    if resume:
+        model.optimizer.build(model.trainable_variables)  # so the weights file's optimizer slots load too
+        model.load_weights(str(out / "checkpoints" / LAST_WEIGHTS))
+        _load_extra_state(model, out / "checkpoints" / LAST_EXTRA)
+    elif weights_path is not None:
+        load_pretrained_weights(model, model_config, weights_path)
+
+    train_split, valid_split = folders.split("train"), folders.split("valid")
+    train_batches = _make_batches(keras, train_split, train_split.labels, preprocessing, config.batch_size, shuffle=True, seed=config.seed)
+    valid_batches = _make_batches(keras, valid_split, valid_split.labels, preprocessing, config.batch_size, shuffle=False, seed=config.seed)
+    recipe = RecipeCallback(keras, out=out, config=config, base_lr=base_lr, state=state, train_batches=train_batches)
+    device = _device_description(tf)
+    if verbose is None:
+        verbose = 1 if sys.stdout.isatty() else 2
+    print(
+        f"training {spec_v.name} at {image_size}px on {device}: {len(train_split)} train / {len(valid_split)} valid images, "
+        f"{folders.num_classes} classes, {trainable_blocks}/{spec_v.num_layers} blocks trainable",
+        flush=True,
+    )
+    started = time.perf_counter()
+    done = state["epochs_done"]
+    finished_early = state.get("stopped_early", False)
+    if done < config.epochs and not finished_early:
+        model.fit(
+            train_batches,
+            validation_data=valid_batches,
+            initial_epoch=done,
+            epochs=config.epochs,
+            callbacks=[recipe.build()],
+            verbose=verbose,
+        )
+    seconds = time.perf_counter() - started
+    # Restore the best epoch's weights (EarlyStopping's restore_best_weights, resumable) into a fresh,
+    # uncompiled model: the SavedModel must not carry the optimizer's slots (3x the size with Adam).
+    model = build_classifier(model_config)
+    model.load_weights(str(out / "checkpoints" / BEST_WEIGHTS))
+    val_acc = float(state["best_val_accuracy"])
+    test_acc = None
+    if has_test:
+        test_split = folders.split("test")
+        test_acc = evaluate_accuracy(model, test_split, test_split.labels, preprocessing, config.batch_size)
+
+    input_spec, output_spec = io_spec(preprocessing, folders.num_classes)
+    manifest = {
+        "schema_version": 1,
+        "kind": "savedmodel",
+        "created": now_iso(),
+        "model": model_config.to_dict(),
+        "input": input_spec,
+        "output": output_spec,
+        "preprocessing": preprocessing.to_dict(),
+        "labels": list(folders.class_names),
+        "dataset": {"root": str(data_root.resolve()), "fingerprint": fingerprint(folders), "counts": folders.counts()},
+        "training": {
+            **config.to_dict(),
+            "image_size": image_size,
+            "trainable_blocks": trainable_blocks,
+            "learning_rate": base_lr,
+            "pretrained_weights": str(weights_path) if weights_path else None,
+            "epochs_run": state["epochs_done"],
+            "best_epoch": state["best_epoch"],
+            "stopped_early": bool(state.get("stopped_early", False)),
+            "device": device,
+            "seconds_this_session": round(seconds, 1),
+        },
+        "metrics": {"val_accuracy": val_acc, "test_accuracy": test_acc, "test_images": len(folders.splits["test"]) if has_test else 0},
+        "tool_versions": tool_versions(),
+    }
+    saved = save_savedmodel(model, out / "saved_model", manifest)
+    atomic_write_json(out / "history.json", {"history": state["history"]})
+    return TrainResult(saved, test_acc, val_acc, state["epochs_done"], state["best_epoch"], seconds)
