@@ -30,21 +30,34 @@ def save_savedmodel(model, folder: Path, manifest: dict) -> Path:
     height, width = int(model.input_shape[1]), int(model.input_shape[2])
 
     class Serving(tf.Module):
-        def __init__(self, keras_model):
+        def __init__(self):
             super().__init__()
-            self.model = keras_model
+            # Track the tf.Variables themselves, not the Keras model: through the model the
+            # checkpoint reaches Keras' variable wrappers, and TFLiteConverter.from_saved_model
+            # then keeps VAR_HANDLE ops (no weights in the .tflite, NaN outputs); tracking both
+            # would store every weight twice. The model is reached through the closure only.
+            self.weights = [_tf_variable(v) for v in model.weights]
 
         @tf.function(input_signature=[tf.TensorSpec([None, height, width, 3], tf.float32, name=INPUT_NAME)])
         def serve(self, images):
-            return {OUTPUT_NAME: self.model(images, training=False)}
+            return {OUTPUT_NAME: model(images, training=False)}
 
-    module = Serving(model)
+    module = Serving()
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     with atomic_dir(folder) as tmp:
         tf.saved_model.save(module, str(tmp), signatures={SIGNATURE: module.serve})
         write_manifest(tmp, manifest)
     return folder
+
+
+def _tf_variable(variable):
+    """The tf.Variable behind a Keras 3 variable (TensorFlow backend)."""
+    tf = import_tf()
+    value = variable if isinstance(variable, tf.Variable) else getattr(variable, "value", None)
+    if not isinstance(value, tf.Variable):
+        raise ModelError(f"weight {variable.path} is not backed by a TensorFlow variable; save with the TensorFlow backend")
+    return value
 
 
 class LoadedSavedModel:

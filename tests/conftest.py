@@ -1,0 +1,37 @@
+"""Shared fixtures: one small synthetic bird set and one tiny ViT trained on it, per test session.
+
+Exporter, runner, verify and bench tests all start from this SavedModel, so it is trained once.
+It is trained long enough that its predictions are confident (parity gates on top-1 agreement
+are meaningless on a model whose classes are near-ties).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from edgevit.config import TrainConfig
+
+TINY_DATA = dict(num_classes=4, per_class=60, eval_per_class=12, image_size=32, seed=11)
+TINY_TRAIN = TrainConfig(variant="tiny", image_size=32, trainable_blocks="all", epochs=8, batch_size=32, pretrained=False, seed=5)
+
+
+@dataclass(frozen=True)
+class TinyRun:
+    data_root: Path  # ROOT/{train,valid,test}/<CLASS>/*.png
+    run_dir: Path  # what `edgevit train` wrote
+    saved_model: Path  # run_dir/saved_model
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> TinyRun:
+    from edgevit.data.synth import write_synthetic_birds
+    from edgevit.train import train
+
+    base = tmp_path_factory.mktemp("tiny")
+    data_root = base / "data"
+    write_synthetic_birds(data_root, **TINY_DATA)
+    result = train(data_root, base / "run", TINY_TRAIN, verbose=0)
+    return TinyRun(data_root=data_root, run_dir=base / "run", saved_model=Path(result.saved_model))
