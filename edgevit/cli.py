@@ -130,6 +130,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out from its last checkpoint")
     _add_train_options(p, TrainConfig())
     p.set_defaults(func=cmd_train)
+
+    from importlib import import_module
+
+    from edgevit.commands import COMMAND_MODULES
+
+    for module in COMMAND_MODULES:
+        import_module(module).register(sub)
     return parser
 
 
