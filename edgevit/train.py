@@ -72,41 +72,48 @@ def _validate(config: TrainConfig) -> None:
             raise UsageError(message)
 
 
-def _make_batches(keras, split, labels, spec: Preprocessing, batch_size: int, *, shuffle: bool, seed: int):
-    """A keras PyDataset over one split; the shuffle depends only on (seed, epoch)."""
+def _make_batches(keras, split, labels, spec: Preprocessing, batch_size: int, *, seed: int | None):
+    """A function epoch -> keras PyDataset over one split; the order depends only on (seed, epoch).
+
+    Each epoch gets its own dataset with its order fixed up front (seed None: file order), so a
+    resumed run sees exactly the batches an uninterrupted one would, whatever keras prefetches.
+    """
     nbytes = len(split) * spec.height * spec.width * 3
     pixels = load_pixels(split, spec, progress=sys.stderr.isatty()) if nbytes <= PIXEL_CACHE_BYTES else None
 
     class Batches(keras.utils.PyDataset):
-        def __init__(self):
+        def __init__(self, order: np.ndarray):
             super().__init__(workers=1, use_multiprocessing=False)
-            self.epoch = 0
+            self.order = order
 
         def __len__(self):
-            return (len(split) + batch_size - 1) // batch_size
+            return (len(self.order) + batch_size - 1) // batch_size
 
         def __getitem__(self, index):
-            order = epoch_order(len(split), seed=seed, epoch=self.epoch) if shuffle else np.arange(len(split))
-            idx = order[index * batch_size : (index + 1) * batch_size]
+            idx = self.order[index * batch_size : (index + 1) * batch_size]
             if pixels is not None:
                 batch = pixels[idx]
             else:
                 batch = np.stack([resize_rgb(load_rgb(split.paths[i]), spec) for i in idx])
             return normalize(batch, spec), labels[idx]
 
-    return Batches()
+    def for_epoch(epoch: int):
+        order = epoch_order(len(split), seed=seed, epoch=epoch) if seed is not None else np.arange(len(split))
+        return Batches(order)
+
+    return for_epoch
 
 
 class RecipeCallback:
     """Early stopping on val accuracy with best-weights restore, plus a resumable checkpoint each epoch."""
 
-    def __init__(self, keras, *, out: Path, config: TrainConfig, base_lr: float, state: dict, train_batches):
+    def __init__(self, keras, *, out: Path, config: TrainConfig, base_lr: float, state: dict, train_images: int):
         self.keras = keras
+        self.train_images = train_images
         self.out = out
         self.config = config
         self.base_lr = base_lr
         self.state = state
-        self.train_batches = train_batches
 
     def build(self):
         outer = self
@@ -114,13 +121,26 @@ class RecipeCallback:
 
         class _Callback(keras.callbacks.Callback):
             def on_epoch_begin(self, epoch, logs=None):
-                outer.train_batches.epoch = epoch
                 self.model.optimizer.learning_rate.assign(learning_rate_at(epoch, outer.config, outer.base_lr))
+                self._started = time.perf_counter()
 
             def on_epoch_end(self, epoch, logs=None):
+                if logs is not None:
+                    # Training throughput of this epoch (fit + validation wall clock), shown by the progress bar.
+                    logs["images_per_s"] = outer.train_images / (time.perf_counter() - self._started)
                 outer.epoch_end(self.model, epoch, logs or {})
 
         return _Callback()
+
+    def progress_bar(self):
+        """Keras' progress bar, but numbering epochs out of the run's total (fit runs one epoch per call)."""
+        total = self.config.epochs
+
+        class _Progress(self.keras.callbacks.ProgbarLogger):
+            def set_params(self, params):
+                super().set_params({**params, "epochs": total})
+
+        return _Progress()
 
     def epoch_end(self, model, epoch: int, logs: dict) -> None:
         state = self.state
@@ -253,9 +273,10 @@ def train(data_root: Path | str, out: Path | str, config: TrainConfig, *, resume
         load_pretrained_weights(model, model_config, weights_path)
 
     train_split, valid_split = folders.split("train"), folders.split("valid")
-    train_batches = _make_batches(keras, train_split, train_split.labels, preprocessing, config.batch_size, shuffle=True, seed=config.seed)
-    valid_batches = _make_batches(keras, valid_split, valid_split.labels, preprocessing, config.batch_size, shuffle=False, seed=config.seed)
-    recipe = RecipeCallback(keras, out=out, config=config, base_lr=base_lr, state=state, train_batches=train_batches)
+    train_batches = _make_batches(keras, train_split, train_split.labels, preprocessing, config.batch_size, seed=config.seed)
+    valid_batches = _make_batches(keras, valid_split, valid_split.labels, preprocessing, config.batch_size, seed=None)(0)
+    recipe = RecipeCallback(keras, out=out, config=config, base_lr=base_lr, state=state, train_images=len(train_split))
+    callbacks = [recipe.build(), recipe.progress_bar()]
     device = _device_description(tf)
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
@@ -267,15 +288,22 @@ def train(data_root: Path | str, out: Path | str, config: TrainConfig, *, resume
     started = time.perf_counter()
     done = state["epochs_done"]
     finished_early = state.get("stopped_early", False)
-    if done < config.epochs and not finished_early:
+    # One fit() call per epoch, each on that epoch's fixed order (see _make_batches).
+    for epoch in range(done, config.epochs):
+        if finished_early or model.stop_training:
+            break
         model.fit(
-            train_batches,
+            train_batches(epoch),
             validation_data=valid_batches,
-            initial_epoch=done,
-            epochs=config.epochs,
-            callbacks=[recipe.build()],
+            initial_epoch=epoch,
+            epochs=epoch + 1,
+            callbacks=callbacks,
+            # Our own (seed, epoch) order only: keras would otherwise shuffle the batches with the
+            # global numpy RNG, whose state a resumed process cannot know.
+            shuffle=False,
             verbose=verbose,
         )
+        finished_early = bool(state.get("stopped_early", False))
     seconds = time.perf_counter() - started
     # Restore the best epoch's weights (EarlyStopping's restore_best_weights, resumable) into a fresh,
     # uncompiled model: the SavedModel must not carry the optimizer's slots (3x the size with Adam).
