@@ -35,3 +35,11 @@ def tiny_run(tmp_path_factory) -> TinyRun:
     write_synthetic_birds(data_root, **TINY_DATA)
     result = train(data_root, base / "run", TINY_TRAIN, verbose=0)
     return TinyRun(data_root=data_root, run_dir=base / "run", saved_model=Path(result.saved_model))
+
+
+# Property-based suites: a quick default profile for every run, a long one for `--hypothesis-profile=long`.
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+settings.register_profile("default", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("long", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("default")

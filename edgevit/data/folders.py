@@ -55,10 +55,18 @@ def _visible_entries(folder: Path) -> list[os.DirEntry]:
         raise DataError(f"{folder}: expected a folder, found a file") from None
 
 
+def _is_dir(entry: os.DirEntry) -> bool:
+    """entry.is_dir(), but a symlink loop or a vanished entry is a DataError, not an OSError."""
+    try:
+        return entry.is_dir()
+    except OSError as exc:
+        raise DataError(f"{entry.path}: cannot be read ({exc.strerror}); fix or remove this entry") from None
+
+
 def _class_folders(split_dir: Path) -> dict[str, Path]:
     classes: dict[str, Path] = {}
     for entry in _visible_entries(split_dir):
-        if not entry.is_dir():
+        if not _is_dir(entry):
             raise DataError(
                 f"{entry.path}: expected only class folders in {split_dir}, found a file; move it into a class folder or remove it"
             )
@@ -72,7 +80,7 @@ def _image_files(class_dir: Path) -> list[Path]:
     files = []
     for entry in _visible_entries(class_dir):
         path = Path(entry.path)
-        if entry.is_dir():
+        if _is_dir(entry):
             raise DataError(f"{path}: nested folders are not supported; put images directly in {class_dir}")
         if path.suffix.lower() not in IMAGE_EXTENSIONS:
             raise DataError(
