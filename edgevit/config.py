@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import asdict, dataclass, field
 
 
@@ -48,6 +49,10 @@ PRETRAINED_WEIGHT_SETS = ("imagenet21k+imagenet2012", "imagenet21k")
 DEFAULT_WEIGHT_SET = "imagenet21k+imagenet2012"
 
 
+# Pillow resampling filters edgevit.data.preprocess maps these names to.
+RESIZE_METHODS = ("bilinear", "bicubic", "nearest")
+
+
 @dataclass(frozen=True)
 class Preprocessing:
     """How pixels become model input. Serialised into every manifest so other runtimes mirror it.
@@ -63,6 +68,18 @@ class Preprocessing:
     layout: str = "NHWC"
     mean: tuple[float, float, float] = (127.5, 127.5, 127.5)
     std: tuple[float, float, float] = (127.5, 127.5, 127.5)
+
+    def __post_init__(self):
+        # A manifest is user input: reject what no runtime could mirror (a zero std would divide by zero).
+        if self.height < 1 or self.width < 1:
+            raise ValueError(f"image size must be positive, got {self.height}x{self.width}")
+        if len(self.mean) != 3 or len(self.std) != 3:
+            raise ValueError("mean and std need 3 values (R, G, B)")
+        if not all(math.isfinite(v) for v in self.mean) or not all(math.isfinite(v) and v > 0 for v in self.std):
+            raise ValueError("mean must be finite and std finite and > 0")
+        if self.resize not in RESIZE_METHODS or self.color != "RGB" or self.layout != "NHWC":
+            raise ValueError(f"unsupported resize/color/layout {self.resize}/{self.color}/{self.layout} "
+                             f"(supported: {'/'.join(RESIZE_METHODS)}, RGB, NHWC)")
 
     def to_dict(self) -> dict:
         d = asdict(self)
