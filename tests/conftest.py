@@ -15,7 +15,7 @@ import pytest
 from edgevit.config import TrainConfig
 
 TINY_DATA = dict(num_classes=4, per_class=60, eval_per_class=12, image_size=32, seed=11)
-TINY_TRAIN = TrainConfig(variant="tiny", image_size=32, trainable_blocks="all", epochs=8, batch_size=32, pretrained=False, seed=5)
+TINY_TRAIN = TrainConfig(variant="tiny", image_size=32, trainable_blocks="all", epochs=8, batch_size=32, pretrained=False, seed=5, learning_rate=3e-4)
 
 
 @dataclass(frozen=True)
