@@ -36,9 +36,21 @@ def _add_train_options(p: argparse.ArgumentParser, defaults: TrainConfig) -> Non
     p.add_argument("--weights", default=defaults.weights, help="local vit-keras .npz pretrained weights (default: the vit-keras cache)")
     p.add_argument("--weight-set", default=defaults.weight_set, help="vit-keras weight set name (default %(default)s)")
     p.add_argument("--no-pretrained", action="store_true", help="train from random init instead of pretrained weights")
+    p.add_argument("--backend", choices=("tensorflow", "jax", "torch"), default=defaults.backend,
+                   help="Keras backend (default: tensorflow if installed, else jax, else torch); the SavedModel is always written with TensorFlow")
+    p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default=defaults.precision,
+                   help="compute precision; bf16/fp16 are mixed precision with float32 weights, fp16 with loss scaling (default %(default)s)")
+    p.add_argument("--jit", dest="jit_compile", action=argparse.BooleanOptionalAction, default=defaults.jit_compile,
+                   help="compile the train step (XLA on TensorFlow, jax.jit on JAX, torch.compile on torch; default: Keras' choice)")
+    p.add_argument("--devices", default=defaults.devices,
+                   help="data-parallel devices: a number or 'all' (MirroredStrategy on TensorFlow, DataParallel on JAX; default %(default)s)")
+    p.add_argument("--data-workers", type=int, default=defaults.data_workers,
+                   help="threads decoding and normalising batches ahead of the accelerator (default: min(8, cores))")
 
 
 def _train_config(args, defaults: TrainConfig) -> TrainConfig:
+    from edgevit.distribute import parse_devices
+
     return replace(
         defaults,
         variant=args.variant,
@@ -55,6 +67,11 @@ def _train_config(args, defaults: TrainConfig) -> TrainConfig:
         weights=args.weights,
         weight_set=args.weight_set,
         pretrained=defaults.pretrained and not args.no_pretrained,
+        precision=args.precision,
+        backend=args.backend,
+        jit_compile=args.jit_compile,
+        devices=parse_devices(args.devices),
+        data_workers=args.data_workers,
     )
 
 
@@ -84,7 +101,7 @@ def cmd_train(args) -> int:
     resolve_variant(args.variant)  # an unknown name fails before any data is read
     result = train(args.data, args.out, _train_config(args, TrainConfig()), resume=args.resume)
     test = f"{result.test_accuracy:.2%}" if result.test_accuracy is not None else "n/a (no test split)"
-    print(f"SavedModel: {result.saved_model}")
+    print(f"SavedModel: {result.saved_model}" if result.saved_model else f"SavedModel: not written (no TensorFlow here); run `edgevit savedmodel {args.out}` where TensorFlow is installed")
     print(f"best epoch {result.best_epoch} of {result.epochs_run}: val accuracy {result.val_accuracy:.2%}, test accuracy {test}")
     return 0
 

@@ -6,9 +6,11 @@ import os
 
 
 def import_keras():
-    """Return the keras module with the TensorFlow backend unless KERAS_BACKEND says otherwise."""
+    """Return the keras module; its backend is KERAS_BACKEND, else TensorFlow if installed, else JAX, else torch."""
+    from edgevit.backends import default_backend
+
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("KERAS_BACKEND", default_backend().value)
     import keras
 
     return keras

@@ -3,6 +3,11 @@
 ViT (include_top off, pretrained top off) with all but the last blocks frozen, Gaussian noise on the
 input, a softmax Dense head, learning rate x0.1 every 7 epochs, early stopping on validation accuracy
 (best weights restored) and a checkpoint every epoch that `--resume` continues from exactly.
+
+It runs on any Keras backend (edgevit.backends), in float32 or mixed precision (edgevit.precision),
+on one or several devices (edgevit.distribute). The SavedModel needs TensorFlow: on another backend
+the run keeps the best weights and the manifest, and `edgevit savedmodel RUN_DIR` writes the
+SavedModel from them on a machine with TensorFlow (edgevit.savedmodel_step).
 """
 
 from __future__ import annotations
@@ -10,19 +15,20 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from edgevit.backends import Backend, activate_backend, backend_versions, device_description, is_installed
 from edgevit.config import Preprocessing, TrainConfig
-from edgevit.data.batches import epoch_order, load_pixels
-from edgevit.data.folders import ImageFolders, fingerprint, load_image_folders
-from edgevit.data.images import load_rgb
-from edgevit.data.preprocess import normalize, resize_rgb
+from edgevit.data.batches import epoch_order
+from edgevit.data.feed import FeedOptions, SplitPixels, batches, default_workers
+from edgevit.data.folders import ImageFolders, Split, fingerprint, load_image_folders
+from edgevit.distribute import Placement, distribution_scope, parse_devices, place
 from edgevit.errors import ModelError, UsageError
 from edgevit.fsutil import atomic_write_bytes, atomic_write_json
-from edgevit.keras_env import import_keras, import_tf
+from edgevit.keras_env import import_keras
 from edgevit.manifest import io_spec, now_iso, tool_versions
 from edgevit.models import (
     ClassifierConfig,
@@ -32,19 +38,22 @@ from edgevit.models import (
     resolve_trainable_blocks,
     resolve_variant,
 )
+from edgevit.precision import Precision, keep_float32_layers, parse_precision, precision_policy, wrap_optimizer
 from edgevit.savedmodel import save_savedmodel
+from edgevit.savedmodel_step import export_in_subprocess, write_pending_manifest
 
 STATE_NAME = "train_state.json"
 LAST_WEIGHTS = "last.weights.h5"
 BEST_WEIGHTS = "best.weights.h5"
 LAST_EXTRA = "last.optimizer.npz"
-# Decoded pixels of a split are kept in memory up to this size; beyond it batches are decoded on the fly.
-PIXEL_CACHE_BYTES = 6 * 1024**3
+# Options that say how a run executes, not what it learns: --resume may change them (a resumed run is
+# bit-exact when they are unchanged). Every other TrainConfig field must match the interrupted run.
+RUNTIME_OPTIONS = ("epochs", "backend", "devices", "data_workers", "jit_compile")
 
 
 @dataclass(frozen=True)
 class TrainResult:
-    saved_model: Path
+    saved_model: Path | None  # None: trained on a backend without TensorFlow here; see savedmodel_step
     test_accuracy: float | None
     val_accuracy: float
     epochs_run: int
@@ -66,42 +75,49 @@ def _validate(config: TrainConfig) -> None:
         (0 < config.lr_decay_factor <= 1, f"--lr-decay-factor must be in (0, 1], got {config.lr_decay_factor}"),
         (config.noise_stddev >= 0, f"--noise must be >= 0, got {config.noise_stddev}"),
         (config.learning_rate is None or config.learning_rate > 0, f"--lr must be > 0, got {config.learning_rate}"),
+        (config.data_workers is None or config.data_workers >= 1, f"--data-workers must be at least 1, got {config.data_workers}"),
     ]
     for ok, message in checks:
         if not ok:
             raise UsageError(message)
+    parse_precision(config.precision)
+    parse_devices(config.devices)
 
 
-def _make_batches(keras, split, labels, spec: Preprocessing, batch_size: int, *, seed: int | None):
+def _make_batches(keras, split: Split, spec: Preprocessing, batch_size: int, options: FeedOptions, *, seed: int | None):
     """A function epoch -> keras PyDataset over one split; the order depends only on (seed, epoch).
 
     Each epoch gets its own dataset with its order fixed up front (seed None: file order), so a
     resumed run sees exactly the batches an uninterrupted one would, whatever keras prefetches.
     """
-    nbytes = len(split) * spec.height * spec.width * 3
-    pixels = load_pixels(split, spec, progress=sys.stderr.isatty()) if nbytes <= PIXEL_CACHE_BYTES else None
-
-    class Batches(keras.utils.PyDataset):
-        def __init__(self, order: np.ndarray):
-            super().__init__(workers=1, use_multiprocessing=False)
-            self.order = order
-
-        def __len__(self):
-            return (len(self.order) + batch_size - 1) // batch_size
-
-        def __getitem__(self, index):
-            idx = self.order[index * batch_size : (index + 1) * batch_size]
-            if pixels is not None:
-                batch = pixels[idx]
-            else:
-                batch = np.stack([resize_rgb(load_rgb(split.paths[i]), spec) for i in idx])
-            return normalize(batch, spec), labels[idx]
+    source = SplitPixels(split, spec, options, progress=sys.stderr.isatty())
 
     def for_epoch(epoch: int):
         order = epoch_order(len(split), seed=seed, epoch=epoch) if seed is not None else np.arange(len(split))
-        return Batches(order)
+        return batches(keras, source, split.labels, order, batch_size, options)
 
     return for_epoch
+
+
+def build_training_model(keras, model_config: ClassifierConfig, precision: Precision):
+    """The classifier with `precision`'s dtype policy (float32 weights; the softmax head in float32)."""
+    with precision_policy(keras, precision):
+        model = build_classifier(model_config)
+    if precision is not Precision.FP32:
+        keep_float32_layers(model)
+    return model
+
+
+def compile_recipe(keras, model, *, learning_rate: float, precision: Precision, jit_compile: bool | None) -> None:
+    """Adam, sparse cross-entropy averaged over the sample weights (padding weighs 0), accuracy."""
+    model.compile(
+        optimizer=wrap_optimizer(keras, keras.optimizers.Adam(learning_rate=learning_rate), precision),
+        loss=keras.losses.SparseCategoricalCrossentropy(reduction="mean_with_sample_weight"),
+        metrics=["accuracy"],
+        jit_compile="auto" if jit_compile is None else jit_compile,
+        # The optimizer is wrapped explicitly above (fp16 only); Keras must not wrap it a second time.
+        auto_scale_loss=False,
+    )
 
 
 class RecipeCallback:
@@ -196,20 +212,12 @@ def _load_extra_state(model, path: Path) -> None:
             variable.assign(saved[key])
 
 
-def _device_description(tf) -> str:
-    gpus = tf.config.list_physical_devices("GPU")
-    return f"GPU ({', '.join(g.name for g in gpus)})" if gpus else "CPU"
-
-
-def evaluate_accuracy(model, split, labels, spec: Preprocessing, batch_size: int) -> float:
-    """Top-1 accuracy of `model` on `split` (inference mode: the input noise is off)."""
-    correct = 0
-    for start in range(0, len(split), batch_size):
-        idx = np.arange(start, min(start + batch_size, len(split)))
-        pixels = np.stack([resize_rgb(load_rgb(split.paths[i]), spec) for i in idx])
-        probs = model(normalize(pixels, spec), training=False)
-        correct += int((np.argmax(np.asarray(probs), axis=1) == labels[idx]).sum())
-    return correct / max(1, len(split))
+def evaluate_accuracy(keras, model, split: Split, spec: Preprocessing, batch_size: int, *, workers: int) -> float:
+    """Top-1 accuracy of `model` on `split` (inference mode: the input noise is off), decoded from the files."""
+    options = FeedOptions(workers=workers, cache_bytes=0)
+    data = batches(keras, SplitPixels(split, spec, options), split.labels, np.arange(len(split)), batch_size, options)
+    probs = model.predict(data, verbose=0)
+    return float((np.argmax(probs, axis=1) == split.labels).sum()) / max(1, len(split))
 
 
 def _initial_state(out: Path, config: TrainConfig, resume: bool) -> dict:
@@ -218,8 +226,10 @@ def _initial_state(out: Path, config: TrainConfig, resume: bool) -> dict:
         if not state_path.is_file():
             raise UsageError(f"{out}: nothing to resume (no {STATE_NAME}); run without --resume")
         state = json.loads(state_path.read_text())
-        # --epochs may grow on resume (train longer); every other option must match the interrupted run.
-        changed = sorted(k for k, v in config.to_dict().items() if k != "epochs" and state["config"].get(k) != v)
+        # --epochs may grow on resume (train longer), and the runtime options may change; every other
+        # option must match the interrupted run. Options newer than that run had their default then.
+        recorded = {**TrainConfig().to_dict(), **state["config"]}
+        changed = sorted(k for k, v in config.to_dict().items() if k not in RUNTIME_OPTIONS and recorded.get(k) != v)
         if changed:
             raise UsageError(f"{out}: --resume with different options ({', '.join(changed)}); use the original options")
         return state
@@ -229,8 +239,14 @@ def _initial_state(out: Path, config: TrainConfig, resume: bool) -> dict:
 
 
 def train(data_root: Path | str, out: Path | str, config: TrainConfig, *, resume: bool = False, verbose: int | None = None) -> TrainResult:
-    """Fine-tune on ROOT/{train,valid[,test]} and write OUT/saved_model with its manifest."""
+    """Fine-tune on ROOT/{train,valid[,test]} and write OUT/saved_model with its manifest.
+
+    On a backend other than TensorFlow the SavedModel is written by a TensorFlow subprocess when
+    TensorFlow is installed here, else left to `edgevit savedmodel OUT` (TrainResult.saved_model None).
+    """
     _validate(config)
+    backend = activate_backend(config.backend)  # before Keras is imported
+    precision = parse_precision(config.precision)
     spec_v = resolve_variant(config.variant)
     image_size = config.image_size or spec_v.default_image_size
     trainable_blocks = resolve_trainable_blocks(spec_v, config.trainable_blocks)
@@ -247,8 +263,10 @@ def train(data_root: Path | str, out: Path | str, config: TrainConfig, *, resume
     state = _initial_state(out, config, resume)
 
     keras = import_keras()
-    tf = import_tf()
     keras.utils.set_random_seed(config.seed)
+    placement = place(backend, config.devices, batch_size=config.batch_size)
+    workers = config.data_workers or default_workers()
+    feed = FeedOptions(workers=workers, pad_to_multiple=placement.pad_to_multiple)
     preprocessing = Preprocessing(height=image_size, width=image_size)
     model_config = ClassifierConfig(
         variant=spec_v.name,
@@ -258,62 +276,42 @@ def train(data_root: Path | str, out: Path | str, config: TrainConfig, *, resume
         trainable_blocks=trainable_blocks,
         representation_size=spec_v.hidden_size if weights_path is not None and config.weight_set == "imagenet21k" else None,
     )
-    model = build_classifier(model_config)
     base_lr = config.learning_rate or spec_v.default_learning_rate
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=base_lr),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    if resume:
-        model.optimizer.build(model.trainable_variables)  # so the weights file's optimizer slots load too
-        model.load_weights(str(out / "checkpoints" / LAST_WEIGHTS))
-        _load_extra_state(model, out / "checkpoints" / LAST_EXTRA)
-    elif weights_path is not None:
-        load_pretrained_weights(model, model_config, weights_path)
-
     train_split, valid_split = folders.split("train"), folders.split("valid")
-    train_batches = _make_batches(keras, train_split, train_split.labels, preprocessing, config.batch_size, seed=config.seed)
-    valid_batches = _make_batches(keras, valid_split, valid_split.labels, preprocessing, config.batch_size, seed=None)(0)
+    train_batches = _make_batches(keras, train_split, preprocessing, config.batch_size, feed, seed=config.seed)
+    valid_batches = _make_batches(keras, valid_split, preprocessing, config.batch_size, feed, seed=None)(0)
     recipe = RecipeCallback(keras, out=out, config=config, base_lr=base_lr, state=state, train_images=len(train_split))
     callbacks = [recipe.build(), recipe.progress_bar()]
-    device = _device_description(tf)
+    device = device_description(backend)
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
+    replicas = f", data parallel over {placement.count} devices" if placement.count > 1 else ""
     print(
-        f"training {spec_v.name} at {image_size}px on {device}: {len(train_split)} train / {len(valid_split)} valid images, "
-        f"{folders.num_classes} classes, {trainable_blocks}/{spec_v.num_layers} blocks trainable",
+        f"training {spec_v.name} at {image_size}px on {device} ({precision.value}{replicas}): {len(train_split)} train / "
+        f"{len(valid_split)} valid images, {folders.num_classes} classes, {trainable_blocks}/{spec_v.num_layers} blocks trainable",
         flush=True,
     )
     started = time.perf_counter()
-    done = state["epochs_done"]
-    finished_early = state.get("stopped_early", False)
-    # One fit() call per epoch, each on that epoch's fixed order (see _make_batches).
-    for epoch in range(done, config.epochs):
-        if finished_early or model.stop_training:
-            break
-        model.fit(
-            train_batches(epoch),
-            validation_data=valid_batches,
-            initial_epoch=epoch,
-            epochs=epoch + 1,
-            callbacks=callbacks,
-            # Our own (seed, epoch) order only: keras would otherwise shuffle the batches with the
-            # global numpy RNG, whose state a resumed process cannot know.
-            shuffle=False,
-            verbose=verbose,
-        )
-        finished_early = bool(state.get("stopped_early", False))
+    with distribution_scope(keras, placement):
+        model = build_training_model(keras, model_config, precision)
+        compile_recipe(keras, model, learning_rate=base_lr, precision=precision, jit_compile=config.jit_compile)
+        if resume:
+            model.optimizer.build(model.trainable_variables)  # so the weights file's optimizer slots load too
+            model.load_weights(str(out / "checkpoints" / LAST_WEIGHTS))
+            _load_extra_state(model, out / "checkpoints" / LAST_EXTRA)
+        elif weights_path is not None:
+            load_pretrained_weights(model, model_config, weights_path)
+        _fit_epochs(model, train_batches, valid_batches, callbacks, state=state, epochs=config.epochs, verbose=verbose)
     seconds = time.perf_counter() - started
     # Restore the best epoch's weights (EarlyStopping's restore_best_weights, resumable) into a fresh,
-    # uncompiled model: the SavedModel must not carry the optimizer's slots (3x the size with Adam).
+    # uncompiled float32 model on one device: the SavedModel must not carry the optimizer's slots
+    # (3x the size with Adam), and it serves in float32 whatever precision trained it.
     model = build_classifier(model_config)
     model.load_weights(str(out / "checkpoints" / BEST_WEIGHTS))
     val_acc = float(state["best_val_accuracy"])
     test_acc = None
     if has_test:
-        test_split = folders.split("test")
-        test_acc = evaluate_accuracy(model, test_split, test_split.labels, preprocessing, config.batch_size)
+        test_acc = evaluate_accuracy(keras, model, folders.split("test"), preprocessing, config.batch_size, workers=workers)
 
     input_spec, output_spec = io_spec(preprocessing, folders.num_classes)
     manifest = {
@@ -336,11 +334,57 @@ def train(data_root: Path | str, out: Path | str, config: TrainConfig, *, resume
             "best_epoch": state["best_epoch"],
             "stopped_early": bool(state.get("stopped_early", False)),
             "device": device,
+            **_runtime_record(backend, placement, workers),
             "seconds_this_session": round(seconds, 1),
         },
         "metrics": {"val_accuracy": val_acc, "test_accuracy": test_acc, "test_images": len(folders.splits["test"]) if has_test else 0},
         "tool_versions": tool_versions(),
     }
-    saved = save_savedmodel(model, out / "saved_model", manifest)
     atomic_write_json(out / "history.json", {"history": state["history"]})
+    saved = _write_savedmodel(model, out, manifest, backend)
     return TrainResult(saved, test_acc, val_acc, state["epochs_done"], state["best_epoch"], seconds)
+
+
+def _fit_epochs(model, train_batches, valid_batches, callbacks, *, state: dict, epochs: int, verbose: int) -> None:
+    """One fit() call per epoch, each on that epoch's fixed order (see _make_batches), until done or stopped."""
+    finished_early = state.get("stopped_early", False)
+    for epoch in range(state["epochs_done"], epochs):
+        if finished_early or model.stop_training:
+            break
+        model.fit(
+            train_batches(epoch),
+            validation_data=valid_batches,
+            initial_epoch=epoch,
+            epochs=epoch + 1,
+            callbacks=callbacks,
+            # Our own (seed, epoch) order only: keras would otherwise shuffle the batches with the
+            # global numpy RNG, whose state a resumed process cannot know.
+            shuffle=False,
+            verbose=verbose,
+        )
+        finished_early = bool(state.get("stopped_early", False))
+
+
+def _runtime_record(backend: Backend, placement: Placement, workers: int) -> dict:
+    """How this session ran, for the manifest (the requested options are in the config part)."""
+    return {
+        "backend": backend.value,
+        "backend_versions": backend_versions(backend),
+        "devices_used": list(placement.devices),
+        "data_workers_used": workers,
+    }
+
+
+def _write_savedmodel(model, out: Path, manifest: dict, backend: Backend) -> Path | None:
+    """TensorFlow writes the SavedModel here; another backend hands it to TensorFlow (a subprocess or a later step)."""
+    if backend is Backend.TENSORFLOW:
+        return save_savedmodel(model, out / "saved_model", manifest)
+    pending = write_pending_manifest(out, manifest)
+    if is_installed(Backend.TENSORFLOW):
+        return export_in_subprocess(out)
+    print(
+        f"no TensorFlow here: the SavedModel is not written yet. The best weights are in {out / 'checkpoints' / BEST_WEIGHTS} "
+        f"and its manifest in {pending}; on a machine with TensorFlow run: edgevit savedmodel {out}",
+        flush=True,
+    )
+    return None

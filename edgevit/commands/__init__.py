@@ -5,4 +5,4 @@ returning an exit code; errors are raised as EdgeVitError subclasses (cli.main m
 """
 
 # Registration order is the order shown in `edgevit --help`.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("edgevit.commands.export", "edgevit.commands.verify", "edgevit.commands.device", "edgevit.commands.savedmodel", "edgevit.commands.bench", "edgevit.commands.report")

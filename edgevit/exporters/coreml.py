@@ -20,34 +20,24 @@ from pathlib import Path
 
 import numpy as np
 
-from edgevit.errors import ExportError, UsageError
+from edgevit.errors import ExportError
 from edgevit.exporters.common import Built, open_source, write_artifact
+from edgevit.exporters.options import CoreMLOptions, default_name, make_options
 from edgevit.exporters.tfgraph import load_serving_graph, weights_as_constants
 
-PRECISIONS = ("fp16", "fp32")
-COMPRESSIONS = ("none", "int8", "palettize6", "palettize4")
-MINIMUM_IOS = (16, 17, 18)  # iOS 16 is the first target with compressed-weight (constexpr) ops
 MAIN_FILE = "model.mlpackage"
 LABEL_OUTPUT = "classLabel"
-PROBABILITIES_OUTPUT = f"{LABEL_OUTPUT}_probs"  # coremltools names the classifier's dictionary output so
+PROBABILITIES_OUTPUT = f"{LABEL_OUTPUT}_probs"  # the name coremltools gives the classifier's dictionary output
 # Weights with fewer elements than this (biases, norms) stay float: compressing them saves nothing.
 WEIGHT_THRESHOLD = 2048
 
 
-def export_coreml(
-    *,
-    saved_model: Path,
-    out_dir: Path,
-    precision: str = "fp16",
-    compression: str = "none",
-    minimum_ios: int = 16,
-    name: str | None = None,
-) -> Path:
+def export_coreml(*, saved_model: Path, out_dir: Path, name: str | None = None, **options) -> Path:
     """Export the SavedModel to `out_dir/<name>/model.mlpackage`; return the artifact folder."""
-    _check_options(precision=precision, compression=compression, minimum_ios=minimum_ios)
+    opts: CoreMLOptions = make_options("coreml", options)
     source = open_source(saved_model)
     labels = list(source.manifest["labels"])
-    tag = precision if compression == "none" else f"{precision}-{compression}"
+    precision, compression = opts.compute_precision, opts.compression
 
     def convert(folder: Path) -> Built:
         graph = load_serving_graph(source.folder)
@@ -57,27 +47,19 @@ def export_coreml(
         del graph
         path = folder / MAIN_FILE
         _convert(graph_def, path, shape=(1, height, width, 3), labels=labels,
-                 precision=precision, compression=compression, minimum_ios=minimum_ios)
+                 precision=precision, compression=compression, minimum_ios=opts.minimum_ios)
+        del graph_def
         spec = check_mlpackage(path, labels=labels, shape=(1, height, width, 3))
         return Built(
             main_file=MAIN_FILE,
-            details=_details(spec, precision=precision, compression=compression, minimum_ios=minimum_ios, num_params=num_params),
+            details=_details(spec, precision=precision, compression=compression, minimum_ios=opts.minimum_ios, num_params=num_params),
             input_spec=_input_spec(source.manifest, height, width),
             output_spec=_output_spec(len(labels)),
         )
 
     return write_artifact(
-        source=source, out_dir=out_dir, name=name or f"coreml-{tag}", fmt="coreml", quantization=tag, convert=convert
+        source=source, out_dir=out_dir, name=name or default_name(opts), fmt="coreml", quantization=opts.quantization.value, convert=convert
     )
-
-
-def _check_options(*, precision: str, compression: str, minimum_ios: int) -> None:
-    if precision not in PRECISIONS:
-        raise UsageError(f"unknown Core ML precision {precision!r}; known: {', '.join(PRECISIONS)}")
-    if compression not in COMPRESSIONS:
-        raise UsageError(f"unknown Core ML compression {compression!r}; known: {', '.join(COMPRESSIONS)}")
-    if isinstance(minimum_ios, bool) or minimum_ios not in MINIMUM_IOS:
-        raise UsageError(f"minimum iOS must be one of {', '.join(map(str, MINIMUM_IOS))}, got {minimum_ios!r}")
 
 
 def _convert(graph_def, path: Path, *, shape, labels, precision, compression, minimum_ios) -> None:

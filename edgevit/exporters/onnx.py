@@ -20,55 +20,48 @@ from pathlib import Path
 
 import numpy as np
 
-from edgevit.errors import ExportError, UsageError
+from edgevit.errors import ExportError
 from edgevit.exporters.common import Built, open_source, write_artifact
+from edgevit.exporters.options import OnnxOptions, OnnxQuantization, default_name, make_options, parity_note
 from edgevit.exporters.tfgraph import ServingGraph, load_serving_graph
 
-PRECISIONS = ("fp32", "fp16", "int8-dynamic")
-MIN_OPSET, MAX_OPSET = 13, 18  # measured: 19+ fails in tf2onnx 1.17 for this graph
 MAIN_FILE = "model.onnx"
 EXTERNAL_DATA_FILE = f"{MAIN_FILE}.data"
 # A protobuf message cannot exceed 2 GiB; above this the weights go to EXTERNAL_DATA_FILE.
 EXTERNAL_DATA_THRESHOLD = 1_800_000_000
 ROUTE = "tf2onnx on the inlined serving graph with weights as placeholders, attached as initializers"
 PARITY_RISK = {
-    "fp32": "lowest: same arithmetic as the SavedModel",
-    "fp16": "low: weights and activations rounded to fp16, float32 inputs and outputs",
-    "int8-dynamic": "highest: int8 weights and per-batch uint8 activations in MatMul/Conv; check top-1 agreement",
+    OnnxQuantization.FP32: "lowest: same arithmetic as the SavedModel",
+    OnnxQuantization.FP16: "low: weights and activations rounded to fp16, float32 inputs and outputs",
+    OnnxQuantization.INT8_DYNAMIC: "highest: int8 weights and per-batch uint8 activations in MatMul/Conv; check top-1 agreement",
 }
 # Ops whose output is their input rearranged: safe and cheap to fold when every input is a weight.
 _FOLDABLE = ("Reshape", "Transpose", "Squeeze", "Unsqueeze", "Identity")
 
 
-def export_onnx(
-    *, saved_model: Path, out_dir: Path, opset: int = 17, precision: str = "fp32", name: str | None = None
-) -> Path:
-    """Export the SavedModel to `out_dir/<name>/model.onnx` (+ model.onnx.data for >2 GB); return the artifact folder."""
-    _check_options(opset=opset, precision=precision)
+def export_onnx(*, saved_model: Path, out_dir: Path, name: str | None = None, **options) -> Path:
+    """Export the SavedModel to `out_dir/<name>/model.onnx` (+ model.onnx.data past 2 GB); return the artifact folder."""
+    opts: OnnxOptions = make_options("onnx", options)
     source = open_source(saved_model)
     input_name, output_name = source.manifest["input"]["name"], source.manifest["output"]["name"]
-    if precision == "int8-dynamic":
-        print("onnx int8-dynamic: the riskiest option for parity (int8 weights, uint8 activations); verify it")
+    note = parity_note(opts)
+    if note:
+        print(f"onnx {opts.quantization.value}: {note}")
 
     def convert(folder: Path) -> Built:
         graph = load_serving_graph(source.folder)
-        model = to_onnx(graph, opset=opset, input_name=input_name, output_name=output_name)
+        model = to_onnx(graph, opset=opts.opset, input_name=input_name, output_name=output_name)
         num_params = graph.num_params
         del graph  # the weights now live in the ONNX model only
-        path = _write_precision(model, folder, precision)
+        path = _write_quantized(model, folder, opts.quantization)
         check_onnx(path)
-        return Built(main_file=MAIN_FILE, details=_details(path, opset=opset, precision=precision, num_params=num_params))
+        details = _details(path, opset=opts.opset, quantization=opts.quantization, num_params=num_params)
+        # Input and output as in the SavedModel: float32, batch dimension dynamic (named "batch" in the graph).
+        return Built(main_file=MAIN_FILE, details=details)
 
     return write_artifact(
-        source=source, out_dir=out_dir, name=name or f"onnx-{precision}", fmt="onnx", quantization=precision, convert=convert
+        source=source, out_dir=out_dir, name=name or default_name(opts), fmt="onnx", quantization=opts.quantization.value, convert=convert
     )
-
-
-def _check_options(*, opset: int, precision: str) -> None:
-    if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= MAX_OPSET:
-        raise UsageError(f"ONNX opset must be an integer from {MIN_OPSET} to {MAX_OPSET} (tf2onnx fails on 19+), got {opset!r}")
-    if precision not in PRECISIONS:
-        raise UsageError(f"unknown ONNX precision {precision!r}; known: {', '.join(PRECISIONS)}")
 
 
 def to_onnx(graph: ServingGraph, *, opset: int, input_name: str, output_name: str):
@@ -178,11 +171,11 @@ def _reject_non_onnx_ops(model) -> None:
         raise ExportError(f"the ONNX graph still holds non-ONNX op(s) {', '.join(unknown)}; tf2onnx cannot convert them")
 
 
-def _write_precision(model, folder: Path, precision: str) -> Path:
+def _write_quantized(model, folder: Path, quantization: OnnxQuantization) -> Path:
     path = folder / MAIN_FILE
-    if precision == "fp16":
+    if quantization is OnnxQuantization.FP16:
         model = _to_fp16(model)
-    if precision == "int8-dynamic":
+    if quantization is OnnxQuantization.INT8_DYNAMIC:
         _quantize_int8_dynamic(model, path)
     else:
         save_onnx(model, path)
@@ -190,10 +183,15 @@ def _write_precision(model, folder: Path, precision: str) -> Path:
 
 
 def _to_fp16(model):
+    import warnings
+
     from onnxconverter_common import float16
 
-    # keep_io_types: callers still feed float32 images and read float32 probabilities.
-    return float16.convert_float_to_float16(model, keep_io_types=True)
+    with warnings.catch_warnings():
+        # It warns once per weight rounded to fp16's range (thousands at ViT-L/32 scale): expected, not news.
+        warnings.simplefilter("ignore", UserWarning)
+        # keep_io_types: callers still feed float32 images and read float32 probabilities.
+        return float16.convert_float_to_float16(model, keep_io_types=True)
 
 
 def _quantize_int8_dynamic(model, path: Path) -> None:
@@ -202,7 +200,8 @@ def _quantize_int8_dynamic(model, path: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     large = _needs_external_data(model)
-    with tempfile.TemporaryDirectory(dir=path.parent.parent, prefix=".onnx-int8-") as scratch:
+    # Scratch inside the artifact's temp folder: a killed export leaves one folder to clean, not two.
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".int8-scratch-") as scratch:
         fp32, folded = Path(scratch) / "fp32.onnx", Path(scratch) / "folded.onnx"
         save_onnx(model, fp32)
         del model
@@ -250,18 +249,18 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _details(path: Path, *, opset: int, precision: str, num_params: int) -> dict:
+def _details(path: Path, *, opset: int, quantization: OnnxQuantization, num_params: int) -> dict:
     import onnx
 
     model = onnx.load(str(path), load_external_data=False)
     external = path.parent / EXTERNAL_DATA_FILE
     return {
         "opset": opset,
-        "precision": precision,
+        "quantization": quantization.value,
         "route": ROUTE,
         "parameters": num_params,
         "nodes": len(model.graph.node),
         "op_types": dict(sorted(Counter(n.op_type for n in model.graph.node).items())),
         "external_data": EXTERNAL_DATA_FILE if external.exists() else None,
-        "parity_risk": PARITY_RISK[precision],
+        "parity_risk": PARITY_RISK[quantization],
     }

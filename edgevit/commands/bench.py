@@ -1,0 +1,84 @@
+"""`edgevit bench`: measure every artifact in a folder (and the SavedModel) and write the records."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    from edgevit.bench import BenchOptions
+
+    d = BenchOptions()
+    p = subparsers.add_parser(
+        "bench", help="latency, memory, size and GFLOP/s of every artifact, against this machine's measured GEMM peak",
+        description="Each artifact x runtime x device x thread count is measured in its own process. A runtime or "
+                    "device that is missing here gives a record with status 'not available' and the reason.")
+    p.add_argument("artifacts", metavar="ARTIFACTS_DIR", nargs="?", help="the --out folder of `edgevit export`")
+    p.add_argument("--saved-model", help="the SavedModel the artifacts came from: measured too, the base of the speed-up column")
+    p.add_argument("--threads", default=",".join(map(str, d.threads)),
+                   help="CPU thread counts, comma-separated, 'all' = every core (default %(default)s)")
+    p.add_argument("--devices", default=",".join(d.devices), help="cpu, gpu or both (default %(default)s)")
+    p.add_argument("--runs", type=int, default=d.runs, help="timed batch-1 calls (default %(default)s)")
+    p.add_argument("--warmup", type=int, default=d.warmup, help="untimed calls before them (default %(default)s)")
+    p.add_argument("--batch", type=int, default=d.batch, help="the larger throughput batch (default %(default)s)")
+    p.add_argument("--batch-runs", type=int, default=d.batch_runs, help="timed calls at --batch (default %(default)s)")
+    p.add_argument("--peak-n", type=int, default=d.peak_n, help="size of the square GEMM for the peak (default %(default)s)")
+    p.add_argument("--verify", nargs="+", default=[], metavar="RECORDS",
+                   help="records files from `edgevit verify`: their parity results are attached to the artifacts")
+    p.add_argument("--out", required=True, help="records file to write (JSON, edgevit/schemas/record-v1.schema.json)")
+    p.set_defaults(func=cmd_bench)
+
+
+def describe(record: dict) -> str:
+    """One progress line saying what was measured and how."""
+    if record["kind"] == "peak":
+        if record["status"] != "ok":
+            return f"[peak] {record['status']}: {record['reason']}"
+        p = record["peak"]
+        return (f"[peak] {p['dtype']} {p['backend']} {p['op']}, {p['threads']} thread(s): {p['gflops']:.1f} GFLOP/s "
+                f"(fastest of {p['runs']} {p['n']}x{p['n']} GEMMs after {p['warmup']} warm-ups)")
+    a, rt = record["artifact"], record["runtime"]
+    where = f"{a['name']} on {rt['name']} {rt['device']}" + (f" x{rt['threads']}" if rt.get("threads") else "")
+    if record["status"] != "ok":
+        return f"[bench] {where}: {record['status']}: {record['reason']}"
+    lat, mem, compute = record["latency"], record["memory"], record.get("compute")
+    peak = f", {100 * compute['fraction_of_peak']:.1f}% of the {compute['peak_dtype']} GEMM peak" if compute else ""
+    return (f"[bench] {where}: p50 {lat['p50_ms']:.3f} ms, p90 {lat['p90_ms']:.3f} ms (batch 1, {lat['runs']} runs after "
+            f"{lat['warmup']} warm-ups), load {record['load_ms']:.0f} ms, peak RSS {mem['peak_rss_bytes'] / 2**20:.0f} MiB{peak}")
+
+
+def command_line(args) -> str:
+    """The command with every option spelled out, as parsed: what a reader needs to repeat the run."""
+    parts = ["edgevit", "bench"] + ([args.artifacts] if args.artifacts else [])
+    if args.saved_model:
+        parts += ["--saved-model", args.saved_model]
+    parts += ["--threads", args.threads, "--devices", args.devices, "--runs", str(args.runs), "--warmup", str(args.warmup),
+              "--batch", str(args.batch), "--batch-runs", str(args.batch_runs), "--peak-n", str(args.peak_n)]
+    if args.verify:
+        parts += ["--verify", *args.verify]
+    return shlex.join(parts + ["--out", args.out])
+
+
+def cmd_bench(args) -> int:
+    from edgevit.bench import DEVICES, BenchOptions, bench_artifacts, parse_threads
+    from edgevit.errors import UsageError
+    from edgevit.records import read_records, write_records
+
+    if not args.artifacts and not args.saved_model:
+        raise UsageError("edgevit bench: pass ARTIFACTS_DIR and/or --saved-model (see --help)")
+    devices = tuple(d.strip() for d in args.devices.split(",") if d.strip())
+    unknown = [d for d in devices if d not in DEVICES]
+    if unknown or not devices:
+        raise UsageError(f"--devices takes {', '.join(DEVICES)} separated by commas, got '{args.devices}'")
+    options = BenchOptions(threads=parse_threads(args.threads), runs=args.runs, warmup=args.warmup, batch=args.batch,
+                           batch_runs=args.batch_runs, devices=devices, peak_n=args.peak_n).check()
+    verify_records = read_records(args.verify) if args.verify else []
+    command = command_line(args)
+    records = bench_artifacts(args.artifacts, saved_model=args.saved_model, options=options, verify_records=verify_records,
+                              command=command, progress=lambda record: print(describe(record), flush=True))
+    out = write_records(Path(args.out), records)
+    measured = sum(1 for r in records if r["kind"] == "bench" and r["status"] == "ok")
+    total = sum(1 for r in records if r["kind"] == "bench")
+    print(f"{measured} of {total} measurements ok ({total - measured} not available or failed, with reasons) -> {out}")
+    return 0

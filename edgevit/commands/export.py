@@ -1,0 +1,111 @@
+"""`edgevit export SAVED_MODEL --out DIR --format tflite|onnx|coreml|all [--quantization ...] [--recipe FILE]`."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+from edgevit.errors import UsageError
+
+ALL = "all"
+# Flags that belong to one format's options: flag dest -> format.
+_FORMAT_FLAGS = {"data": "tflite", "representative_images": "tflite", "opset": "onnx", "minimum_ios": "coreml"}
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "export",
+        help="SavedModel -> TFLite / ONNX / Core ML artifacts (each built in its own process)",
+        description="Build device artifacts from a SavedModel written by `edgevit train`. Each artifact is a folder "
+        "OUT/<name>/ with the model, manifest.json and labels.txt; OUT/artifacts.json lists every artifact and its status.",
+    )
+    p.add_argument("saved_model", help="the saved_model/ folder `edgevit train` wrote")
+    p.add_argument("--out", required=True, help="output folder for the artifacts")
+    p.add_argument("--format", choices=["tflite", "onnx", "coreml", ALL], help="format to build; 'all' builds each format's default")
+    p.add_argument("--quantization", help="comma-separated: tflite dynamic (default)|fp32|fp16|int8; onnx fp32 (default)|fp16|int8-dynamic; "
+                   "coreml fp16 (default)|fp32|int8|palettize6|palettize4")
+    p.add_argument("--recipe", help="TOML recipe naming the artifacts and their parity gates (see export/demo.toml)")
+    p.add_argument("--name", help="artifact folder name (one artifact only; default <format>-<quantization>)")
+    p.add_argument("--data", help="tflite int8: data set ROOT whose train/ split calibrates activations (default: the one in the SavedModel's manifest)")
+    p.add_argument("--representative-images", type=int, help="tflite int8: calibration images drawn from the train split (default 100)")
+    p.add_argument("--opset", type=int, help="onnx: opset 13-18 (default 17)")
+    p.add_argument("--minimum-ios", type=int, help="coreml: deployment target 16, 17 or 18 (default 16)")
+    p.set_defaults(func=cmd_export)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from edgevit.exporters.jobs import export_all, raise_for_failures
+
+    jobs, recipe = _jobs(args)
+    out = Path(args.out)
+    results = export_all(saved_model=Path(args.saved_model), out_dir=out, recipe=recipe, jobs=jobs, echo=print)
+    built = sum(r.ok for r in results)
+    print(f"{built} of {len(results)} artifact(s) built; index: {out / 'artifacts.json'}")
+    raise_for_failures(results)
+    return 0
+
+
+def _format_flags(args) -> dict:
+    return {dest: getattr(args, dest) for dest in _FORMAT_FLAGS if getattr(args, dest) is not None}
+
+
+def _jobs(args):
+    """(jobs, None) from --format/--quantization, or (None, recipe) from --recipe (optionally filtered by --format)."""
+    from edgevit.exporters.jobs import ArtifactJob
+
+    flags = _format_flags(args)
+    if args.recipe:
+        return None, _recipe(args, flags)
+    if not args.format:
+        raise UsageError("pass --format tflite|onnx|coreml|all, or --recipe FILE")
+    formats = ["tflite", "onnx", "coreml"] if args.format == ALL else [args.format]
+    for dest in flags:
+        if _FORMAT_FLAGS[dest] not in formats:
+            raise UsageError(f"--{dest.replace('_', '-')} is a {_FORMAT_FLAGS[dest]} option; it does not apply to --format {args.format}")
+    if args.quantization and args.format == ALL:
+        raise UsageError("--format all builds each format's default quantization; pick one --format to choose, or use --recipe")
+    quantizations = [q.strip() for q in args.quantization.split(",")] if args.quantization else [None]
+    if args.quantization and not all(quantizations):
+        raise UsageError(f"--quantization {args.quantization!r} has an empty entry")
+    jobs = []
+    for fmt in formats:
+        options = {dest: value for dest, value in flags.items() if _FORMAT_FLAGS[dest] == fmt}
+        for quantization in quantizations:
+            if quantization is not None:
+                options["quantization"] = quantization
+            jobs.append(ArtifactJob.create(fmt, **options))
+    if args.name:
+        if len(jobs) != 1:
+            raise UsageError(f"--name names one artifact, but this command builds {len(jobs)}")
+        jobs = [replace(jobs[0], name=args.name)]
+    return jobs, None
+
+
+def _recipe(args, flags: dict):
+    from edgevit.exporters.options import TFLiteQuantization, make_options, parse_format
+    from edgevit.recipes import load_recipe
+
+    if args.quantization or args.name or set(flags) - {"data"}:
+        raise UsageError("with --recipe, options come from the recipe file; only --format (a filter) and --data may be added")
+    recipe = load_recipe(args.recipe)
+    jobs = list(recipe.jobs)
+    if args.format and args.format != ALL:
+        fmt = parse_format(args.format)
+        jobs = [j for j in jobs if j.format is fmt]
+        if not jobs:
+            raise UsageError(f"{args.recipe} has no {args.format} artifact; its artifacts: {', '.join(j.name for j in recipe.jobs)}")
+    if "data" in flags:
+        # --data overrides the calibration images of the recipe's TFLite int8 artifacts.
+        jobs = [
+            replace(j, options=make_options(j.format, {**_as_options(j.options), "data": flags["data"]}))
+            if j.format.value == "tflite" and j.options.quantization is TFLiteQuantization.INT8 else j
+            for j in jobs
+        ]
+    return replace(recipe, jobs=tuple(jobs))
+
+
+def _as_options(options) -> dict:
+    from edgevit.exporters.options import options_to_dict
+
+    return options_to_dict(options)

@@ -1,0 +1,93 @@
+"""Read a bundle's index and manifest, resolve every path they name strictly inside the bundle, check sha256."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import BUNDLE_INDEX, BUNDLE_SCHEMA_VERSION, EXIT_BUNDLE
+from .errors import HarnessError
+
+
+@dataclass(frozen=True)
+class Bundle:
+    root: Path
+    index: dict  # bundle.json
+    manifest: dict  # the artifact's manifest.json
+    model_path: Path
+    golden_dir: Path
+
+    @property
+    def gate(self) -> dict:
+        return self.index["gate"]
+
+    @property
+    def defaults(self) -> dict:
+        return self.index.get("defaults") or {}
+
+
+def inside(root: Path, relative: str, what: str) -> Path:
+    """`root/relative`, refusing absolute paths and anything that resolves outside `root` (.., symlinks)."""
+    if not isinstance(relative, str) or not relative or Path(relative).is_absolute():
+        raise HarnessError(f"{what} {relative!r} is not a relative path inside the bundle; re-create the bundle", exit_code=EXIT_BUNDLE)
+    root = root.resolve()
+    path = (root / relative).resolve()
+    if path != root and root not in path.parents:
+        raise HarnessError(f"{what} {relative!r} points outside the bundle; re-create the bundle", exit_code=EXIT_BUNDLE)
+    return path
+
+
+def read_json(path: Path, what: str) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise HarnessError(f"{path}: {what} is missing; re-create the bundle with `edgevit device bundle`", exit_code=EXIT_BUNDLE) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise HarnessError(f"{path}: {what} is not valid JSON ({exc}); re-create the bundle", exit_code=EXIT_BUNDLE) from None
+    if not isinstance(data, dict):
+        raise HarnessError(f"{path}: {what} must be a JSON object; re-create the bundle", exit_code=EXIT_BUNDLE)
+    return data
+
+
+def open_bundle(root: Path) -> Bundle:
+    root = Path(root)
+    index = read_json(root / BUNDLE_INDEX, BUNDLE_INDEX)
+    version = index.get("schema_version")
+    if version != BUNDLE_SCHEMA_VERSION:
+        raise HarnessError(
+            f"{root / BUNDLE_INDEX}: bundle schema version {version!r}, this harness reads {BUNDLE_SCHEMA_VERSION}; "
+            "re-create the bundle with the same edgevit", exit_code=EXIT_BUNDLE)
+    for key in ("artifact_dir", "golden_dir", "gate"):
+        if key not in index:
+            raise HarnessError(f"{root / BUNDLE_INDEX}: missing {key!r}; re-create the bundle", exit_code=EXIT_BUNDLE)
+    artifact_dir = inside(root, index["artifact_dir"], "artifact_dir")
+    manifest = read_json(artifact_dir / "manifest.json", "the artifact's manifest.json")
+    for key in ("format", "quantization", "file", "sha256", "labels", "preprocessing"):
+        if key not in manifest:
+            raise HarnessError(f"{artifact_dir / 'manifest.json'}: missing {key!r}; re-export the artifact", exit_code=EXIT_BUNDLE)
+    model_path = inside(artifact_dir, manifest["file"], "the manifest's model file")
+    if not model_path.is_file():
+        raise HarnessError(f"{model_path}: model file missing from the bundle; re-create the bundle", exit_code=EXIT_BUNDLE)
+    golden_dir = inside(root, index["golden_dir"], "golden_dir")
+    return Bundle(root=root, index=index, manifest=manifest, model_path=model_path, golden_dir=golden_dir)
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_sha256(bundle: Bundle) -> str:
+    """The model file's sha256; HarnessError when it is not the one the manifest recorded (a damaged copy)."""
+    actual = sha256_file(bundle.model_path)
+    expected = bundle.manifest["sha256"]
+    if actual != expected:
+        raise HarnessError(
+            f"{bundle.model_path.name}: sha256 {actual[:12]}... does not match the manifest's {str(expected)[:12]}...; "
+            "the file was damaged in transfer: copy the bundle again", exit_code=EXIT_BUNDLE)
+    return actual

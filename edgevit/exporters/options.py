@@ -1,0 +1,163 @@
+"""What each format can build: its options as frozen dataclasses and str Enums, and their defaults.
+
+This module describes "what" only: it imports no converter, so the CLI and recipes can check options
+and name artifacts before any heavy work starts (each conversion then runs in its own process).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import ClassVar
+
+from edgevit.config import Format
+from edgevit.errors import UsageError
+
+
+class TFLiteQuantization(str, enum.Enum):
+    DYNAMIC = "dynamic"  # int8 weights, float activations (weight-only): what the reference case shipped
+    FP32 = "fp32"
+    FP16 = "fp16"  # fp16 weights, dequantized to float32 at load
+    INT8 = "int8"  # full integer: int8 weights, activations, input and output; needs a representative set
+
+
+class OnnxQuantization(str, enum.Enum):
+    FP32 = "fp32"
+    FP16 = "fp16"  # weights and activations fp16, float32 input and output
+    INT8_DYNAMIC = "int8-dynamic"  # ORT quantize_dynamic: int8 weights, per-batch uint8 activations
+
+
+class CoreMLQuantization(str, enum.Enum):
+    """Compute precision plus weight compression; every compressed option computes in fp16."""
+
+    FP16 = "fp16"
+    FP32 = "fp32"
+    INT8 = "int8"  # linear symmetric int8 weights
+    PALETTIZE6 = "palettize6"  # 6-bit k-means lookup table per weight
+    PALETTIZE4 = "palettize4"
+
+
+def _enum_value(enum_type: type[enum.Enum], value, what: str):
+    try:
+        return enum_type(value)
+    except ValueError:
+        known = ", ".join(m.value for m in enum_type)
+        raise UsageError(f"unknown {what} {value!r}; known: {known}") from None
+
+
+def _int_in(value, choices: tuple[int, ...], what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value not in choices:
+        raise UsageError(f"{what} must be one of {', '.join(map(str, choices))}, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class TFLiteOptions:
+    format: ClassVar[Format] = Format.TFLITE
+    quantization: TFLiteQuantization = TFLiteQuantization.DYNAMIC
+    # int8 only: ROOT/train/<CLASS>/* images for calibration; None = the dataset root in the SavedModel's manifest.
+    data: str | None = None
+    # int8 only: how many training images calibrate the activation ranges.
+    representative_images: int = 100
+    representative_seed: int = 0
+
+    def __post_init__(self):
+        object.__setattr__(self, "quantization", _enum_value(TFLiteQuantization, self.quantization, "TFLite quantization"))
+        count = self.representative_images
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise UsageError(f"representative_images must be a positive integer, got {count!r}")
+        if self.data is not None:
+            object.__setattr__(self, "data", str(self.data))
+        if self.quantization is not TFLiteQuantization.INT8 and self.data is not None:
+            raise UsageError(f"--data is only used by TFLite int8 (the representative set), not {self.quantization.value}")
+
+
+ONNX_OPSETS = tuple(range(13, 19))  # measured: tf2onnx 1.17 fails on 19+ for this graph
+
+
+@dataclass(frozen=True)
+class OnnxOptions:
+    format: ClassVar[Format] = Format.ONNX
+    quantization: OnnxQuantization = OnnxQuantization.FP32
+    opset: int = 17
+
+    def __post_init__(self):
+        object.__setattr__(self, "quantization", _enum_value(OnnxQuantization, self.quantization, "ONNX quantization"))
+        _int_in(self.opset, ONNX_OPSETS, "ONNX opset (tf2onnx fails on 19+)")
+
+
+COREML_MINIMUM_IOS = (16, 17, 18)  # iOS 16 is the first target with compressed-weight (constexpr) ops
+
+
+@dataclass(frozen=True)
+class CoreMLOptions:
+    format: ClassVar[Format] = Format.COREML
+    quantization: CoreMLQuantization = CoreMLQuantization.FP16
+    minimum_ios: int = 16
+
+    def __post_init__(self):
+        object.__setattr__(self, "quantization", _enum_value(CoreMLQuantization, self.quantization, "Core ML quantization"))
+        _int_in(self.minimum_ios, COREML_MINIMUM_IOS, "Core ML minimum iOS")
+
+    @property
+    def compute_precision(self) -> str:
+        return "fp32" if self.quantization is CoreMLQuantization.FP32 else "fp16"
+
+    @property
+    def compression(self) -> str:
+        """none | int8 | palettize6 | palettize4."""
+        return "none" if self.quantization in (CoreMLQuantization.FP16, CoreMLQuantization.FP32) else self.quantization.value
+
+
+ExportOptions = TFLiteOptions | OnnxOptions | CoreMLOptions
+
+OPTIONS: dict[Format, type] = {Format.TFLITE: TFLiteOptions, Format.ONNX: OnnxOptions, Format.COREML: CoreMLOptions}
+
+# Said before and after building these, because they are the likeliest to miss a parity gate.
+PARITY_NOTES: dict[tuple[Format, str], str] = {
+    (Format.ONNX, OnnxQuantization.INT8_DYNAMIC.value): (
+        "the riskiest option for parity (int8 weights and per-batch uint8 activations in every MatMul); "
+        "run `edgevit verify` before shipping it"
+    ),
+    (Format.TFLITE, TFLiteQuantization.INT8.value): (
+        "full-integer activations are calibrated on a sample of the training split; verify top-1 agreement"
+    ),
+}
+
+
+def parse_format(name: str) -> Format:
+    try:
+        return Format(name)
+    except ValueError:
+        raise UsageError(f"unknown format {name!r}; known: {', '.join(f.value for f in Format)}") from None
+
+
+def make_options(fmt: Format | str, options: dict) -> ExportOptions:
+    """The format's options from keyword values; UsageError naming the known options for an unknown one."""
+    fmt = parse_format(fmt) if not isinstance(fmt, Format) else fmt
+    cls = OPTIONS[fmt]
+    known = [f.name for f in fields(cls)]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise UsageError(f"unknown {fmt.value} option(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    return cls(**options)
+
+
+def options_to_dict(options: ExportOptions) -> dict:
+    """JSON-ready: enums as their values, unset optional values left out."""
+    out = {}
+    for key, value in asdict(options).items():
+        if value is None:
+            continue
+        out[key] = value.value if isinstance(value, enum.Enum) else str(value) if isinstance(value, Path) else value
+    return out
+
+
+def default_name(options: ExportOptions) -> str:
+    """`<format>-<quantization>`, e.g. tflite-dynamic, onnx-fp32, coreml-int8."""
+    return f"{options.format.value}-{options.quantization.value}"
+
+
+def parity_note(options: ExportOptions) -> str | None:
+    return PARITY_NOTES.get((options.format, options.quantization.value))

@@ -1,0 +1,198 @@
+"""SavedModel -> TFLite (.tflite): dynamic-range (default), fp32, fp16 or full-integer int8.
+
+The route: tf.lite.TFLiteConverter.from_saved_model on the single serving signature. The SavedModel
+tracks its tf.Variables directly (edgevit/savedmodel.py), so the converter embeds the weights; a model
+that still holds variable ops (weights not embedded) or any Flex/custom op fails the export, because
+a stock LiteRT runtime on a phone cannot run it. Class labels and the input normalisation travel
+inside the file as TFLite metadata (exporters/tflite_file.py).
+
+int8 calibrates activation ranges on images drawn from the SOURCE's training split (the dataset
+root its manifest records, or `data=`), preprocessed by edgevit.data.preprocess exactly as in
+training; input and output are int8, with their scale and zero point in the artifact manifest.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from edgevit.errors import DataError, EdgeVitError, ExportError
+from edgevit.exporters.common import Built, SourceModel, open_source, write_artifact
+from edgevit.exporters.options import TFLiteOptions, TFLiteQuantization, default_name, make_options, parity_note
+from edgevit.exporters.tflite_file import (
+    LABELS_FILE,
+    METADATA_NAME,
+    ClassifierMetadata,
+    append_labels,
+    non_builtin_ops,
+    operator_counts,
+    read_labels,
+    write_with_metadata,
+)
+
+MAIN_FILE = "model.tflite"
+ROUTE = "tf.lite.TFLiteConverter.from_saved_model, builtin ops only"
+
+
+def export_tflite(*, saved_model: Path, out_dir: Path, name: str | None = None, **options) -> Path:
+    """Export the SavedModel to `out_dir/<name>/model.tflite`; return the artifact folder."""
+    opts: TFLiteOptions = make_options("tflite", options)
+    source = open_source(saved_model)
+    quantization = opts.quantization
+    # Resolved before converting so a missing data folder fails in seconds, not after loading the model.
+    representative = RepresentativeSet.from_source(source, opts) if quantization is TFLiteQuantization.INT8 else None
+    note = parity_note(opts)
+    if note:
+        print(f"tflite {quantization.value}: {note}")
+
+    def convert(folder: Path) -> Built:
+        model = _convert(source, quantization, representative)
+        ops = operator_counts(model)
+        rejected = non_builtin_ops(ops)
+        if rejected:
+            raise ExportError(
+                f"the .tflite needs non-builtin op(s) {', '.join(rejected)} (Flex/custom/variables), which a stock "
+                "LiteRT runtime cannot run; this model cannot ship as TFLite"
+            )
+        path = folder / MAIN_FILE
+        write_with_metadata(model, _metadata(source), path)
+        del model
+        append_labels(path, source.manifest["labels"])
+        if read_labels(path) != list(source.manifest["labels"]):
+            raise ExportError(f"{MAIN_FILE}: the labels read back differ from the manifest's; this is an exporter bug, report it")
+        input_spec, output_spec = _io_specs(path, source)
+        details = {
+            "quantization": quantization.value,
+            "route": ROUTE,
+            "ops": ops,
+            "builtin_ops_only": True,
+            "labels_in_model": f"TFLite metadata ({METADATA_NAME}, output tensor associated file {LABELS_FILE} "
+                               "of type TENSOR_AXIS_LABELS) + zip-appended labels.txt",
+            "representative_set": representative.describe() if representative else None,
+        }
+        if note:
+            details["parity_note"] = note
+        return Built(main_file=MAIN_FILE, details=details, input_spec=input_spec, output_spec=output_spec)
+
+    return write_artifact(
+        source=source, out_dir=out_dir, name=name or default_name(opts), fmt="tflite", quantization=quantization.value, convert=convert
+    )
+
+
+class RepresentativeSet:
+    """Calibration images for int8: a seeded sample of the training split, preprocessed like training."""
+
+    def __init__(self, root: Path, paths: list[Path], source: SourceModel):
+        self.root, self.paths, self.source = root, paths, source
+
+    @classmethod
+    def from_source(cls, source: SourceModel, opts: TFLiteOptions) -> "RepresentativeSet":
+        from edgevit.data.folders import load_image_folders
+
+        recorded = (source.manifest.get("dataset") or {}).get("root")
+        if opts.data is None and recorded is None:
+            raise DataError("TFLite int8 needs training images to calibrate on and the SavedModel's manifest records none; pass --data ROOT")
+        root = Path(opts.data if opts.data is not None else recorded)
+        if not root.is_dir():
+            where = "" if opts.data is not None else " (the dataset root recorded in the SavedModel's manifest)"
+            raise DataError(f"{root}{where} does not exist; TFLite int8 calibrates on its train split: pass --data ROOT")
+        folders = load_image_folders(root, splits=("train",))
+        labels = list(source.manifest["labels"])
+        if list(folders.class_names) != labels:
+            raise DataError(
+                f"{root}/train has classes {list(folders.class_names)[:3]}... but the model was trained on "
+                f"{labels[:3]}...; pass the data set the model was trained on (--data ROOT)"
+            )
+        paths = list(folders.split("train").paths)
+        rng = np.random.default_rng(opts.representative_seed)
+        chosen = rng.permutation(len(paths))[: opts.representative_images]
+        return cls(root, [paths[i] for i in sorted(chosen)], source)
+
+    def __call__(self):
+        """Yields one preprocessed image at a time, read lazily (a ViT-L/32 sample of 100 is 60 MB)."""
+        from edgevit.data.preprocess import preprocess
+        from edgevit.manifest import preprocessing_of
+
+        spec = preprocessing_of(self.source.manifest)
+        for path in self.paths:
+            yield {self.source.input_name: preprocess(path, spec)[None]}
+
+    def describe(self) -> dict:
+        return {"root": str(self.root.resolve()), "split": "train", "images": len(self.paths),
+                "first": str(self.paths[0].relative_to(self.root)) if self.paths else None}
+
+
+def _convert(source: SourceModel, quantization: TFLiteQuantization, representative: RepresentativeSet | None) -> bytes:
+    from edgevit.keras_env import import_tf
+
+    tf = import_tf()
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(source.folder), signature_keys=[source.signature])
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # never SELECT_TF_OPS (Flex)
+    if quantization is not TFLiteQuantization.FP32:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantization is TFLiteQuantization.FP16:
+        converter.target_spec.supported_types = [tf.float16]
+    if quantization is TFLiteQuantization.INT8:
+        converter.representative_dataset = representative
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    try:
+        return bytes(converter.convert())
+    except EdgeVitError:
+        raise  # e.g. a DataError from the representative set, raised mid-calibration
+    except Exception as exc:  # ConverterError, ValueError, RuntimeError: the type depends on the converter stage
+        text = str(exc).strip().splitlines()
+        raise ExportError(f"the TFLite converter failed: {text[0] if text else type(exc).__name__}") from None
+
+
+def _metadata(source: SourceModel) -> ClassifierMetadata:
+    from edgevit.manifest import preprocessing_of
+
+    spec = preprocessing_of(source.manifest)
+    model = source.manifest.get("model") or {}
+    labels = tuple(source.manifest["labels"])
+    return ClassifierMetadata(
+        name=f"edgevit {model.get('variant', 'vit')}",
+        description=f"Image classifier, {len(labels)} classes, exported by edgevit from SavedModel {source.fingerprint[:12]}",
+        version=source.fingerprint[:12],
+        labels=labels,
+        height=spec.height,
+        width=spec.width,
+        mean=spec.mean,
+        std=spec.std,
+        input_name=source.input_name,
+        output_name=source.manifest["output"]["name"],
+    )
+
+
+def _io_specs(path: Path, source: SourceModel) -> tuple[dict, dict]:
+    """Load the file in LiteRT (the runtime the artifact ships to) and describe its input and output tensors."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    try:
+        interpreter = Interpreter(model_path=str(path))
+        interpreter.allocate_tensors()
+    except (ValueError, RuntimeError) as exc:
+        raise ExportError(f"LiteRT cannot load the converted model ({str(exc).strip().splitlines()[0]}); this is an exporter bug, report it") from None
+    signatures = interpreter.get_signature_list()
+    (inputs, outputs) = (interpreter.get_input_details(), interpreter.get_output_details())
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise ExportError(f"{path.name} has {len(inputs)} inputs and {len(outputs)} outputs, expected one each")
+    specs = []
+    for base, detail, keys in (
+        (source.manifest["input"], inputs[0], signatures.get(source.signature, {}).get("inputs")),
+        (source.manifest["output"], outputs[0], signatures.get(source.signature, {}).get("outputs")),
+    ):
+        scale, zero_point = detail["quantization"]
+        shape = [int(d) if d >= 0 else None for d in detail["shape_signature"]]
+        spec = {**base, "shape": shape, "dtype": np.dtype(detail["dtype"]).name, "tensor_name": detail["name"],
+                "signature": source.signature, "signature_key": (keys or [base["name"]])[0]}
+        if scale:
+            # Runners quantize the preprocessed float input as round(x / scale) + zero_point, and read
+            # probabilities back as (q - zero_point) * scale.
+            spec["quantization"] = {"scale": float(scale), "zero_point": int(zero_point)}
+        specs.append(spec)
+    del interpreter
+    return specs[0], specs[1]

@@ -1,0 +1,48 @@
+"""The child process of export_all: `python -m edgevit.exporters.worker JOB.json RESULT.json`.
+
+Builds one artifact in this fresh process and writes its outcome to RESULT.json (atomically); the
+parent reads it, or, if none appears, reports how the process died.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+
+from edgevit.errors import EdgeVitError
+from edgevit.fsutil import atomic_write_json
+
+INTERNAL_ERROR_EXIT = 70
+INTERRUPTED_EXIT = 130
+
+
+def run(job: dict) -> tuple[int, dict]:
+    from edgevit.exporters import export
+
+    try:
+        path = export(job["format"], saved_model=job["saved_model"], out_dir=job["out_dir"], name=job["name"], **job["options"])
+    except EdgeVitError as exc:
+        return exc.exit_code, {"status": "failed", "error": str(exc)}
+    except KeyboardInterrupt:
+        return INTERRUPTED_EXIT, {"status": "failed", "error": "interrupted; no partial artifact was left"}
+    except MemoryError:
+        return 1, {"status": "failed", "error": "out of memory during conversion"}
+    except Exception as exc:  # a converter bug: the traceback goes to the log, one line to the report
+        traceback.print_exc()
+        return INTERNAL_ERROR_EXIT, {"status": "failed", "error": f"internal error: {type(exc).__name__}: {exc}".splitlines()[0]}
+    return 0, {"status": "ok", "path": str(path)}
+
+
+def main(argv: list[str]) -> int:
+    job_file, result_file = argv
+    code, result = run(json.loads(Path(job_file).read_text()))
+    if code:
+        print(f"edgevit export: {result['error']}", file=sys.stderr)
+    atomic_write_json(Path(result_file), result)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,87 @@
+"""`edgevit ios-sync`: put the .tflite and/or .mlpackage, their manifests, gates and the golden vectors into ios_demo.
+
+The app reads everything from its `Models` folder (an Xcode folder reference, bundled as is)::
+
+    Models/sync.json               which formats are present, where their manifests are
+    Models/tflite/                 model.tflite, manifest.json, labels.txt, gate.json
+    Models/coreml/                 model.mlpackage/, manifest.json, labels.txt, gate.json
+    Models/golden/                 golden.json, inputs.f32, probabilities.f32
+
+Input size, normalisation and labels come from manifest.json; nothing is repeated in Swift.
+The whole folder is replaced atomically, so the app never sees a mix of two syncs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgevit import __version__
+from edgevit.device.gates import golden_gate
+from edgevit.device.bundle import model_cost
+from edgevit.device.sources import Artifact, copy_artifact, copy_golden, find_golden, open_artifact, open_golden
+from edgevit.errors import UsageError
+from edgevit.fsutil import atomic_dir, atomic_write_json, atomic_write_text
+from edgevit.manifest import now_iso
+
+IOS_FORMATS = ("tflite", "coreml")
+SYNC_INDEX = "sync.json"
+SYNC_SCHEMA_VERSION = 1
+GATE_FILE = "gate.json"
+GOLDEN_DIR = "golden"
+MODELS_README = """# Models (filled by `edgevit ios-sync`)
+
+Everything in this folder except this README is written by `edgevit ios-sync ARTIFACT [ARTIFACT ...]`
+and ignored by git. See ../../README.md.
+"""
+
+
+def default_models_dir() -> Path:
+    """ios_demo/EdgeViTDemo/Models of the edgevit checkout this module lives in."""
+    return Path(__file__).resolve().parent.parent / "ios_demo" / "EdgeViTDemo" / "Models"
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    models_dir: Path
+    formats: dict[str, Path]  # format -> artifact folder synced
+    golden_count: int
+
+
+def ios_sync(*, artifacts: list[Path], models_dir: Path | None = None, golden: Path | None = None) -> SyncResult:
+    """Replace `models_dir` with the given artifacts (at most one per format) and matching golden vectors."""
+    models_dir = Path(models_dir) if models_dir is not None else default_models_dir()
+    if not models_dir.parent.is_dir():
+        raise UsageError(f"{models_dir.parent}: no such folder; pass --models-dir pointing into your ios_demo checkout")
+    if not artifacts:
+        raise UsageError("pass at least one artifact folder (a tflite and/or a coreml one)")
+    opened: dict[str, Artifact] = {}
+    for folder in artifacts:
+        art = open_artifact(folder, formats=IOS_FORMATS, hint="the iOS app runs TFLite and Core ML")
+        if art.format in opened:
+            raise UsageError(f"two {art.format} artifacts ({opened[art.format].folder}, {art.folder}); the app holds one per format")
+        opened[art.format] = art
+    fingerprints = {a.source_fingerprint for a in opened.values()}
+    if len(fingerprints) > 1:
+        raise UsageError("the artifacts come from different SavedModels; sync artifacts of one model")
+    first = next(iter(opened.values()))
+    golden_folder = find_golden(first, golden)
+    vectors = open_golden(golden_folder, list(opened.values()))
+    gates = {fmt: golden_gate(art.format, art.quantization) for fmt, art in opened.items()}
+
+    index = {
+        "schema_version": SYNC_SCHEMA_VERSION,
+        "created": now_iso(),
+        "edgevit_version": __version__,
+        "formats": {fmt: {"folder": fmt, "manifest": f"{fmt}/manifest.json", "gate": f"{fmt}/{GATE_FILE}"} for fmt in opened},
+        "golden": f"{GOLDEN_DIR}/golden.json",
+        "model": model_cost(first.manifest),
+    }
+    with atomic_dir(models_dir) as tmp:
+        for fmt, art in opened.items():
+            copy_artifact(art, tmp / fmt)
+            atomic_write_json(tmp / fmt / GATE_FILE, gates[fmt].to_dict(art.quantization))
+        copy_golden(vectors, golden_folder, tmp / GOLDEN_DIR)
+        atomic_write_json(tmp / SYNC_INDEX, index)
+        atomic_write_text(tmp / "README.md", MODELS_README)
+    return SyncResult(models_dir=models_dir, formats={fmt: art.folder for fmt, art in opened.items()}, golden_count=vectors.count)

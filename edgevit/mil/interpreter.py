@@ -1,0 +1,116 @@
+"""Run a MIL program op by op in numpy, rounding every result to its declared type (fp16 included).
+
+This is a parity reference for Core ML on machines without Core ML (Linux), not a fast path. What it
+emulates: fp16 storage between ops (each op computes in float32 from fp16 inputs and its result is
+rounded to fp16), weight decompression as Core ML does at load. What it cannot reproduce: the exact
+accumulation order and internal precision of Apple's CPU/GPU/Neural Engine kernels, so small
+differences to a device remain; results are reported as "emulated".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from edgevit.errors import ModelError
+from edgevit.mil.decompress import CONSTEXPR_OPS
+from edgevit.mil.ops import OPS, Args
+from edgevit.mil.program import Operation, Program, Ref, ValueSpec, load_program, resolve
+
+SUPPORTED_OPS = ("const", *sorted(CONSTEXPR_OPS), *sorted(OPS))
+
+
+def unsupported_ops(program: Program) -> list[str]:
+    return sorted({op.type for op in program.operations if op.type not in SUPPORTED_OPS})
+
+
+def conform(value, spec: ValueSpec, op: Operation):
+    """Round/cast `value` to the declared type of `spec` and check its static shape."""
+    if spec.kind != "tensor":
+        return value
+    if spec.dtype == "FLOAT16":
+        # Round to fp16 but keep float32 storage (numpy has no fast fp16 matmul).
+        value = np.asarray(value, dtype=np.float32).astype(np.float16).astype(np.float32)
+    elif spec.dtype in ("FLOAT32", "FLOAT64"):
+        value = np.asarray(value, dtype=np.float32)
+    elif spec.dtype == "STRING":
+        value = np.asarray(value, dtype=np.str_)
+    else:
+        from edgevit.mil.values import memory_dtype
+
+        value = np.asarray(value).astype(memory_dtype(spec.dtype))
+    if spec.shape is not None and tuple(value.shape) != spec.shape:
+        raise ModelError(
+            f"numpy MIL interpreter: {op.type} '{op.name}' gave shape {list(value.shape)}, the program declares "
+            f"{list(spec.shape)}; this is an interpreter bug, report it"
+        )
+    return value
+
+
+class MilInterpreter:
+    """A loaded program with its constants (and decompressed weights) evaluated once."""
+
+    def __init__(self, program: Program):
+        missing = unsupported_ops(program)
+        if missing:
+            raise ModelError(
+                f"{program.path.name}: the numpy MIL interpreter does not support op(s) {', '.join(missing)} "
+                f"(supported: {', '.join(SUPPORTED_OPS)}); it cannot emulate this Core ML model"
+            )
+        self.program = program
+        self.input_specs = {spec.name: spec for spec in program.inputs}
+        self._constants: dict[str, object] = {}
+        self._steps: list[Operation] = []
+        for op in program.operations:
+            if op.type == "const" or op.type in CONSTEXPR_OPS:
+                self._evaluate_constant(op)
+            else:
+                self._steps.append(op)
+
+    @classmethod
+    def from_path(cls, path: Path) -> "MilInterpreter":
+        return cls(load_program(path))
+
+    def _evaluate_constant(self, op: Operation) -> None:
+        if op.type == "const":
+            value = resolve(op.attributes["val"])
+        else:
+            value = CONSTEXPR_OPS[op.type](self._args(op, self._constants))
+        self._constants[op.outputs[0].name] = conform(value, op.outputs[0], op)
+
+    def _args(self, op: Operation, env: dict) -> Args:
+        values: dict[str, list] = {}
+        for key, bindings in op.inputs.items():
+            values[key] = [self._lookup(b, env, op) for b in bindings]
+        for key, binding in op.attributes.items():
+            values.setdefault(key, [resolve(binding)])
+        return Args(op.type, values)
+
+    def _lookup(self, binding, env: dict, op: Operation):
+        if isinstance(binding, Ref):
+            if binding.name in env:
+                return env[binding.name]
+            if binding.name in self._constants:
+                return self._constants[binding.name]
+            raise ModelError(f"{op.type} '{op.name}' reads '{binding.name}' before it is defined; the program is malformed")
+        return resolve(binding)
+
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, object]:
+        """Feed the function inputs by name; return the block outputs by name."""
+        env: dict[str, object] = {}
+        for name, spec in self.input_specs.items():
+            if name not in feeds:
+                raise ModelError(f"the MIL program needs input '{name}', got {', '.join(feeds) or 'none'}")
+            value = np.asarray(feeds[name])
+            if spec.shape is not None and tuple(value.shape) != spec.shape:
+                raise ModelError(f"input '{name}' must have shape {list(spec.shape)}, got {list(value.shape)}")
+            env[name] = conform(value, spec, Operation("input", name, {}, {}, [spec]))
+        for op in self._steps:
+            result = OPS[op.type](self._args(op, env))
+            results = result if len(op.outputs) > 1 else (result,)
+            if len(results) != len(op.outputs):
+                raise ModelError(f"{op.type} '{op.name}' gave {len(results)} outputs for {len(op.outputs)} declared; interpreter bug")
+            for spec, value in zip(op.outputs, results):
+                env[spec.name] = conform(value, spec, op)
+        return {name: env[name] if name in env else self._constants[name] for name in self.program.outputs}

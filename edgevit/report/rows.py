@@ -1,0 +1,225 @@
+"""Records -> the rows every report format shows, and the one way each number is printed.
+
+The values in a Row are the records' values, never recomputed from samples; the only derived numbers
+are ratios between records of the same machine, device and thread count (speed-up over the
+SavedModel), and they are computed here once. Markdown and HTML both render these rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from edgevit.records import STATUS_OK
+
+STATUS_LABELS = {
+    "ok": "✅ ok",
+    "not available": "➖ not available",
+    "failed": "❌ failed",
+    "export failed": "❌ export failed",
+    "parity failed": "⚠️ parity failed",
+}
+FORMAT_ORDER = {"savedmodel": 0, "tflite": 1, "onnx": 2, "coreml": 3}
+
+
+@dataclass(frozen=True)
+class Group:
+    """Rows that are comparable: one machine, one device, one thread count."""
+
+    machine_id: str
+    device: str
+    threads: int | None
+
+    @property
+    def title(self) -> str:
+        threads = "" if self.threads is None else f", {self.threads} thread{'s' if self.threads != 1 else ''}"
+        return f"{self.device.upper()}{threads}"
+
+
+@dataclass(frozen=True)
+class Row:
+    group: Group
+    name: str
+    format: str
+    quantization: str
+    runtime: str
+    runtime_version: str | None
+    emulated: bool
+    status: str
+    reason: str | None
+    size_bytes: int | None
+    accuracy: float | None
+    agreement: float | None
+    p50_ms: float | None
+    p90_ms: float | None
+    p99_ms: float | None
+    min_ms: float | None
+    runs: int | None
+    warmup: int | None
+    speedup: float | None  # SavedModel p50 / this p50, same group
+    achieved_gflops: float | None
+    fraction_of_peak: float | None
+    peak_dtype: str | None
+    peak_rss_bytes: int | None
+    load_ms: float | None
+    first_inference_ms: float | None
+    batch: int | None  # the larger throughput batch
+    batch_images_per_second: float | None
+    samples_ms: tuple[float, ...] = field(default=(), repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == STATUS_OK
+
+    @property
+    def measured(self) -> bool:
+        """Timed (status ok or parity failed): has latency to plot and compare."""
+        return self.p50_ms is not None
+
+
+@dataclass(frozen=True)
+class Peak:
+    machine_id: str
+    dtype: str
+    backend: str
+    op: str
+    n: int
+    threads: int | None
+    gflops: float
+    median_gflops: float
+
+
+def _verify_index(records: list[dict]) -> dict[str, dict]:
+    """sha256 (or name for folder artifacts) -> the verify record about that artifact."""
+    return {r["artifact"].get("sha256") or r["artifact"]["name"]: r
+            for r in records if r["kind"] == "verify" and r.get("artifact")}
+
+
+def _reference_accuracy(records: list[dict]) -> float | None:
+    for r in records:
+        parity = r.get("parity") or {}
+        if parity.get("reference") == "savedmodel" and parity.get("reference_accuracy") is not None:
+            return parity["reference_accuracy"]
+    return None
+
+
+def build_rows(records: list[dict]) -> list[Row]:
+    """One row per bench record, sorted by machine, device, threads, then format and name."""
+    verify_index = _verify_index(records)
+    reference_accuracy = _reference_accuracy(records)
+    rows = []
+    for r in records:
+        if r["kind"] != "bench":
+            continue
+        artifact, runtime = r.get("artifact") or {}, r.get("runtime") or {}
+        latency, compute = r.get("latency") or {}, r.get("compute") or {}
+        verify = verify_index.get(artifact.get("sha256") or artifact.get("name")) or {}
+        parity = r.get("parity") or verify.get("parity") or {}
+        is_reference = artifact.get("format") == "savedmodel"
+        status, reason = r["status"], r.get("reason")
+        if status == STATUS_OK and parity.get("passed") is False:
+            # Measured fine, but it gives other answers than the SavedModel: that is what a reader must see first.
+            status, reason = "parity failed", verify.get("reason") or "outside its parity gate (see `edgevit verify`)"
+        batched = [t for t in r.get("throughput") or [] if t["batch"] > 1 and t.get("status", STATUS_OK) == STATUS_OK]
+        rows.append(Row(
+            group=Group(r["machine"]["id"], runtime.get("device", "cpu"), runtime.get("threads")),
+            name=artifact.get("name", "?"), format=artifact.get("format", "?"), quantization=artifact.get("quantization", "?"),
+            runtime=runtime.get("name", "?"), runtime_version=runtime.get("version"), emulated=bool(runtime.get("emulated")),
+            status=status, reason=reason, size_bytes=artifact.get("file_size"),
+            accuracy=reference_accuracy if is_reference else parity.get("accuracy"),
+            agreement=1.0 if is_reference and status == STATUS_OK else parity.get("agreement"),
+            p50_ms=latency.get("p50_ms"), p90_ms=latency.get("p90_ms"), p99_ms=latency.get("p99_ms"),
+            min_ms=latency.get("min_ms"), runs=latency.get("runs"), warmup=latency.get("warmup"), speedup=None,
+            achieved_gflops=compute.get("achieved_gflops"), fraction_of_peak=compute.get("fraction_of_peak"),
+            peak_dtype=compute.get("peak_dtype"), peak_rss_bytes=(r.get("memory") or {}).get("peak_rss_bytes"),
+            load_ms=r.get("load_ms"), first_inference_ms=r.get("first_inference_ms"),
+            batch=batched[-1]["batch"] if batched else None,
+            batch_images_per_second=batched[-1]["images_per_second"] if batched else None,
+            samples_ms=tuple(latency.get("samples_ms") or ()),
+        ))
+    rows = _with_speedups(_export_failures_in_every_cpu_group(rows))
+    return sorted(rows, key=lambda row: (row.group.machine_id, row.group.device, row.group.threads or 0,
+                                         FORMAT_ORDER.get(row.format, 9), row.name, row.runtime))
+
+
+def _export_failures_in_every_cpu_group(rows: list[Row]) -> list[Row]:
+    """An artifact that failed to export is missing from every measurement: show it in each CPU table."""
+    failed = [r for r in rows if r.status == "export failed"]
+    kept = [r for r in rows if r.status != "export failed"]
+    cpu_groups = {r.group for r in kept if r.group.device == "cpu"}
+    for row in failed:
+        mine = [g for g in cpu_groups if g.machine_id == row.group.machine_id]
+        kept += [replace(row, group=g) for g in mine] or [row]
+    return kept
+
+
+def _with_speedups(rows: list[Row]) -> list[Row]:
+    reference = {row.group: row.p50_ms for row in rows if row.format == "savedmodel" and row.measured and row.p50_ms > 0}
+    return [replace(row, speedup=reference[row.group] / row.p50_ms) if row.measured and row.p50_ms > 0 and row.group in reference
+            else row for row in rows]
+
+
+def build_peaks(records: list[dict]) -> list[Peak]:
+    peaks = [Peak(r["machine"]["id"], p["dtype"], p["backend"], p["op"], p["n"], p["threads"], p["gflops"], p["median_gflops"])
+             for r in records if r["kind"] == "peak" and r["status"] == STATUS_OK for p in [r["peak"]]]
+    return sorted(peaks, key=lambda p: (p.machine_id, p.threads or 0, p.dtype, p.backend))
+
+
+def groups(rows: list[Row]) -> list[Group]:
+    seen: list[Group] = []
+    for row in rows:
+        if row.group not in seen:
+            seen.append(row.group)
+    return seen
+
+
+def machines(records: list[dict]) -> dict[str, dict]:
+    return {r["machine"]["id"]: r["machine"] for r in records}
+
+
+# ---------------------------------------------------------------------------------------------
+# Printing: one function per kind of number, so Markdown and HTML show the same digits.
+
+DASH = "–"
+
+
+def fmt_ms(value: float | None) -> str:
+    """Milliseconds with 3-4 significant digits: 0.412, 4.12, 41.23, 412.3."""
+    if value is None:
+        return DASH
+    if value < 1:
+        return f"{value:.3f}"
+    if value < 100:
+        return f"{value:.2f}"
+    return f"{value:.1f}"
+
+
+def fmt_mb(value: int | None) -> str:
+    if value is None:
+        return DASH
+    mb = value / 1e6
+    return f"{mb:.3f}" if mb < 1 else f"{mb:.2f}" if mb < 100 else f"{mb:.1f}"
+
+
+def fmt_pct(value: float | None) -> str:
+    return DASH if value is None else f"{100 * value:.1f}%"
+
+
+def fmt_ratio(value: float | None) -> str:
+    return DASH if value is None else f"{value:.2f}x"
+
+
+def fmt_rate(value: float | None) -> str:
+    if value is None:
+        return DASH
+    return f"{value:.1f}" if value < 1000 else f"{value:,.0f}"
+
+
+def fmt_count(value: int | None) -> str:
+    return DASH if value is None else str(value)
+
+
+def machine_summary(machine: dict) -> str:
+    cores = machine["cpu_cores_logical"]
+    accel = ", ".join(a["name"] for a in machine.get("accelerators") or []) or "no GPU"
+    return (f"{machine['cpu_model']} ({cores} logical core{'s' if cores != 1 else ''}), "
+            f"{machine['memory_bytes'] / 2**30:.0f} GiB RAM, {machine['os']} {machine['os_release']} {machine['arch']}, {accel}")

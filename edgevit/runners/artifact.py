@@ -1,0 +1,88 @@
+"""Open an artifact folder (or the SavedModel) for a runner: manifest, model path, integrity check.
+
+A corrupted or truncated model file is caught here, before any runtime parses it: the file's sha256
+(or, for folder models such as .mlpackage that have no single hash, its total size) must match what
+the exporter recorded in manifest.json.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgevit.config import Preprocessing
+from edgevit.errors import ModelError
+from edgevit.fsutil import folder_size, sha256_file
+from edgevit.manifest import preprocessing_of, read_manifest
+
+SAVEDMODEL_FORMAT = "savedmodel"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    folder: Path
+    manifest: dict
+    format: str  # "tflite" | "onnx" | "coreml" | "savedmodel"
+    quantization: str
+    model_path: Path  # the model file or folder (.mlpackage, SavedModel folder)
+
+    @property
+    def name(self) -> str:
+        return str(self.manifest.get("name") or self.folder.name)
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.manifest["labels"])
+
+    @property
+    def preprocessing(self) -> Preprocessing:
+        return preprocessing_of(self.manifest)
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """(height, width) of the model's input tensor as the manifest states it."""
+        shape = self.manifest["input"].get("shape") or []
+        if len(shape) != 4 or not all(isinstance(d, int) for d in shape[1:3]):
+            raise ModelError(f"{self.folder}: manifest input shape {shape} is not [N, H, W, 3]; re-export the artifact")
+        return int(shape[1]), int(shape[2])
+
+
+def open_artifact(folder: Path | str, *, check_integrity: bool = True) -> Artifact:
+    """Read `folder`'s manifest and locate its model; ModelError says what is wrong and what to do."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ModelError(f"{folder}: not an artifact folder; pass a folder written by `edgevit export`")
+    manifest = read_manifest(folder)
+    kind = manifest.get("kind")
+    if kind == "savedmodel":
+        return Artifact(folder, manifest, SAVEDMODEL_FORMAT, "fp32", folder)
+    if kind != "artifact":
+        raise ModelError(f"{folder}: manifest kind is {kind!r}, expected 'artifact' or 'savedmodel'")
+    for key in ("format", "quantization", "file"):
+        if not isinstance(manifest.get(key), str):
+            raise ModelError(f"{folder}/manifest.json: missing '{key}'; re-export the artifact")
+    model_path = folder / manifest["file"]
+    if not model_path.exists():
+        raise ModelError(f"{folder}: model file {manifest['file']} is missing; re-export the artifact")
+    artifact = Artifact(folder, manifest, manifest["format"], manifest["quantization"], model_path)
+    if check_integrity:
+        check_integrity_of(artifact)
+    return artifact
+
+
+def check_integrity_of(artifact: Artifact) -> None:
+    manifest, path = artifact.manifest, artifact.model_path
+    expected_size = manifest.get("file_size")
+    if isinstance(expected_size, int):
+        size = folder_size(path)
+        if size != expected_size:
+            raise ModelError(
+                f"{path}: {size} bytes on disk, the manifest recorded {expected_size}; the file is corrupted or truncated, re-export it"
+            )
+    expected_hash = manifest.get("sha256")
+    if path.is_file() and isinstance(expected_hash, str):
+        actual = sha256_file(path)
+        if actual != expected_hash:
+            raise ModelError(
+                f"{path}: sha256 {actual[:12]}... differs from the manifest's {expected_hash[:12]}...; the file is corrupted, re-export it"
+            )

@@ -1,0 +1,573 @@
+"""Parity: does each artifact still give the SavedModel's answers on a labelled split?
+
+    report = verify_artifacts(["out/"], split="test")        # every artifact folder under out/
+    for result in report.results: print(result.name, result.status, result.reason)
+
+The reference is the SavedModel the artifacts were exported from (recorded in their manifests, or
+`saved_model=`); the data is a labelled split (default: the test split of the data set recorded in
+the SavedModel's manifest). Every model sees images decoded once and put through
+edgevit.data.preprocess's normalisation with the preprocessing block of ITS OWN manifest (what a
+device would do), so a manifest with a wrong mean/std fails parity rather than being silently fixed.
+
+Each artifact ends in one status: "passed", "parity failed" (the gate's failures say which number
+missed and by how much) or "failed to load" (corrupted file, wrong labels or input size, a runtime
+that cannot open it; verification continues with the next artifact). Metrics: see edgevit/parity.py;
+gates: edgevit/gates.py.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from edgevit.config import MANIFEST_NAME, Preprocessing
+from edgevit.errors import DataError, EdgeVitError, ModelError, UsageError
+from edgevit.gates import Gate, gate_failures, gate_for, read_gate_overrides
+from edgevit.parity import AccuracyDifference, abs_errors, accuracy, accuracy_difference, agreement, mean_kl_divergence, top1
+from edgevit.runners import Artifact, RunnerInfo, RunnerOptions, open_artifact, runner_for
+from edgevit.runners.batching import first_line
+
+# Images normalised at a time (ViT-L/32 at 224 px: 256 images are 154 MB of float32).
+CHUNK_IMAGES = 256
+REFERENCE_RUNTIME = "savedmodel"
+
+
+class Status(str, enum.Enum):
+    PASSED = "passed"
+    PARITY_FAILED = "parity failed"
+    FAILED_TO_LOAD = "failed to load"
+
+
+@dataclass(frozen=True)
+class Flip:
+    """An image whose top-1 class differs between the reference and the artifact."""
+
+    path: str
+    true_label: str
+    reference: str
+    artifact: str
+
+
+@dataclass(frozen=True)
+class ParityMetrics:
+    count: int
+    accuracy: float
+    reference_accuracy: float
+    difference: AccuracyDifference  # artifact - reference accuracy, points, with its 95% interval
+    agreement: float
+    flips: tuple[Flip, ...]
+    max_abs_error: float
+    mean_abs_error: float
+    mean_kl_divergence: float
+    non_finite: int  # probabilities that are NaN or infinite
+
+    @property
+    def accuracy_drop(self) -> float:
+        """Reference minus artifact accuracy in points (positive: the artifact is worse)."""
+        return -self.difference.points
+
+
+@dataclass(frozen=True)
+class ArtifactResult:
+    name: str
+    folder: Path
+    format: str | None
+    quantization: str | None
+    status: Status
+    reason: str | None  # one line; None when passed without notes
+    gate: Gate | None = None
+    failures: tuple[str, ...] = ()
+    metrics: ParityMetrics | None = None
+    runner: RunnerInfo | None = None
+    predict_seconds: float | None = None  # wall time of runner.predict over the whole split
+    notes: tuple[str, ...] = ()
+    manifest: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def emulated(self) -> bool:
+        return bool(self.runner and self.runner.emulated)
+
+    @property
+    def passed(self) -> bool:
+        return self.status is Status.PASSED
+
+
+@dataclass(frozen=True)
+class ReferenceResult:
+    saved_model: Path
+    fingerprint: str
+    accuracy: float
+    runner: RunnerInfo
+    predict_seconds: float
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    root: Path
+    split: str
+    count: int
+    classes: int
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    reference: ReferenceResult
+    data: DataInfo
+    results: tuple[ArtifactResult, ...]
+    seconds: float
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+    def by_status(self, status: Status) -> list[ArtifactResult]:
+        return [r for r in self.results if r.status is status]
+
+
+# ------------------------------------------------------------------------------------------------
+# Which artifacts, which reference, which data
+
+
+def collect_artifact_folders(paths: Iterable[Path | str]) -> list[Path]:
+    """Each path is an artifact folder (has manifest.json) or a folder of them (e.g. `edgevit export --out`)."""
+    folders: list[Path] = []
+    for path in map(Path, paths):
+        if (path / MANIFEST_NAME).is_file():
+            folders.append(path)
+            continue
+        if not path.is_dir():
+            raise UsageError(f"{path}: no such artifact folder; pass artifact folders or the --out folder of `edgevit export`")
+        found = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / MANIFEST_NAME).is_file())
+        if not found:
+            raise UsageError(f"{path}: no artifact folders (sub-folders with {MANIFEST_NAME}) inside; run `edgevit export` first")
+        folders.extend(found)
+    if not folders:
+        raise UsageError("no artifacts to verify; pass artifact folders or the --out folder of `edgevit export`")
+    return folders
+
+
+def resolve_saved_model(folders: list[Path], saved_model: Path | str | None) -> Path:
+    """--saved-model, else the one SavedModel every artifact's manifest names as its source."""
+    if saved_model is not None:
+        return Path(saved_model)
+    import json
+
+    sources: dict[str, list[str]] = {}
+    for folder in folders:
+        try:
+            manifest = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+            source = manifest["source"]["saved_model"] if manifest.get("kind") == "artifact" else str(folder)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # unreadable manifests are reported per artifact as "failed to load"
+        sources.setdefault(str(Path(source).resolve()), []).append(folder.name)
+    if not sources:
+        raise UsageError("cannot tell which SavedModel the artifacts came from (no readable manifest names one); pass --saved-model")
+    if len(sources) > 1:
+        listing = "; ".join(f"{path} ({', '.join(names)})" for path, names in sources.items())
+        raise UsageError(f"the artifacts come from different SavedModels: {listing}; verify them separately or pass --saved-model")
+    return Path(next(iter(sources)))
+
+
+def resolve_data_root(reference: Artifact, data: Path | str | None) -> Path:
+    if data is not None:
+        return Path(data)
+    root = (reference.manifest.get("dataset") or {}).get("root")
+    if not root:
+        raise DataError(f"{reference.folder}: its manifest records no data set; pass --data ROOT")
+    if not Path(root).is_dir():
+        raise DataError(f"{root} (the data set recorded in {reference.folder}/{MANIFEST_NAME}) does not exist; pass --data ROOT")
+    return Path(root)
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """The labelled images, decoded once per input size, with labels as the model's class indices."""
+
+    root: Path
+    split: str
+    paths: tuple[Path, ...]
+    labels: np.ndarray  # index into the model's labels
+    label_names: list[str]  # the model's labels
+    _pixels: dict = field(default_factory=dict, repr=False)
+
+    def pixels(self, spec: Preprocessing) -> np.ndarray:
+        """uint8 (N, H, W, 3): decoded and resized as spec says (cached per size and resize method)."""
+        from edgevit.data.batches import load_pixels
+        from edgevit.data.folders import Split
+
+        key = (spec.height, spec.width, spec.resize, spec.color)
+        if key not in self._pixels:
+            self._pixels[key] = load_pixels(Split(self.split, self.paths, self.labels), spec)
+        return self._pixels[key]
+
+    def inputs(self, spec: Preprocessing, start: int, stop: int) -> np.ndarray:
+        """Images start..stop as model input: edgevit.data.preprocess's normalisation with `spec`."""
+        from edgevit.data.preprocess import normalize
+
+        return normalize(self.pixels(spec)[start:stop], spec)
+
+
+def load_eval_set(root: Path, split: str, label_names: list[str], *, max_images: int | None = None) -> EvalSet:
+    """The split's images with labels mapped onto the model's classes; DataError for classes the model does not know."""
+    from edgevit.data.folders import load_image_folders
+    from edgevit.golden import golden_indices
+
+    folders = load_image_folders(root, splits=(split,))
+    unknown = [name for name in folders.class_names if name not in label_names]
+    if unknown:
+        shown = ", ".join(unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
+        raise DataError(
+            f"{root}/{split} has {len(unknown)} class folder(s) the model does not know ({shown}); "
+            f"the model has {len(label_names)} classes: pass the data set it was trained on (--data ROOT)"
+        )
+    data = folders.split(split)
+    index_of = {name: i for i, name in enumerate(label_names)}
+    labels = np.asarray([index_of[folders.class_names[k]] for k in data.labels], dtype=np.int64)
+    chosen = np.arange(len(data)) if max_images is None else golden_indices(len(data), max_images)
+    return EvalSet(Path(root), split, tuple(data.paths[i] for i in chosen), labels[chosen], list(label_names))
+
+
+# ------------------------------------------------------------------------------------------------
+# Running
+
+
+def _predict(runner, evalset: EvalSet, spec: Preprocessing) -> tuple[np.ndarray, float]:
+    """All images through `runner`, in chunks; (probabilities, wall seconds spent in runner.predict)."""
+    outputs, seconds = [], 0.0
+    for start in range(0, len(evalset.paths), CHUNK_IMAGES):
+        batch = evalset.inputs(spec, start, start + CHUNK_IMAGES)
+        began = time.perf_counter()
+        outputs.append(runner.predict(batch))
+        seconds += time.perf_counter() - began
+    return np.concatenate(outputs), seconds
+
+
+def compute_metrics(reference: np.ndarray, artifact: np.ndarray, evalset: EvalSet) -> ParityMetrics:
+    ref_top, art_top = top1(reference), top1(artifact)
+    labels = evalset.labels
+    names = evalset.label_names
+    flips = tuple(
+        Flip(str(evalset.paths[i]), names[labels[i]], names[ref_top[i]], names[art_top[i]]) for i in np.flatnonzero(ref_top != art_top)
+    )
+    max_abs, mean_abs = abs_errors(reference, artifact)
+    return ParityMetrics(
+        count=len(labels),
+        accuracy=accuracy(art_top, labels),
+        reference_accuracy=accuracy(ref_top, labels),
+        difference=accuracy_difference(ref_top == labels, art_top == labels),
+        agreement=agreement(ref_top, art_top),
+        flips=flips,
+        max_abs_error=max_abs,
+        mean_abs_error=mean_abs,
+        mean_kl_divergence=mean_kl_divergence(reference, artifact),
+        non_finite=int(np.size(artifact) - np.count_nonzero(np.isfinite(artifact))),
+    )
+
+
+def _pre_checks(artifact: Artifact, reference: Artifact, fingerprint: str) -> None:
+    """What makes a comparison meaningless, found before running anything (ModelError: "failed to load")."""
+    if artifact.labels != reference.labels:
+        ours, theirs = artifact.labels, reference.labels
+        if len(ours) != len(theirs):
+            detail = f"{len(ours)} labels, the SavedModel has {len(theirs)}"
+        else:
+            i = next(k for k, (x, y) in enumerate(zip(ours, theirs)) if x != y)
+            detail = f"label #{i} is {ours[i]!r}, the SavedModel's is {theirs[i]!r}"
+        raise ModelError(f"its label list differs from the SavedModel's ({detail}); re-export it from this SavedModel")
+    size, spec = artifact.input_size, artifact.preprocessing
+    if size != (spec.height, spec.width):
+        raise ModelError(f"its input is {size[0]}x{size[1]} but its manifest's preprocessing makes {spec.height}x{spec.width} images; re-export it")
+    if size != reference.input_size:
+        raise ModelError(
+            f"its input is {size[0]}x{size[1]}, the SavedModel's is {reference.input_size[0]}x{reference.input_size[1]}; "
+            "it was exported from another model: pass its own --saved-model"
+        )
+    if artifact.format != "savedmodel":
+        source = (artifact.manifest.get("source") or {}).get("fingerprint")
+        if source != fingerprint:
+            raise ModelError(
+                f"it was exported from another SavedModel (fingerprint {str(source)[:12]}..., this one is {fingerprint[:12]}...); "
+                "pass its own --saved-model"
+            )
+
+
+def _preprocessing_note(artifact: Artifact, reference: Artifact) -> str | None:
+    ours, theirs = artifact.preprocessing, reference.preprocessing
+    if ours == theirs:
+        return None
+    diffs = [f"{key} {getattr(ours, key)} vs {getattr(theirs, key)}"
+             for key in ("mean", "std", "resize", "color", "layout") if getattr(ours, key) != getattr(theirs, key)]
+    return f"its manifest's preprocessing differs from the SavedModel's ({'; '.join(diffs)})"
+
+
+def _verify_one(
+    folder: Path,
+    *,
+    reference: Artifact,
+    fingerprint: str,
+    ref_probs: np.ndarray,
+    evalset: EvalSet,
+    overrides: dict,
+    options: RunnerOptions,
+    runtimes: dict[str, str],
+) -> ArtifactResult:
+    try:
+        artifact = open_artifact(folder)
+    except EdgeVitError as exc:
+        return ArtifactResult(folder.name, folder, None, None, Status.FAILED_TO_LOAD, str(exc))
+    base = dict(name=artifact.name, folder=folder, format=artifact.format, quantization=artifact.quantization, manifest=artifact.manifest)
+    gate = gate_for(artifact.name, artifact.format, artifact.quantization, overrides)
+    runner = None
+    try:
+        _pre_checks(artifact, reference, fingerprint)
+        runner = runner_for(artifact, runtime=runtimes.get(artifact.format), options=options)
+        probs, seconds = _predict(runner, evalset, artifact.preprocessing)
+    except EdgeVitError as exc:
+        return ArtifactResult(**base, status=Status.FAILED_TO_LOAD, reason=str(exc), gate=gate, runner=getattr(runner, "info", None))
+    except Exception as exc:  # a runtime crashing on the model (ORT/LiteRT raise their own types)
+        reason = f"{type(exc).__name__} while running it: {first_line(exc)}"
+        return ArtifactResult(**base, status=Status.FAILED_TO_LOAD, reason=reason, gate=gate, runner=getattr(runner, "info", None))
+    finally:
+        if runner is not None:
+            runner.close()
+    metrics = compute_metrics(ref_probs, probs, evalset)
+    failures = gate_failures(gate, agreement=metrics.agreement, accuracy_drop=metrics.accuracy_drop,
+                             max_abs_error=metrics.max_abs_error, flips=len(metrics.flips), count=metrics.count)
+    if metrics.non_finite:
+        failures.insert(0, f"{metrics.non_finite} output probabilities are NaN or infinite")
+    notes = tuple(n for n in [_preprocessing_note(artifact, reference)] if n)
+    status = Status.PARITY_FAILED if failures else Status.PASSED
+    reason = "; ".join([*failures, *notes]) or None
+    return ArtifactResult(**base, status=status, reason=reason, gate=gate, failures=tuple(failures), metrics=metrics,
+                          runner=runner.info, predict_seconds=seconds, notes=notes)
+
+
+def verify_artifacts(
+    artifacts: Iterable[Path | str],
+    *,
+    saved_model: Path | str | None = None,
+    data: Path | str | None = None,
+    split: str = "test",
+    recipe: Path | str | None = None,
+    options: RunnerOptions = RunnerOptions(),
+    runtimes: dict[str, str] | None = None,
+    max_images: int | None = None,
+    golden_dir: Path | str | None = None,
+    golden_count: int = 8,
+    log: Callable[[str], None] | None = None,
+) -> VerifyReport:
+    """Verify every artifact (folders, or folders of artifact folders) against the SavedModel.
+
+    runtimes: format -> runtime name (default: each format's default runner; Core ML on Linux is
+    the emulated `coreml-mil-numpy`). max_images: an evenly spread subset of the split.
+    golden_dir: also write golden vectors (see edgevit/golden.py) of `golden_count` images there.
+    Raises for problems that concern every artifact (no data, unknown classes, bad recipe);
+    per-artifact problems become that artifact's status.
+    """
+    from edgevit.exporters.common import open_source
+
+    say = log or (lambda _message: None)
+    started = time.perf_counter()
+    if max_images is not None and (isinstance(max_images, bool) or max_images < 1):
+        raise UsageError(f"max_images must be a positive integer, got {max_images!r}")
+    if isinstance(golden_count, bool) or golden_count < 1:
+        raise UsageError(f"golden count must be a positive integer, got {golden_count!r}")
+    folders = collect_artifact_folders(artifacts)
+    overrides = read_gate_overrides(recipe)
+    source = open_source(resolve_saved_model(folders, saved_model))
+    reference = open_artifact(source.folder)
+    fingerprint = source.fingerprint
+    root = resolve_data_root(reference, data)
+    evalset = load_eval_set(root, split, reference.labels, max_images=max_images)
+    say(f"reference: {source.folder} on {root}/{split} ({len(evalset.paths)} images)")
+
+    ref_runner = runner_for(reference, runtime=REFERENCE_RUNTIME, options=options)
+    try:
+        ref_probs, ref_seconds = _predict(ref_runner, evalset, reference.preprocessing)
+        ref_info = ref_runner.info
+    finally:
+        ref_runner.close()
+    ref_result = ReferenceResult(source.folder, fingerprint, accuracy(top1(ref_probs), evalset.labels), ref_info, ref_seconds)
+
+    if golden_dir is not None:
+        from edgevit.golden import golden_indices, write_golden
+
+        chosen = golden_indices(len(evalset.paths), golden_count)
+        write_golden(golden_dir, inputs=np.concatenate([evalset.inputs(reference.preprocessing, i, i + 1) for i in chosen]),
+                     probabilities=ref_probs[chosen], true_labels=evalset.labels[chosen], label_names=reference.labels,
+                     preprocessing=reference.preprocessing.to_dict(), fingerprint=fingerprint, runtime=REFERENCE_RUNTIME)
+        say(f"golden vectors: {len(chosen)} images -> {golden_dir}")
+
+    results = []
+    for folder in folders:
+        say(f"verifying {folder.name} ...")
+        result = _verify_one(folder, reference=reference, fingerprint=fingerprint, ref_probs=ref_probs, evalset=evalset,
+                             overrides=overrides, options=options, runtimes=runtimes or {})
+        say(f"  {result.name}: {result.status.value}" + (f" ({result.reason})" if result.reason else ""))
+        results.append(result)
+    data_info = DataInfo(root, split, len(evalset.paths), len(set(evalset.labels.tolist())))
+    return VerifyReport(ref_result, data_info, tuple(results), time.perf_counter() - started)
+
+
+# ------------------------------------------------------------------------------------------------
+# Output: JSON, records, table
+
+
+def _number(value: float | None, digits: int = 6):
+    """JSON-safe float: NaN/inf become None (json would write invalid tokens)."""
+    if value is None or not math.isfinite(value):
+        return None
+    return round(float(value), digits) if digits is not None else float(value)
+
+
+def _runner_dict(info: RunnerInfo | None) -> dict | None:
+    if info is None:
+        return None
+    return {"name": info.runtime, "version": info.version, "device": info.device, "threads": info.threads,
+            "emulated": info.emulated, "details": info.details}
+
+
+def result_to_dict(result: ArtifactResult) -> dict:
+    m = result.metrics
+    return {
+        "name": result.name,
+        "folder": str(result.folder),
+        "format": result.format,
+        "quantization": result.quantization,
+        "status": result.status.value,
+        "reason": result.reason,
+        "runtime": _runner_dict(result.runner),
+        "emulated": result.emulated,
+        "gate": result.gate.to_dict() if result.gate else None,
+        "failures": list(result.failures),
+        "notes": list(result.notes),
+        "predict_seconds": _number(result.predict_seconds, 3),
+        "metrics": None if m is None else {
+            "count": m.count,
+            "accuracy": _number(m.accuracy),
+            "reference_accuracy": _number(m.reference_accuracy),
+            "accuracy_difference_points": _number(m.difference.points, 4),
+            "accuracy_difference_ci95_points": [_number(m.difference.low, 4), _number(m.difference.high, 4)],
+            "ci_method": "paired bootstrap, 10,000 resamples, seed 0",
+            "improved": m.difference.improved,
+            "worsened": m.difference.worsened,
+            "mcnemar_exact_p": _number(m.difference.mcnemar_p),
+            "agreement": _number(m.agreement),
+            "flip_count": len(m.flips),
+            "flips": [{"path": f.path, "true_label": f.true_label, "reference": f.reference, "artifact": f.artifact} for f in m.flips],
+            "max_abs_error": _number(m.max_abs_error, 9),
+            "mean_abs_error": _number(m.mean_abs_error, 9),
+            "mean_kl_divergence": _number(m.mean_kl_divergence, 9),
+            "non_finite": m.non_finite,
+        },
+    }
+
+
+def report_to_dict(report: VerifyReport) -> dict:
+    from edgevit.manifest import now_iso, tool_versions
+
+    ref = report.reference
+    return {
+        "schema_version": 1,
+        "kind": "verify",
+        "created": now_iso(),
+        "passed": report.passed,
+        "reference": {"saved_model": str(ref.saved_model), "fingerprint": ref.fingerprint, "runtime": _runner_dict(ref.runner),
+                      "accuracy": _number(ref.accuracy), "predict_seconds": _number(ref.predict_seconds, 3)},
+        "data": {"root": str(report.data.root), "split": report.data.split, "count": report.data.count, "classes": report.data.classes},
+        "artifacts": [result_to_dict(r) for r in report.results],
+        "seconds": round(report.seconds, 2),
+        "tool_versions": tool_versions(),
+    }
+
+
+_RECORD_STATUS = {Status.PASSED: "ok", Status.PARITY_FAILED: "parity failed", Status.FAILED_TO_LOAD: "failed"}
+
+
+def result_to_record(result: ArtifactResult, report: VerifyReport, *, machine: dict, versions: dict) -> dict:
+    """One record-v1 "verify" record (edgevit/records.py) for bench and report to attach."""
+    from edgevit.records import new_record
+
+    manifest = result.manifest
+    artifact = None
+    if result.format is not None:
+        artifact = {"name": result.name, "format": result.format, "quantization": result.quantization,
+                    "file": manifest.get("file"), "file_size": int(manifest.get("file_size") or 0), "sha256": manifest.get("sha256"),
+                    "source_fingerprint": (manifest.get("source") or {}).get("fingerprint")}
+    m = result.metrics
+    parity = None
+    if m is not None:
+        parity = {"reference": REFERENCE_RUNTIME, "split": report.data.split, "count": m.count, "accuracy": _number(m.accuracy),
+                  "reference_accuracy": _number(m.reference_accuracy), "agreement": m.agreement, "flips": len(m.flips),
+                  "max_abs_diff": _number(m.max_abs_error, 9), "passed": result.passed,
+                  "gate": result.gate.to_dict() if result.gate else None}
+    runtime = _runner_dict(result.runner)
+    return new_record(kind="verify", status=_RECORD_STATUS[result.status], reason=result.reason if not result.passed else None,
+                      machine=machine, tool_versions=versions, producer="edgevit verify", artifact=artifact,
+                      runtime=runtime, parity=parity, notes="; ".join(result.notes) or None)
+
+
+def report_to_records(report: VerifyReport) -> list[dict]:
+    from edgevit.machine import machine_fingerprint
+    from edgevit.manifest import tool_versions
+
+    machine, versions = machine_fingerprint(), tool_versions()
+    return [result_to_record(r, report, machine=machine, versions=versions) for r in report.results]
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{value:.2%}"
+
+
+def format_table(report: VerifyReport) -> str:
+    """The report as a Markdown table plus a legend and one line per artifact that did not pass."""
+    ref, data = report.reference, report.data
+    lines = [
+        f"reference: SavedModel {ref.saved_model} ({ref.runner.runtime} {ref.runner.version}, {ref.runner.device}), "
+        f"top-1 accuracy {ref.accuracy:.2%} on {data.root}/{data.split}: {data.count} images, {data.classes} classes; "
+        f"predict {ref.predict_seconds:.2f} s",
+        "",
+        "| artifact | runtime | status | top-1 acc | Δ acc, points [95% CI] | agreement | flips | max abs Δp | mean abs Δp | KL | predict s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in report.results:
+        runtime = "-" if r.runner is None else r.runner.runtime + (" (emulated)" if r.runner.emulated else "")
+        m = r.metrics
+        if m is None:
+            cells = ["-"] * 7
+        else:
+            d = m.difference
+            cells = [_pct(m.accuracy), f"{d.points:+.2f} [{d.low:+.2f}, {d.high:+.2f}]", _pct(m.agreement), str(len(m.flips)),
+                     f"{m.max_abs_error:.2e}", f"{m.mean_abs_error:.2e}", f"{m.mean_kl_divergence:.2e}"]
+        seconds = "-" if r.predict_seconds is None else f"{r.predict_seconds:.2f}"
+        lines.append(f"| {r.name} | {runtime} | {r.status.value} | " + " | ".join(cells) + f" | {seconds} |")
+    lines += [
+        "",
+        "Δ acc: artifact minus SavedModel top-1 accuracy, percentage points, 95% paired-bootstrap interval; agreement: same "
+        "top-1 class as the SavedModel; flips: images whose top-1 class changed; Δp: probability difference over every "
+        "image and class; KL: mean KL(SavedModel || artifact) in nats; predict s: wall seconds of the runtime's predict "
+        f"calls over the {data.count} images. (emulated): Core ML's program run by the numpy MIL interpreter, not Core ML.",
+    ]
+    problems = [r for r in report.results if not r.passed or r.notes]
+    if problems:
+        lines.append("")
+        lines += [f"- {r.name}: {r.status.value}" + (f": {r.reason}" if r.reason else "") for r in problems]
+    return "\n".join(lines)
+
+
+def summary_error(report: VerifyReport) -> EdgeVitError | None:
+    """The error a command exits with when some artifact did not pass (ParityError wins over a load failure)."""
+    from edgevit.errors import ParityError
+
+    failed = [r for r in report.results if not r.passed]
+    if not failed:
+        return None
+    listing = "; ".join(f"{r.name} ({r.status.value}: {r.reason})" for r in failed)
+    message = f"{len(failed)} of {len(report.results)} artifact(s) did not pass: {listing}"
+    return ParityError(message) if report.by_status(Status.PARITY_FAILED) else ModelError(message)

@@ -1,0 +1,92 @@
+import SwiftUI
+
+/// Benchmark mode: golden-vector parity + N timed runs of the chosen runtime, exported as a record.
+struct BenchmarkView: View {
+    let store: ModelStore
+    @Binding var format: ModelFormat
+    @State private var settings = BenchmarkSettings()
+    @State private var status = ""
+    @State private var running = false
+    @State private var outcome: BenchmarkOutcome?
+    @State private var error: String?
+
+    var body: some View {
+        NavigationStack {
+            Form {
+                Section("Runtime") {
+                    FormatPicker(store: store, format: $format)
+                    if let artifact = store.artifacts[format] {
+                        LabeledContent("Artifact", value: "\(artifact.manifest.name) (\(artifact.manifest.quantization))")
+                        LabeledContent("Input", value: "\(artifact.manifest.preprocessing.width)x\(artifact.manifest.preprocessing.height), \(artifact.manifest.labels.count) classes")
+                        LabeledContent("Gate", value: String(format: "max |dp| %.3g, agreement >= %.0f%%",
+                                                             artifact.gate.maxAbsDiff, artifact.gate.minAgreement * 100))
+                    }
+                }
+                Section("Runs") {
+                    Stepper("Warm-up: \(settings.warmup)", value: $settings.warmup, in: 0...100)
+                    Stepper("Timed runs: \(settings.runs)", value: $settings.runs, in: 1...1000, step: 10)
+                    if format == .tflite {
+                        Stepper("Threads: \(settings.threads)", value: $settings.threads, in: 1...8)
+                    }
+                    Button(running ? "Running..." : "Run benchmark") { start() }
+                        .disabled(running)
+                    if !status.isEmpty { Text(status).font(.footnote) }
+                    if let error { Text(error).foregroundStyle(.red) }
+                }
+                if let outcome {
+                    ResultSection(outcome: outcome)
+                }
+            }
+            .navigationTitle("Benchmark")
+        }
+    }
+
+    private func start() {
+        running = true
+        error = nil
+        outcome = nil
+        let store = store, format = format, settings = settings
+        Task {
+            do {
+                let result = try await BenchmarkRunner.run(store: store, format: format, settings: settings) { message in
+                    Task { @MainActor in status = message }
+                }
+                outcome = result
+            } catch {
+                self.error = error.localizedDescription
+            }
+            running = false
+        }
+    }
+}
+
+/// Parity and latency of one run, and the share sheet for its record file.
+struct ResultSection: View {
+    let outcome: BenchmarkOutcome
+
+    var body: some View {
+        let record = outcome.record
+        Section("Result: \(record.status)") {
+            if let parity = record.parity {
+                LabeledContent("Golden vectors", value: "\(parity.count) vs \(parity.reference)")
+                LabeledContent("Max |dp|", value: parity.maxAbsDiff.map { String(format: "%.3g", $0) } ?? "NaN")
+                LabeledContent("Top-1 agreement", value: String(format: "%.1f%% (%d flipped)", parity.agreement * 100, parity.flips))
+                LabeledContent("Parity", value: parity.passed ? "passed" : "FAILED")
+            }
+            ForEach(outcome.failures, id: \.self) { Text($0).foregroundStyle(.red) }
+            if let latency = record.latency {
+                LabeledContent("p50 / p90 / p99", value: String(format: "%.2f / %.2f / %.2f ms", latency.p50Ms, latency.p90Ms, latency.p99Ms))
+                LabeledContent("min", value: String(format: "%.2f ms (batch 1, %d runs after %d warm-up)", latency.minMs, latency.runs, latency.warmup))
+            }
+            if let load = record.loadMs, let first = record.firstInferenceMs {
+                LabeledContent("Load / first inference", value: String(format: "%.0f / %.1f ms", load, first))
+            }
+            if let memory = record.memory {
+                LabeledContent("Peak resident memory", value: String(format: "%.0f MiB (app process)", Double(memory.peakRssBytes) / 1_048_576))
+            }
+            ShareLink(item: outcome.fileURL) {
+                Label("Export record (\(outcome.fileURL.lastPathComponent))", systemImage: "square.and.arrow.up")
+            }
+        }
+    }
+}

@@ -1,0 +1,247 @@
+"""bench on a fake runtime with known timings: exact statistics, statuses, compute against the peak, RSS per artifact."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from edgevit import bench as bench_mod
+from edgevit.bench import BenchOptions, RuntimeUnavailable, bench_artifacts, parse_threads
+from edgevit.errors import DataError, UsageError
+from edgevit.latency import percentile
+from edgevit.records import validate_record
+
+from bench_fixtures import (FakeClock, ScriptedRunner, allocating_factory, constant_factory, fake_runtimes,
+                            scripted_factory, write_fake_artifact)
+
+FAST_PEAK = dict(peak_n=64, peak_runs=1, peak_warmup=0)
+NO_GPU_MACHINE = {"id": "test-machine", "os": "Linux", "os_release": "6", "arch": "x86_64", "cpu_model": "Test CPU",
+                  "cpu_cores_logical": 2, "cpu_cores_physical": 2, "cpu_features": ["avx2"], "memory_bytes": 2**34,
+                  "device_model": None, "python": "3.11", "accelerators": []}
+GPU_MACHINE = {**NO_GPU_MACHINE, "accelerators": [{"kind": "gpu", "name": "Test GPU", "memory_bytes": 2**34, "driver": "1"}]}
+
+
+@pytest.fixture
+def no_gpu(monkeypatch):
+    monkeypatch.setattr(bench_mod, "machine_fingerprint", lambda: NO_GPU_MACHINE)
+
+
+def bench_records(records, kind="bench"):
+    return [r for r in records if r["kind"] == kind]
+
+
+def test_percentile_is_linear_interpolation_between_order_statistics():
+    assert percentile([40.0, 10.0, 30.0, 20.0], 50) == 25.0
+    assert percentile([40.0, 10.0, 30.0, 20.0], 90) == pytest.approx(37.0, abs=1e-12)
+    assert percentile([40.0, 10.0, 30.0, 20.0], 99) == pytest.approx(39.7, abs=1e-12)
+    assert percentile([7.0], 99) == 7.0
+    assert percentile([1.0, 2.0], 0) == 1.0 and percentile([1.0, 2.0], 100) == 2.0
+    with pytest.raises(ValueError):
+        percentile([], 50)
+
+
+def test_fake_runner_with_known_timings_gives_exact_statistics(tmp_path, no_gpu):
+    write_fake_artifact(tmp_path, "a")
+    timed = list(range(1, 101))
+    random.Random(3).shuffle(timed)
+    # first inference 500 ms, 3 warm-ups of 200 ms, 100 timed calls of 1..100 ms, 2 batch warm-ups, 4 batch calls.
+    script = [500.0] + [200.0] * 3 + [float(t) for t in timed] + [999.0] * 2 + [80.0] * 4
+    clock, opened = FakeClock(), []
+    options = BenchOptions(threads=(2,), runs=100, warmup=3, batch=8, batch_runs=4, batch_warmup=2, devices=("cpu",),
+                           isolate=False, **FAST_PEAK)
+    records = bench_artifacts(tmp_path, options=options, factory=scripted_factory(clock, load_ms=42.0, durations_ms=script, opened=opened),
+                              runtimes=fake_runtimes, clock=clock)
+    (record,) = bench_records(records)
+    assert record["status"] == "ok" and record["reason"] is None
+    assert record["load_ms"] == 42.0
+    assert record["first_inference_ms"] == 500.0
+    latency = record["latency"]
+    assert latency["samples_ms"] == timed  # every timed call, in order; warm-ups excluded, nothing clipped
+    assert (latency["runs"], latency["warmup"], latency["batch"]) == (100, 3, 1)
+    assert latency["p50_ms"] == pytest.approx(50.5, abs=1e-9)
+    assert latency["p90_ms"] == pytest.approx(90.1, abs=1e-9)
+    assert latency["p99_ms"] == pytest.approx(99.01, abs=1e-9)
+    assert (latency["min_ms"], latency["max_ms"]) == (1.0, 100.0)
+    assert latency["mean_ms"] == pytest.approx(50.5, abs=1e-9)
+    one, eight = record["throughput"]
+    assert one["batch"] == 1 and one["images_per_second"] == pytest.approx(100 / 5.050, rel=1e-12)
+    assert eight == {"batch": 8, "warmup": 2, "runs": 4, "images_per_second": pytest.approx(8 * 4 / 0.320, rel=1e-12),
+                     "batch_p50_ms": pytest.approx(80.0)}
+    (runner,) = opened
+    assert runner.calls == [1] * (1 + 3 + 100) + [8] * 6 and runner.closed
+    assert record["runtime"]["threads"] == 2 and record["runtime"]["device"] == "cpu"
+    assert record["memory"]["peak_rss_bytes"] > 0 and "not isolated" in record["memory"]["scope"]
+    assert record["artifact"]["file_size"] == 1000 and len(record["artifact"]["sha256"]) == 64
+    assert all(validate_record(r) == [] for r in records)
+
+
+def test_gpu_without_a_gpu_is_a_not_available_record(tmp_path, no_gpu):
+    write_fake_artifact(tmp_path, "a")
+    clock = FakeClock()
+    options = BenchOptions(threads=(1,), runs=3, warmup=0, batch_runs=1, devices=("cpu", "gpu"), isolate=False, **FAST_PEAK)
+    records = bench_records(bench_artifacts(tmp_path, options=options, factory=constant_factory(clock, {"a": 5.0}),
+                                            runtimes=fake_runtimes, clock=clock))
+    assert [(r["runtime"]["device"], r["status"]) for r in records] == [("cpu", "ok"), ("gpu", "not available")]
+    gpu = records[1]
+    assert "no GPU on this machine" in gpu["reason"]
+    assert gpu["latency"] is None and gpu["compute"] is None and gpu["artifact"]["name"] == "a"
+    assert validate_record(gpu) == []
+
+
+def test_gpu_runtime_that_cannot_use_the_gpu_says_why_once_per_runtime(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench_mod, "machine_fingerprint", lambda: GPU_MACHINE)
+    write_fake_artifact(tmp_path, "a")
+    write_fake_artifact(tmp_path, "b")
+    clock, opened = FakeClock(), []
+
+    def factory(target, *, runtime, device, threads):
+        opened.append((runtime, target.name))
+        if runtime == "no-cuda":
+            raise RuntimeUnavailable("fake runtime has no CUDA provider")
+        return ScriptedRunner(clock, lambda batch: 1.0, device="cpu", threads=threads)  # silently on the CPU
+
+    options = BenchOptions(threads=(1,), runs=2, warmup=0, batch_runs=1, devices=("gpu",), isolate=False, **FAST_PEAK)
+    records = bench_records(bench_artifacts(tmp_path, options=options, factory=factory, clock=clock,
+                                            runtimes=lambda target: ["no-cuda", "falls-back"]))
+    reasons = {(r["artifact"]["name"], r["runtime"]["name"]): (r["status"], r["reason"]) for r in records}
+    assert reasons == {
+        ("a", "no-cuda"): ("not available", "fake runtime has no CUDA provider"),
+        ("b", "no-cuda"): ("not available", "fake runtime has no CUDA provider"),
+        ("a", "falls-back"): ("not available", "falls-back was asked for gpu but runs on cpu"),
+        ("b", "falls-back"): ("not available", "falls-back was asked for gpu but runs on cpu"),
+    }
+    assert opened == [("no-cuda", "a"), ("falls-back", "a")]  # a runtime found unavailable is not reopened
+
+
+def test_a_crashing_runtime_is_a_failed_record_not_an_exception(tmp_path, no_gpu):
+    write_fake_artifact(tmp_path, "broken-load")
+    write_fake_artifact(tmp_path, "broken-predict")
+    clock = FakeClock()
+
+    def factory(target, *, runtime, device, threads):
+        if target.name == "broken-load":
+            raise OSError("model file truncated")
+        return ScriptedRunner(clock, lambda batch: (_ for _ in ()).throw(RuntimeError("bad op\nsecond line")), threads=threads)
+
+    options = BenchOptions(threads=(1,), runs=2, warmup=0, batch_runs=1, devices=("cpu",), isolate=False, **FAST_PEAK)
+    records = bench_records(bench_artifacts(tmp_path, options=options, factory=factory, runtimes=fake_runtimes, clock=clock))
+    reasons = {r["artifact"]["name"]: (r["status"], r["reason"]) for r in records}
+    assert reasons["broken-load"] == ("failed", "load failed: OSError: model file truncated")
+    assert reasons["broken-predict"] == ("failed", "inference failed: RuntimeError: bad op")
+    assert all(validate_record(r) == [] for r in records)
+
+
+def test_fixed_batch_artifact_reports_the_larger_batch_as_not_available(tmp_path, no_gpu):
+    write_fake_artifact(tmp_path, "coreml-like", fmt="coreml", quantization="fp16", batch=1)
+    clock = FakeClock()
+    options = BenchOptions(threads=(1,), runs=2, warmup=0, batch=4, batch_runs=1, devices=("cpu",), isolate=False, **FAST_PEAK)
+    (record,) = bench_records(bench_artifacts(tmp_path, options=options, factory=constant_factory(clock, {"coreml-like": 3.0}),
+                                              runtimes=fake_runtimes, clock=clock))
+    one, four = record["throughput"]
+    assert one["batch"] == 1 and one["images_per_second"] == pytest.approx(1000 / 3.0)
+    assert four["status"] == "not available" and four["reason"] == "the artifact's input has a fixed batch of 1"
+
+
+def test_achieved_gflops_is_held_against_the_peak_of_its_dtype_and_thread_count(tmp_path, no_gpu):
+    from edgevit.config import VARIANTS
+    from edgevit.flops import vit_cost
+
+    model = {"variant": "tiny", "image_size": 64, "num_classes": 3}
+    flops = vit_cost(VARIANTS["tiny"], image_size=64, num_classes=3).flops
+    write_fake_artifact(tmp_path, "fp32", fmt="onnx", quantization="fp32", model=model)
+    write_fake_artifact(tmp_path, "dyn", fmt="tflite", quantization="dynamic", model=model)
+    write_fake_artifact(tmp_path, "coreml-int8", fmt="coreml", quantization="fp16-int8", model=model, batch=1)
+    clock = FakeClock()
+    options = BenchOptions(threads=(1, 2), runs=5, warmup=0, batch=2, batch_runs=2, devices=("cpu",), isolate=False, **FAST_PEAK)
+    records = bench_artifacts(tmp_path, options=options, runtimes=fake_runtimes, clock=clock,
+                              factory=constant_factory(clock, {"fp32": 4.0, "dyn": 2.0, "coreml-int8": 8.0}, batch_ms_per_image=1.0))
+    peaks = {}
+    for r in bench_records(records, "peak"):
+        assert r["status"] == "ok", r["reason"]
+        key = (r["peak"]["dtype"], r["peak"]["threads"])
+        peaks[key] = max(peaks.get(key, 0), r["peak"]["gflops"])
+    assert set(peaks) == {("float32", 1), ("float32", 2), ("int8", 1), ("int8", 2)}
+    expected_dtype = {"fp32": "float32", "dyn": "int8", "coreml-int8": "float32"}
+    for r in bench_records(records):
+        name, threads = r["artifact"]["name"], r["runtime"]["threads"]
+        ms = {"fp32": 4.0, "dyn": 2.0, "coreml-int8": 8.0}[name]
+        c = r["compute"]
+        assert r["model"]["flops_per_image"] == flops
+        assert c["achieved_gflops"] == pytest.approx(flops / (ms / 1e3) / 1e9, rel=1e-12)
+        assert c["peak_dtype"] == expected_dtype[name]
+        assert c["peak_gflops"] == peaks[(expected_dtype[name], threads)]
+        assert c["fraction_of_peak"] == pytest.approx(c["achieved_gflops"] / c["peak_gflops"], rel=1e-12)
+        assert c["fraction_of_float32_peak"] == pytest.approx(c["achieved_gflops"] / peaks[("float32", threads)], rel=1e-12)
+        batched = None if name == "coreml-int8" else flops * 1000 / 1.0 / 1e9  # 1 ms per image at batch 2
+        assert c["achieved_gflops_batched"] == (pytest.approx(batched, rel=1e-12) if batched else None)
+
+
+def test_parity_from_verify_records_is_attached_by_sha256(tmp_path, no_gpu):
+    write_fake_artifact(tmp_path, "a")
+    write_fake_artifact(tmp_path, "b")
+    from edgevit.bench import artifact_targets
+
+    target_a = artifact_targets(tmp_path)[0]
+    parity = {"reference": "savedmodel", "split": "test", "count": 40, "accuracy": 0.9, "reference_accuracy": 0.925,
+              "agreement": 0.975, "flips": 1, "max_abs_diff": 0.01, "passed": True, "gate": None}
+    verify = [{"kind": "verify", "status": "ok", "artifact": {"name": "renamed", "sha256": target_a.manifest["sha256"]}, "parity": parity}]
+    clock = FakeClock()
+    options = BenchOptions(threads=(1,), runs=2, warmup=0, batch_runs=1, devices=("cpu",), isolate=False, **FAST_PEAK)
+    records = bench_records(bench_artifacts(tmp_path, options=options, verify_records=verify, runtimes=fake_runtimes, clock=clock,
+                                            factory=constant_factory(clock, {"a": 1.0, "b": 1.0})))
+    assert {r["artifact"]["name"]: r["parity"] for r in records} == {"a": parity, "b": None}
+
+
+def test_each_measurement_runs_in_its_own_process_so_peak_rss_is_per_artifact(tmp_path, no_gpu):
+    write_fake_artifact(tmp_path, "small", fake_alloc_mb=20)
+    write_fake_artifact(tmp_path, "large", fake_alloc_mb=220)
+    options = BenchOptions(threads=(1,), runs=3, warmup=1, batch=2, batch_runs=1, devices=("cpu",), isolate=True, **FAST_PEAK)
+    parent_ballast = np.ones(300 * 2**20, np.uint8)  # a big parent must not show up in its children's peaks
+    records = bench_records(bench_artifacts(tmp_path, options=options, factory=allocating_factory, runtimes=fake_runtimes))
+    del parent_ballast
+    memory = {r["artifact"]["name"]: r["memory"] for r in records}
+    assert all(r["status"] == "ok" for r in records), [r["reason"] for r in records]
+    # "large" was measured first (sorted by name): in a shared process "small" would inherit its 220 MiB.
+    growth = {name: m["peak_rss_bytes"] - m["rss_before_load_bytes"] for name, m in memory.items()}
+    assert growth["large"] >= 200 * 2**20
+    assert 15 * 2**20 <= growth["small"] < 100 * 2**20
+    assert memory["small"]["peak_rss_bytes"] < memory["large"]["peak_rss_bytes"] - 150 * 2**20
+    assert memory["small"]["peak_rss_bytes"] < 250 * 2**20
+    assert all("own process" in m["scope"] for m in memory.values())
+
+
+def test_no_artifacts_and_bad_options_are_user_errors(tmp_path):
+    with pytest.raises(DataError, match="no artifacts to bench"):
+        bench_artifacts(tmp_path)
+    with pytest.raises(DataError, match="no such folder"):
+        bench_artifacts(tmp_path / "missing")
+    with pytest.raises(UsageError, match="--batch"):
+        BenchOptions(batch=1).check()
+    with pytest.raises(UsageError, match="--runs"):
+        BenchOptions(runs=0).check()
+
+
+def test_parse_threads():
+    import os
+
+    assert parse_threads("1,2") == (1, 2)
+    assert parse_threads("1, all, 1") == (1, os.cpu_count())
+    with pytest.raises(UsageError, match="counts or 'all'"):
+        parse_threads("one")
+    with pytest.raises(UsageError, match="at least 1"):
+        parse_threads("0")
+
+
+def test_bench_cli_errors_are_one_line_exit_codes(tmp_path, capsys):
+    from edgevit.cli import main
+
+    assert main(["bench", str(tmp_path / "missing"), "--out", str(tmp_path / "r.json")]) == 3
+    assert main(["bench", str(tmp_path), "--devices", "tpu", "--out", str(tmp_path / "r.json")]) == 2
+    assert main(["bench", str(tmp_path), "--threads", "0", "--out", str(tmp_path / "r.json")]) == 2
+    assert main(["bench", "--out", str(tmp_path / "r.json")]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 4 and all(line.startswith("edgevit: error: ") for line in errors)
+    assert "no such folder" in errors[0] and "--devices takes cpu, gpu" in errors[1]
+    assert not (tmp_path / "r.json").exists()

@@ -1,0 +1,99 @@
+"""`edgevit ios-sync`: the app's Models folder gets the artifacts, manifests, gates and golden vectors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from device_fixtures import tiny_tflite_and_golden
+from edgevit.cli import main
+from edgevit.device.gates import GOLDEN_GATES
+from edgevit.ios_sync import MODELS_README, default_models_dir
+from ios_fixtures import IOS_DEMO
+
+
+@pytest.fixture(scope="module")
+def files(tiny_run, tmp_path_factory):
+    return tiny_tflite_and_golden(tiny_run, tmp_path_factory)
+
+
+def _fake_coreml(artifact, tmp_path, **changes):
+    """A coreml artifact folder beside the tflite one: same manifest contract, a .mlpackage folder as its model."""
+    fake = tmp_path / "coreml-fp16"
+    fake.mkdir()
+    package = fake / "model.mlpackage"
+    (package / "Data" / "com.apple.CoreML").mkdir(parents=True)
+    (package / "Manifest.json").write_text('{"fileFormatVersion": "1.0.0"}')
+    (package / "Data" / "com.apple.CoreML" / "model.mlmodel").write_bytes(b"\x08\x09spec")
+    manifest = json.loads((artifact / "manifest.json").read_text())
+    manifest.update(format="coreml", quantization="fp16", file="model.mlpackage", sha256=None, name="coreml-fp16", **changes)
+    (fake / "manifest.json").write_text(json.dumps(manifest))
+    shutil.copy2(artifact / "labels.txt", fake / "labels.txt")
+    return fake
+
+
+def test_sync_writes_the_layout_the_app_reads(files, tmp_path):
+    artifact, golden = files
+    coreml = _fake_coreml(artifact, tmp_path)
+    models = tmp_path / "app" / "Models"
+    models.parent.mkdir()
+    assert main(["ios-sync", str(artifact), str(coreml), "--golden", str(golden), "--models-dir", str(models)]) == 0
+    index = json.loads((models / "sync.json").read_text())
+    assert index["formats"] == {
+        "tflite": {"folder": "tflite", "manifest": "tflite/manifest.json", "gate": "tflite/gate.json"},
+        "coreml": {"folder": "coreml", "manifest": "coreml/manifest.json", "gate": "coreml/gate.json"},
+    }
+    assert index["golden"] == "golden/golden.json"
+    assert index["model"]["variant"] == "tiny" and index["model"]["macs_per_image"] > 0
+    for name in ("model.tflite", "manifest.json", "labels.txt"):
+        assert (models / "tflite" / name).read_bytes() == (artifact / name).read_bytes()
+    assert (models / "coreml" / "model.mlpackage" / "Data" / "com.apple.CoreML" / "model.mlmodel").read_bytes() == b"\x08\x09spec"
+    for name in ("golden.json", "inputs.f32", "probabilities.f32"):
+        assert (models / "golden" / name).read_bytes() == (golden / name).read_bytes()
+    for fmt, quantization in (("tflite", "dynamic"), ("coreml", "fp16")):
+        gate = GOLDEN_GATES[quantization]
+        assert json.loads((models / fmt / "gate.json").read_text()) == {
+            "quantization": quantization, "max_abs_diff": gate.max_abs_diff, "min_agreement": gate.min_agreement}
+    # The README ios-sync writes is the committed one, so a sync leaves git's view of ios_demo clean.
+    assert (models / "README.md").read_text() == MODELS_README == (IOS_DEMO / "EdgeViTDemo" / "Models" / "README.md").read_text()
+
+    # A later sync replaces the folder as a whole: nothing of the Core ML artifact is left.
+    assert main(["ios-sync", str(artifact), "--golden", str(golden), "--models-dir", str(models)]) == 0
+    assert sorted(p.name for p in models.iterdir()) == ["README.md", "golden", "sync.json", "tflite"]
+    assert list(json.loads((models / "sync.json").read_text())["formats"]) == ["tflite"]
+
+
+def test_default_destination_is_this_checkouts_app():
+    assert default_models_dir() == IOS_DEMO / "EdgeViTDemo" / "Models"
+    assert default_models_dir().is_dir()
+
+
+def test_sync_refusals(files, tmp_path, capsys):
+    artifact, golden = files
+    models = tmp_path / "Models"
+    onnx = tmp_path / "onnx"
+    shutil.copytree(artifact, onnx)
+    manifest = json.loads((onnx / "manifest.json").read_text())
+    (onnx / "manifest.json").write_text(json.dumps({**manifest, "format": "onnx"}))
+    other_model = _fake_coreml(artifact, tmp_path, source={**manifest["source"], "fingerprint": "f" * 64})
+    other_golden = tmp_path / "other-golden"
+    shutil.copytree(golden, other_golden)
+    index = json.loads((other_golden / "golden.json").read_text())
+    (other_golden / "golden.json").write_text(json.dumps({**index, "label_names": list(reversed(index["label_names"]))}))
+    cases = [
+        ([str(onnx)], 2, "the iOS app runs TFLite and Core ML"),
+        ([str(artifact), str(artifact)], 2, "two tflite artifacts"),
+        ([str(artifact), str(other_model)], 2, "different SavedModels"),
+        ([str(artifact), "--golden", str(other_golden)], 3, "label_names differ"),
+        ([str(artifact), "--golden", str(golden), "--models-dir", str(tmp_path / "no" / "such" / "Models")], 2, "--models-dir"),
+    ]
+    for args, code, words in cases:
+        argv = ["ios-sync", *args] + ([] if "--models-dir" in args else ["--models-dir", str(models)])
+        if "--golden" not in args:
+            argv += ["--golden", str(golden)]
+        assert main(argv) == code, argv
+        err = capsys.readouterr().err
+        assert words in err and len(err.strip().splitlines()) == 1, err
+        assert not models.exists()

@@ -1,0 +1,213 @@
+"""`edgevit verify` on the tiny model: every artifact passes its gate, damaged ones fail, bad input is one line.
+
+The artifact of every export option is built once (verify_fixtures.tiny_artifacts); damaged copies
+are made per test in tmp_path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shutil
+
+import numpy as np
+import pytest
+from verify_fixtures import EXPORTS, copy_artifact, edit_manifest, rehash, tiny_artifacts, write_recipe, zero_onnx_weights
+
+from edgevit.cli import main
+from edgevit.errors import DataError, ModelError, ParityError, UsageError
+
+
+@pytest.fixture(scope="module")
+def artifacts(tiny_run, tmp_path_factory):
+    return tiny_artifacts(tiny_run, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def full_report(artifacts, tmp_path_factory):
+    """One CLI run over every artifact, with JSON, records and golden vectors written."""
+    out = tmp_path_factory.mktemp("verify-run")
+    recipe = write_recipe(out)
+    argv = ["verify", str(artifacts), "--recipe", str(recipe), "--json", str(out / "verify.json"),
+            "--records", str(out / "records.json"), "--write-golden", str(out / "golden"), "--golden-count", "6", "--quiet"]
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        code = main(argv)
+    (out / "table.md").write_text(stdout.getvalue())
+    return out, code
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith("edgevit: error: ")
+    return err[0]
+
+
+def test_every_artifact_passes_its_gate(full_report, tiny_run):
+    out, code = full_report
+    assert code == 0
+    result = json.loads((out / "verify.json").read_text())
+    assert result["passed"] is True
+    assert sorted((a["format"], a["quantization"]) for a in result["artifacts"]) == sorted(EXPORTS)
+    manifest = json.loads((tiny_run.saved_model / "manifest.json").read_text())
+    # The reference's accuracy on the test split is what training measured: labels are mapped right.
+    assert result["reference"]["accuracy"] == pytest.approx(manifest["metrics"]["test_accuracy"], abs=1e-6)
+    assert result["data"]["count"] == manifest["metrics"]["test_images"] == 48
+    recipe_gated = {"tflite-int8", "onnx-int8-dynamic", "coreml-palettize4"}
+    for artifact in result["artifacts"]:
+        metrics = artifact["metrics"]
+        assert artifact["status"] == "passed", (artifact["name"], artifact["reason"])
+        assert metrics["count"] == 48 and 0 <= metrics["agreement"] <= 1
+        assert metrics["flip_count"] == len(metrics["flips"]) == round((1 - metrics["agreement"]) * 48)
+        assert artifact["gate"]["source"].startswith("recipe" if artifact["name"] in recipe_gated else "default")
+        low, high = metrics["accuracy_difference_ci95_points"]
+        assert low <= metrics["accuracy_difference_points"] <= high
+        assert artifact["emulated"] is (artifact["format"] == "coreml")
+        if artifact["quantization"] == "fp32":
+            assert metrics["max_abs_error"] <= 1e-4 and metrics["flip_count"] == 0
+        for flip in metrics["flips"]:
+            assert flip["reference"] != flip["artifact"] and flip["path"].endswith(".png")
+
+
+def test_table_says_emulated_and_records_follow_the_schema(full_report):
+    from edgevit.records import read_records
+
+    out, _ = full_report
+    table = (out / "table.md").read_text()
+    assert table.count("| coreml-mil-numpy (emulated) | passed |") == 5
+    assert "48 images, 4 classes" in table and "| tflite-dynamic | litert | passed |" in table
+    records = read_records([out / "records.json"])  # validates against record-v1.schema.json
+    assert len(records) == len(EXPORTS)
+    assert all(r["kind"] == "verify" and r["status"] == "ok" and r["parity"]["passed"] for r in records)
+    coreml = [r for r in records if r["artifact"]["format"] == "coreml"]
+    assert coreml and all(r["runtime"]["emulated"] and r["runtime"]["name"] == "coreml-mil-numpy" for r in coreml)
+
+
+def test_golden_vectors_are_the_savedmodel_outputs(full_report, tiny_run):
+    from edgevit.data.folders import load_image_folders
+    from edgevit.data.preprocess import preprocess
+    from edgevit.exporters.common import open_source
+    from edgevit.golden import golden_indices, read_golden
+    from edgevit.manifest import preprocessing_of
+    from edgevit.savedmodel import LoadedSavedModel
+
+    out, _ = full_report
+    golden = read_golden(out / "golden")
+    model = LoadedSavedModel(tiny_run.saved_model)
+    split = load_image_folders(tiny_run.data_root, splits=("test",)).split("test")
+    chosen = golden_indices(len(split), 6)
+    expected_inputs = np.stack([preprocess(split.paths[i], preprocessing_of(model.manifest)) for i in chosen])
+    np.testing.assert_array_equal(golden.inputs, expected_inputs)
+    np.testing.assert_allclose(golden.probabilities, model.predict(expected_inputs), atol=1e-6)
+    assert golden.true_labels.tolist() == split.labels[chosen].tolist()
+    assert golden.label_names == model.manifest["labels"]
+    assert golden.reference == {"runtime": "savedmodel", "fingerprint": open_source(tiny_run.saved_model).fingerprint}
+    assert golden.preprocessing == model.manifest["preprocessing"]
+
+
+def test_zeroed_onnx_weights_fail_parity(artifacts, tmp_path, capsys):
+    folder = copy_artifact(artifacts / "onnx-fp32", tmp_path, "onnx-zeroed")
+    assert zero_onnx_weights(folder) > 10
+    code = main(["verify", str(folder), str(artifacts / "onnx-fp16"), "--quiet"])
+    assert code == ParityError.exit_code
+    table = capsys.readouterr().out
+    assert "| onnx-zeroed | onnxruntime | parity failed |" in table and "| onnx-fp16 | onnxruntime | passed |" in table
+    main(["verify", str(folder), "--quiet"])
+    line = _one_line_error(capsys)
+    assert "1 of 1 artifact(s) did not pass: onnx-zeroed (parity failed: " in line
+    assert "max abs probability error" in line and "exceeds the gate's 0.0001 by" in line
+
+
+def test_wrong_mean_std_in_the_manifest_fails_parity(artifacts, tiny_run, tmp_path):
+    from edgevit.verify import Status, verify_artifacts
+
+    folder = copy_artifact(artifacts / "tflite-fp32", tmp_path, "tflite-wrong-norm")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    edit_manifest(folder, preprocessing={**manifest["preprocessing"], "mean": [0.0, 0.0, 0.0], "std": [255.0, 255.0, 255.0]})
+    report = verify_artifacts([folder])
+    (result,) = report.results
+    assert result.status is Status.PARITY_FAILED
+    assert result.metrics.max_abs_error > 1e-2
+    assert "its manifest's preprocessing differs from the SavedModel's (mean (0.0, 0.0, 0.0) vs (127.5, 127.5, 127.5)" in result.reason
+
+
+def test_corrupted_file_fails_to_load_and_verify_continues(artifacts, tmp_path, capsys):
+    folder = copy_artifact(artifacts / "tflite-dynamic", tmp_path, "tflite-corrupted")
+    data = bytearray((folder / "model.tflite").read_bytes())
+    data[100:200] = b"\0" * 100
+    (folder / "model.tflite").write_bytes(bytes(data))
+    code = main(["verify", str(folder), str(artifacts / "tflite-fp32"), "--quiet"])
+    assert code == ModelError.exit_code
+    captured = capsys.readouterr()
+    assert "| tflite-corrupted | - | failed to load |" in captured.out and "| tflite-fp32 | litert | passed |" in captured.out
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and "tflite-corrupted (failed to load: " in err[0] and "the file is corrupted, re-export it" in err[0]
+
+
+def test_label_and_input_size_mismatches_fail_to_load(artifacts, tmp_path):
+    from edgevit.verify import Status, verify_artifacts
+
+    relabelled = copy_artifact(artifacts / "onnx-fp32", tmp_path, "onnx-relabelled")
+    labels = json.loads((relabelled / "manifest.json").read_text())["labels"]
+    edit_manifest(relabelled, labels=[labels[1], labels[0], *labels[2:]])
+    resized = copy_artifact(artifacts / "tflite-fp32", tmp_path, "tflite-resized")
+    manifest = json.loads((resized / "manifest.json").read_text())
+    edit_manifest(resized, input={**manifest["input"], "shape": [None, 48, 48, 3]},
+                  preprocessing={**manifest["preprocessing"], "height": 48, "width": 48})
+    inconsistent = copy_artifact(artifacts / "tflite-fp32", tmp_path, "tflite-inconsistent")
+    edit_manifest(inconsistent, input={**manifest["input"], "shape": [None, 48, 48, 3]})
+    report = verify_artifacts([relabelled, resized, inconsistent])
+    reasons = {r.name: r.reason for r in report.results}
+    assert all(r.status is Status.FAILED_TO_LOAD for r in report.results)
+    assert reasons["onnx-relabelled"] == f"its label list differs from the SavedModel's (label #0 is {labels[1]!r}, the SavedModel's is {labels[0]!r}); re-export it from this SavedModel"
+    assert reasons["tflite-resized"].startswith("its input is 48x48, the SavedModel's is 32x32")
+    assert reasons["tflite-inconsistent"].startswith("its input is 48x48 but its manifest's preprocessing makes 32x32 images")
+
+
+def test_data_with_classes_the_model_does_not_know(artifacts, tiny_run, tmp_path, capsys):
+    root = tmp_path / "data"
+    shutil.copytree(tiny_run.data_root / "test", root / "test")
+    first = sorted((root / "test").iterdir())[0]
+    shutil.copytree(first, root / "test" / "PURPLE MYSTERY FINCH")
+    code = main(["verify", str(artifacts / "tflite-fp32"), "--data", str(root), "--quiet"])
+    assert code == DataError.exit_code
+    line = _one_line_error(capsys)
+    assert "has 1 class folder(s) the model does not know (PURPLE MYSTERY FINCH); the model has 4 classes" in line
+
+
+def test_a_subset_of_the_classes_is_fine(artifacts, tiny_run, tmp_path):
+    from edgevit.verify import verify_artifacts
+
+    root = tmp_path / "data"
+    classes = sorted((tiny_run.data_root / "test").iterdir())
+    for folder in classes[2:]:
+        shutil.copytree(folder, root / "test" / folder.name)
+    report = verify_artifacts([artifacts / "onnx-fp32"], data=root)
+    assert report.data.count == 24 and report.data.classes == 2 and report.passed
+
+
+@pytest.mark.parametrize(
+    "argv,error,message",
+    [
+        (["verify", "{tmp}/nowhere"], UsageError, "no such artifact folder"),
+        (["verify", "{tmp}"], UsageError, "no artifact folders (sub-folders with manifest.json) inside"),
+        (["verify", "{art}/onnx-fp32", "--split", "train2"], DataError, "missing split folder(s) train2"),
+        (["verify", "{art}/onnx-fp32", "--recipe", "{tmp}/missing.toml"], UsageError, "recipe not found"),
+        (["verify", "{art}/onnx-fp32", "--saved-model", "{tmp}"], ModelError, "not a SavedModel folder"),
+        (["verify", "{art}/onnx-fp32", "--max-images", "0"], UsageError, "max_images must be a positive integer"),
+    ],
+)
+def test_bad_arguments_are_one_line(artifacts, tmp_path, capsys, argv, error, message):
+    argv = [a.format(tmp=tmp_path, art=artifacts) for a in argv]
+    assert main([*argv, "--quiet"]) == error.exit_code
+    assert message in _one_line_error(capsys)
+
+
+def test_max_images_spreads_over_the_split(artifacts):
+    from edgevit.verify import verify_artifacts
+
+    report = verify_artifacts([artifacts / "tflite-fp32"], max_images=8)
+    (result,) = report.results
+    assert report.data.count == 8 and result.metrics.count == 8 and report.data.classes == 4
