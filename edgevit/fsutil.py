@@ -70,3 +70,16 @@ def folder_size(path: Path) -> int:
     if path.is_file():
         return path.stat().st_size
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def path_inside(folder: Path, relative: str) -> Path | None:
+    """folder/relative if it stays inside folder (after resolving '..' and symlinks), else None.
+
+    Manifests and bundles are user input: a 'file' entry like '../../secret' or '/etc/passwd'
+    must not make edgevit read or write outside the artifact's own folder.
+    """
+    folder = Path(folder).resolve()
+    if not relative or Path(relative).is_absolute():
+        return None
+    candidate = (folder / relative).resolve()
+    return candidate if candidate == folder or folder in candidate.parents else None

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -204,12 +205,18 @@ def _save_extra_state(model, path: Path) -> None:
 
 
 def _load_extra_state(model, path: Path) -> None:
-    with np.load(path, allow_pickle=False) as saved:
-        targets = _extra_variables(model)
-        if set(saved.files) != set(targets) or any(saved[k].shape != tuple(v.shape) for k, v in targets.items()):
-            raise ModelError(f"{path}: checkpoint does not match this model/optimizer; start again without --resume")
-        for key, variable in targets.items():
-            variable.assign(saved[key])
+    try:
+        # allow_pickle=False: a checkpoint is data; an object array in it would be code.
+        with np.load(path, allow_pickle=False) as saved:
+            arrays = {key: saved[key] for key in saved.files}
+    except (ValueError, OSError, zipfile.BadZipFile) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelError(f"{path}: not a plain array checkpoint ({reason}); start again without --resume") from None
+    targets = _extra_variables(model)
+    if set(arrays) != set(targets) or any(arrays[k].shape != tuple(v.shape) for k, v in targets.items()):
+        raise ModelError(f"{path}: checkpoint does not match this model/optimizer; start again without --resume")
+    for key, variable in targets.items():
+        variable.assign(arrays[key])
 
 
 def evaluate_accuracy(keras, model, split: Split, spec: Preprocessing, batch_size: int, *, workers: int) -> float:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from edgevit.config import Preprocessing
 from edgevit.errors import ModelError
-from edgevit.fsutil import folder_size, sha256_file
+from edgevit.fsutil import folder_size, path_inside, sha256_file
 from edgevit.manifest import preprocessing_of, read_manifest
 
 SAVEDMODEL_FORMAT = "savedmodel"
@@ -61,6 +61,8 @@ def open_artifact(folder: Path | str, *, check_integrity: bool = True) -> Artifa
     for key in ("format", "quantization", "file"):
         if not isinstance(manifest.get(key), str):
             raise ModelError(f"{folder}/manifest.json: missing '{key}'; re-export the artifact")
+    if path_inside(folder, manifest["file"]) is None:
+        raise ModelError(f"{folder}/manifest.json: 'file' {manifest['file']!r} points outside the artifact folder; re-export the artifact")
     model_path = folder / manifest["file"]
     if not model_path.exists():
         raise ModelError(f"{folder}: model file {manifest['file']} is missing; re-export the artifact")
