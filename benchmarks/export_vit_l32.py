@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -105,6 +106,7 @@ def step_parity(args) -> None:
 def timed(command: list[str], log: Path) -> dict:
     """Run `command` under /usr/bin/time -v; its output goes to `log`. Returns what time measured."""
     report = log.with_suffix(".time")
+    load = os.getloadavg()[0]  # other work on the machine stretches wall time (not peak RSS)
     with open(log, "w") as out:
         completed = subprocess.run(["/usr/bin/time", "-v", "-o", str(report), *command], stdout=out, stderr=subprocess.STDOUT)
     text = report.read_text()
@@ -119,6 +121,7 @@ def timed(command: list[str], log: Path) -> dict:
         "user_seconds": float(field("User time (seconds)") or 0),
         "system_seconds": float(field("System time (seconds)") or 0),
         "peak_rss_bytes": int(field("Maximum resident set size (kbytes)") or 0) * 1024,
+        "load_average_1min_before": round(load, 2),
         "log": str(log),
     }
 
@@ -175,20 +178,22 @@ def markdown(result: dict) -> str:
         "Each row is one process run under `/usr/bin/time -v`: **wall** is its elapsed time (Python start, imports, "
         "conversion, checks, writing), **peak RSS** its maximum resident set size (the `edgevit export` process and its "
         "converter child; the larger of the two), **conversion** the converter's own time as recorded in the artifact "
-        "manifest. Sizes are the artifact's model file or package.",
+        "manifest. Sizes are the artifact's model file or package. **load before** is the 1-minute load average "
+        f"when the process started: this {machine['cpu_cores_logical']}-core machine is shared, and other work "
+        "stretches wall times (not peak RSS).",
         "",
         f"SavedModel (build + save, random weights): {sm['wall_seconds']:.0f} s wall, peak RSS {_gib(sm['peak_rss_bytes'])}, "
         f"{_mb(sm.get('size_bytes'))}",
         "",
-        f"| artifact | status | wall | conversion | peak RSS | < {target / 2**30:.0f} GiB | size |",
-        "|---|---|---:|---:|---:|:---:|---:|",
+        f"| artifact | status | wall | conversion | peak RSS | < {target / 2**30:.0f} GiB | size | load before |",
+        "|---|---|---:|---:|---:|:---:|---:|---:|",
     ]
     for a in result["artifacts"]:
         conversion = f"{a['conversion_seconds']:.0f} s" if a.get("conversion_seconds") else "n/a"
         under = "yes" if a["under_target"] else "**no**"
         status = a["status"] if a["status"] == "ok" else f"**{a['status']}**: {a.get('error') or ''}"
         lines.append(f"| {a['name']} | {status} | {a['wall_seconds']:.0f} s | {conversion} | {_gib(a['peak_rss_bytes'])} | {under} | "
-                     f"{_mb(a.get('file_size'))} |")
+                     f"{_mb(a.get('file_size'))} | {a.get('load_average_1min_before', 'n/a')} |")
     ratio = result.get("size_ratio_dynamic_to_fp32")
     lines += ["", (f"TFLite dynamic-range / fp32 file size: {ratio:.1%} (limit {SIZE_RATIO_LIMIT:.0%}: "
                    f"{'met' if result['size_ratio_ok'] else '**missed**'})") if ratio else "TFLite size ratio: n/a (an export failed)"]

@@ -41,6 +41,15 @@ def default_models_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "ios_demo" / "EdgeViTDemo" / "Models"
 
 
+def _check_destination(models_dir: Path) -> None:
+    """The folder is replaced as a whole: only ever an earlier sync's or the app's placeholder README."""
+    if not models_dir.exists():
+        return
+    entries = {p.name for p in models_dir.iterdir()} if models_dir.is_dir() else {"?"}
+    if entries - {"README.md"} and SYNC_INDEX not in entries:
+        raise UsageError(f"{models_dir}: holds files that `edgevit ios-sync` did not write; pass the app's Models folder")
+
+
 @dataclass(frozen=True)
 class SyncResult:
     models_dir: Path
@@ -55,6 +64,7 @@ def ios_sync(*, artifacts: list[Path], models_dir: Path | None = None, golden: P
         raise UsageError(f"{models_dir.parent}: no such folder; pass --models-dir pointing into your ios_demo checkout")
     if not artifacts:
         raise UsageError("pass at least one artifact folder (a tflite and/or a coreml one)")
+    _check_destination(models_dir)
     opened: dict[str, Artifact] = {}
     for folder in artifacts:
         art = open_artifact(folder, formats=IOS_FORMATS, hint="the iOS app runs TFLite and Core ML")

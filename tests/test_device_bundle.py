@@ -16,7 +16,7 @@ import pytest
 from device_fixtures import run_harness, tiny_tflite_and_golden
 from edgevit.cli import main
 from edgevit.device import HARNESS_PACKAGE
-from edgevit.device.gates import GOLDEN_GATES
+from edgevit.device.gates import golden_gate
 from edgevit.fsutil import sha256_file
 from edgevit.records import validate_document
 
@@ -62,15 +62,16 @@ def test_bundle_holds_exactly_the_harness_artifact_golden_and_gate(bundle, files
     for name in shipped:
         assert (bundle / "harness" / name).read_bytes() == (HARNESS_PACKAGE / name).read_bytes()
     index = json.loads((bundle / "bundle.json").read_text())
-    dynamic = GOLDEN_GATES["dynamic"]
-    assert index["gate"] == {"quantization": "dynamic", "max_abs_diff": dynamic.max_abs_diff, "min_agreement": dynamic.min_agreement}
+    dynamic = golden_gate("tflite", "dynamic")
+    assert index["gate"] == dynamic.to_dict("dynamic")
+    assert index["gate"]["max_abs_error"] == 0.05 and index["gate"]["min_agreement"] == 0.995
     assert index["defaults"]["runs"] == 20
     assert index["model"]["variant"] == "tiny" and index["model"]["flops_per_image"] == 2 * index["model"]["macs_per_image"] > 0
     manifest = json.loads((bundle / "artifact" / "manifest.json").read_text())
     assert sha256_file(bundle / "artifact" / manifest["file"]) == manifest["sha256"] == json.loads((artifact / "manifest.json").read_text())["sha256"]
     assert sorted(p.name for p in (bundle / "golden").iterdir()) == ["golden.json", "inputs.f32", "probabilities.f32"]
     readme = (bundle / "README.md").read_text()
-    assert "python3 run.py" in readme and f"at most {dynamic.max_abs_diff}" in readme and "ai-edge-litert==" in readme
+    assert "python3 run.py" in readme and f"at most {dynamic.max_abs_error} and top-1 agreement at least 99.5%" in readme and "ai-edge-litert==" in readme
 
 
 def test_zip_names_stay_inside_one_folder(bundle):
@@ -97,7 +98,7 @@ def test_harness_record_follows_the_schema_and_its_parity_numbers_are_right(bund
     parity = record["parity"]
     assert parity["count"] == index["count"] == 12
     assert parity["max_abs_diff"] == pytest.approx(float(np.abs(ours - reference).max()), abs=1e-6)
-    assert 0 < parity["max_abs_diff"] <= parity["gate"]["max_abs_diff"]  # dynamic range is lossy, within its gate
+    assert 0 < parity["max_abs_diff"] <= parity["gate"]["max_abs_error"]  # dynamic range is lossy, within its gate
     assert parity["agreement"] == float(np.mean(ours.argmax(1) == reference.argmax(1)))
     assert parity["accuracy"] == float(np.mean(ours.argmax(1) == np.array(index["true_labels"])))
     latency = record["latency"]
@@ -139,7 +140,7 @@ def test_parity_failure_writes_the_record_and_exits_6(bundle, tmp_path):
     parity = record["parity"]
     assert record["status"] == "parity failed" and parity["passed"] is False
     assert parity["agreement"] == 0.0 and parity["flips"] == 12
-    assert parity["max_abs_diff"] > GOLDEN_GATES["dynamic"].max_abs_diff
+    assert parity["max_abs_diff"] > golden_gate("tflite", "dynamic").max_abs_error
     assert "agreement 0.00%" in record["reason"] and "max |probability difference|" in record["reason"]
     assert record["latency"]["runs"] == 20  # still measured: parity failed is not "not measured"
 
@@ -147,11 +148,12 @@ def test_parity_failure_writes_the_record_and_exits_6(bundle, tmp_path):
 def test_the_gate_written_at_bundle_time_is_the_one_applied(files, tmp_path):
     artifact, golden = files
     out = tmp_path / "strict"
-    assert main(["device", "bundle", str(artifact), str(out), "--golden", str(golden), "--max-abs-diff", "0", "--runs", "3"]) == 0
+    assert main(["device", "bundle", str(artifact), str(out), "--golden", str(golden), "--max-abs-error", "0", "--runs", "3"]) == 0
     code, document, output = run_harness(sys.executable, out)
     assert code == 6, output
     (record,) = document["records"]
-    assert record["parity"]["gate"]["max_abs_diff"] == 0 and record["parity"]["agreement"] == 1.0
+    assert record["parity"]["gate"]["max_abs_error"] == 0 and record["parity"]["agreement"] == 1.0
+    assert record["parity"]["gate"]["source"] == "edgevit.gates tflite/dynamic + device probability bound + overridden at bundle time"
     assert record["reason"].startswith("max |probability difference|") and "agreement" not in record["reason"]
 
 
@@ -190,8 +192,8 @@ def test_bad_option_is_one_line_and_exit_2(bundle):
     assert output.strip().splitlines() == ["run.py: error: run.py: argument --runs: must be at least 1, got 0 (see --help)"]
 
 
-def _fake_artifact(artifact, tmp_path, **changes):
-    fake = tmp_path / "fake-artifact"
+def _fake_artifact(artifact, tmp_path, name="fake-artifact", **changes):
+    fake = tmp_path / name
     shutil.copytree(artifact, fake)
     manifest = json.loads((fake / "manifest.json").read_text())
     manifest.update(changes)
@@ -215,12 +217,15 @@ def test_bundle_refusals(files, tmp_path, capsys):
     (busy / "notes.txt").write_text("mine")
     cases.append((["device", "bundle", str(artifact), str(busy), "--golden", str(golden)], 2, "not an edgevit bundle"))
     cases.append((["device", "bundle", str(artifact), str(tmp_path / "d"), "--golden", str(golden), "--min-agreement", "2"], 2, "within 0..1"))
+    (tmp_path / "secret.txt").write_text("not yours")
+    escaping = _fake_artifact(artifact, tmp_path, "escaping", conversion={"external_data": "../secret.txt"})
+    cases.append((["device", "bundle", str(escaping), str(tmp_path / "e"), "--golden", str(golden)], 4, "outside the artifact folder"))
     for argv, code, words in cases:
         assert main(argv) == code, argv
         err = capsys.readouterr().err
         assert words in err and len(err.strip().splitlines()) == 1, err
     assert (busy / "notes.txt").read_text() == "mine"  # never replaced
-    assert not any((tmp_path / n).exists() for n in "abcd")
+    assert not any((tmp_path / n).exists() for n in "abcde")
 
 
 def test_onnx_bundle_runs_with_onnxruntime(tiny_run, files, tmp_path):
@@ -234,5 +239,6 @@ def test_onnx_bundle_runs_with_onnxruntime(tiny_run, files, tmp_path):
     assert validate_document(document) == []
     (record,) = document["records"]
     assert record["runtime"]["name"] == "onnxruntime" and record["runtime"]["details"]["providers"] == ["CPUExecutionProvider"]
-    assert record["parity"]["gate"]["max_abs_diff"] == GOLDEN_GATES["fp32"].max_abs_diff
+    assert record["parity"]["gate"] == golden_gate("onnx", "fp32").to_dict("fp32")
+    assert record["parity"]["gate"]["max_abs_error"] == 1e-4 and record["parity"]["gate"]["min_agreement"] is None
     assert record["parity"]["max_abs_diff"] <= 1e-4 and record["parity"]["agreement"] == 1.0

@@ -79,7 +79,7 @@ def test_parity_numbers_and_gate():
     reference = np.array([[0.7, 0.2, 0.1], [0.1, 0.6, 0.3], [0.3, 0.3, 0.4], [0.5, 0.4, 0.1]], np.float32)
     ours = reference.copy()
     ours[3] = [0.42, 0.48, 0.10]  # flips the last one, max diff 0.08
-    gate = {"quantization": "dynamic", "max_abs_diff": 0.05, "min_agreement": 0.9}
+    gate = {"quantization": "dynamic", "max_abs_error": 0.05, "min_agreement": 0.9}
     block, failures = golden_parity(ours, reference, np.array([0, 1, 2, 1]), gate=gate, reference_runtime="savedmodel")
     assert block["agreement"] == 0.75 and block["flips"] == 1
     assert block["max_abs_diff"] == pytest.approx(0.08, abs=1e-6)
@@ -87,13 +87,17 @@ def test_parity_numbers_and_gate():
     assert block["passed"] is False and len(failures) == 2
     block, failures = golden_parity(reference, reference, None, gate=gate, reference_runtime="savedmodel")
     assert block["passed"] is True and failures == [] and block["accuracy"] is None and block["max_abs_diff"] == 0.0
+    # A float-format gate (no min_agreement) judges the probabilities only: the flip alone does not fail it.
+    block, failures = golden_parity(ours, reference, None, gate={"max_abs_error": 0.1, "min_agreement": None},
+                                    reference_runtime="savedmodel")
+    assert block["passed"] is True and block["flips"] == 1
 
 
 def test_non_finite_outputs_fail_without_writing_nan():
     reference = np.full((2, 3), 1 / 3, np.float32)
     ours = reference.copy()
     ours[0, 0] = np.nan
-    block, failures = golden_parity(ours, reference, None, gate={"max_abs_diff": 1, "min_agreement": 0}, reference_runtime="x")
+    block, failures = golden_parity(ours, reference, None, gate={"max_abs_error": 1, "min_agreement": None}, reference_runtime="x")
     assert block["max_abs_diff"] is None and block["passed"] is False
     assert failures == ["the model returned NaN or infinite probabilities"]
 

@@ -20,7 +20,7 @@ import pytest
 
 from device_fixtures import run_harness, tiny_tflite_and_golden
 from edgevit.cli import main
-from edgevit.device.gates import GOLDEN_GATES
+from edgevit.device.gates import golden_gate
 from edgevit.records import validate_document
 
 REPO = Path(__file__).resolve().parent.parent
@@ -91,11 +91,11 @@ def test_bundle_runs_standalone_on_one_core_under_a_memory_cap(tiny_run, tmp_pat
     assert third_party == {"numpy", "ai_edge_litert", "harness"}, third_party
     assert validate_document(document) == []
     (record,) = document["records"]
-    gate = GOLDEN_GATES["dynamic"]
+    gate = golden_gate("tflite", "dynamic")
     parity = record["parity"]
     assert record["status"] == "ok" and parity["passed"] is True
-    assert parity["gate"] == {"quantization": "dynamic", "max_abs_diff": gate.max_abs_diff, "min_agreement": gate.min_agreement}
-    assert 0 < parity["max_abs_diff"] <= gate.max_abs_diff and parity["agreement"] >= gate.min_agreement
+    assert parity["gate"] == gate.to_dict("dynamic")
+    assert 0 < parity["max_abs_diff"] <= gate.max_abs_error and parity["agreement"] >= gate.min_agreement
     assert parity["count"] == 12
     latency = record["latency"]
     assert latency["runs"] == 30 and len(latency["samples_ms"]) == 30 and all(s > 0 for s in latency["samples_ms"])

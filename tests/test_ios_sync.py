@@ -9,7 +9,7 @@ import pytest
 
 from device_fixtures import tiny_tflite_and_golden
 from edgevit.cli import main
-from edgevit.device.gates import GOLDEN_GATES
+from edgevit.device.gates import golden_gate
 from edgevit.ios_sync import MODELS_README, default_models_dir
 from ios_fixtures import IOS_DEMO
 
@@ -53,9 +53,7 @@ def test_sync_writes_the_layout_the_app_reads(files, tmp_path):
     for name in ("golden.json", "inputs.f32", "probabilities.f32"):
         assert (models / "golden" / name).read_bytes() == (golden / name).read_bytes()
     for fmt, quantization in (("tflite", "dynamic"), ("coreml", "fp16")):
-        gate = GOLDEN_GATES[quantization]
-        assert json.loads((models / fmt / "gate.json").read_text()) == {
-            "quantization": quantization, "max_abs_diff": gate.max_abs_diff, "min_agreement": gate.min_agreement}
+        assert json.loads((models / fmt / "gate.json").read_text()) == golden_gate(fmt, quantization).to_dict(quantization)
     # The README ios-sync writes is the committed one, so a sync leaves git's view of ios_demo clean.
     assert (models / "README.md").read_text() == MODELS_README == (IOS_DEMO / "EdgeViTDemo" / "Models" / "README.md").read_text()
 
@@ -97,3 +95,13 @@ def test_sync_refusals(files, tmp_path, capsys):
         err = capsys.readouterr().err
         assert words in err and len(err.strip().splitlines()) == 1, err
         assert not models.exists()
+
+
+def test_sync_never_replaces_a_folder_it_did_not_write(files, tmp_path, capsys):
+    artifact, golden = files
+    folder = tmp_path / "Documents"
+    folder.mkdir()
+    (folder / "thesis.txt").write_text("mine")
+    assert main(["ios-sync", str(artifact), "--golden", str(golden), "--models-dir", str(folder)]) == 2
+    assert "did not write" in capsys.readouterr().err
+    assert sorted(p.name for p in folder.iterdir()) == ["thesis.txt"]

@@ -229,8 +229,9 @@ def test_export_failed_and_parity_failed_are_different_statuses(tmp_path, monkey
     assert failed[0]["artifact"]["file_size"] is None
     from edgevit.records import new_record
 
+    measured = next(r for r in records if r["kind"] == "bench" and r["status"] == "ok")
     verify_record = new_record(kind="verify", status=verify["status"], reason=verify["reason"], machine=NO_GPU_MACHINE,
-                               tool_versions={}, producer="test", artifact=records[-1]["artifact"], parity=verify["parity"])
+                               tool_versions={}, producer="test", artifact=measured["artifact"], parity=verify["parity"])
     paths = write_report(records + [verify_record], tmp_path / "out")
     text = paths.markdown.read_text()
     tables = {h: rows for h, rows in markdown_tables(text).items() if h.startswith("CPU")}
@@ -242,3 +243,19 @@ def test_export_failed_and_parity_failed_are_different_statuses(tmp_path, monkey
         assert by_name["onnx-int8-dynamic"]["p50 (ms)"] == "2.00" and by_name["onnx-int8-dynamic"]["Agreement"] == "80.0%"
     assert "- parity failed: agreement 80.0% < gate 99.0% (onnx-int8-dynamic on fake)" in text
     assert "- export failed: converter ran out of memory (coreml-fp16)" in text
+
+
+def test_a_busy_machine_is_called_out(report, tmp_path):
+    import copy
+
+    records, _ = report
+    busy = copy.deepcopy(records)
+    for r in busy:
+        if r["kind"] == "bench" and r["runtime"]["details"] is not None and r["status"] == "ok":
+            r["runtime"]["details"]["load_average_1m"] = 9.5
+    text = write_report(busy, tmp_path / "busy").markdown.read_text()
+    assert "the 1-minute load average reached 9.5 on 2 logical cores" in text
+    for r in busy:
+        if r["kind"] == "bench" and r["status"] == "ok":
+            r["runtime"]["details"]["load_average_1m"] = 1.5
+    assert "load average" not in write_report(busy, tmp_path / "quiet").markdown.read_text()

@@ -30,24 +30,6 @@ def register(subparsers) -> None:
     p.set_defaults(func=cmd_bench)
 
 
-def describe(record: dict) -> str:
-    """One progress line saying what was measured and how."""
-    if record["kind"] == "peak":
-        if record["status"] != "ok":
-            return f"[peak] {record['status']}: {record['reason']}"
-        p = record["peak"]
-        return (f"[peak] {p['dtype']} {p['backend']} {p['op']}, {p['threads']} thread(s): {p['gflops']:.1f} GFLOP/s "
-                f"(fastest of {p['runs']} {p['n']}x{p['n']} GEMMs after {p['warmup']} warm-ups)")
-    a, rt = record["artifact"], record["runtime"]
-    where = f"{a['name']} on {rt['name']} {rt['device']}" + (f" x{rt['threads']}" if rt.get("threads") else "")
-    if record["status"] != "ok":
-        return f"[bench] {where}: {record['status']}: {record['reason']}"
-    lat, mem, compute = record["latency"], record["memory"], record.get("compute")
-    peak = f", {100 * compute['fraction_of_peak']:.1f}% of the {compute['peak_dtype']} GEMM peak" if compute else ""
-    return (f"[bench] {where}: p50 {lat['p50_ms']:.3f} ms, p90 {lat['p90_ms']:.3f} ms (batch 1, {lat['runs']} runs after "
-            f"{lat['warmup']} warm-ups), load {record['load_ms']:.0f} ms, peak RSS {mem['peak_rss_bytes'] / 2**20:.0f} MiB{peak}")
-
-
 def command_line(args) -> str:
     """The command with every option spelled out, as parsed: what a reader needs to repeat the run."""
     parts = ["edgevit", "bench"] + ([args.artifacts] if args.artifacts else [])
@@ -61,7 +43,7 @@ def command_line(args) -> str:
 
 
 def cmd_bench(args) -> int:
-    from edgevit.bench import DEVICES, BenchOptions, bench_artifacts, parse_threads
+    from edgevit.bench import DEVICES, BenchOptions, bench_artifacts, describe, parse_threads
     from edgevit.errors import UsageError
     from edgevit.records import read_records, write_records
 

@@ -14,6 +14,13 @@ _FORMAT_FLAGS = {"data": "tflite", "representative_images": "tflite", "opset": "
 
 
 def register(subparsers) -> None:
+    from edgevit.exporters.options import COREML_MINIMUM_IOS, ONNX_OPSETS, OPTIONS, CoreMLOptions, OnnxOptions, TFLiteOptions
+
+    def choices(fmt) -> str:
+        cls = OPTIONS[fmt]
+        default = cls().quantization
+        return f"{fmt.value} " + "|".join(q.value + (" (default)" if q is default else "") for q in type(default))
+
     p = subparsers.add_parser(
         "export",
         help="SavedModel -> TFLite / ONNX / Core ML artifacts (each built in its own process)",
@@ -22,15 +29,16 @@ def register(subparsers) -> None:
     )
     p.add_argument("saved_model", help="the saved_model/ folder `edgevit train` wrote")
     p.add_argument("--out", required=True, help="output folder for the artifacts")
-    p.add_argument("--format", choices=["tflite", "onnx", "coreml", ALL], help="format to build; 'all' builds each format's default")
-    p.add_argument("--quantization", help="comma-separated: tflite dynamic (default)|fp32|fp16|int8; onnx fp32 (default)|fp16|int8-dynamic; "
-                   "coreml fp16 (default)|fp32|int8|palettize6|palettize4")
+    p.add_argument("--format", choices=[*(fmt.value for fmt in OPTIONS), ALL], help="format to build; 'all' builds each format's default")
+    p.add_argument("--quantization", help="comma-separated; " + "; ".join(choices(fmt) for fmt in OPTIONS))
     p.add_argument("--recipe", help="TOML recipe naming the artifacts and their parity gates (see export/demo.toml)")
     p.add_argument("--name", help="artifact folder name (one artifact only; default <format>-<quantization>)")
-    p.add_argument("--data", help="tflite int8: data set ROOT whose train/ split calibrates activations (default: the one in the SavedModel's manifest)")
-    p.add_argument("--representative-images", type=int, help="tflite int8: calibration images drawn from the train split (default 100)")
-    p.add_argument("--opset", type=int, help="onnx: opset 13-18 (default 17)")
-    p.add_argument("--minimum-ios", type=int, help="coreml: deployment target 16, 17 or 18 (default 16)")
+    p.add_argument("--data", help="tflite int8: data set ROOT whose train/ split calibrates activations "
+                   "(default: the one recorded in the SavedModel's manifest)")
+    p.add_argument("--representative-images", type=int,
+                   help=f"tflite int8: calibration images drawn from the train split (default {TFLiteOptions().representative_images})")
+    p.add_argument("--opset", type=int, help=f"onnx: opset {ONNX_OPSETS[0]}-{ONNX_OPSETS[-1]} (default {OnnxOptions().opset})")
+    p.add_argument("--minimum-ios", type=int, help=f"coreml: iOS deployment target, one of {', '.join(map(str, COREML_MINIMUM_IOS))} (default {CoreMLOptions().minimum_ios})")
     p.set_defaults(func=cmd_export)
 
 

@@ -174,7 +174,7 @@ Options: `--runs N` timed runs at batch 1 (default {defaults['runs']}), `--warmu
 3. Times {defaults['warmup']} warm-up + {defaults['runs']} runs at batch 1 (p50/p90/p99/min/mean/max, every sample kept),
    load time, first inference, throughput at a larger batch, and the process's peak RSS.
 4. Writes one record in edgevit's record schema to `results/<machine id>-<UTC time>.json`. Copy it
-   back and merge it with host results: `edgevit report results/*.json ...`.
+   back and merge it with host results: `edgevit report results/*.json HOST_RECORDS.json --out report/`.
 
 Exit codes: 0 parity passed, 6 parity failed (the record is still written), 4 the bundle cannot be
 used (damaged file, missing runtime), 2 bad option, 1 the runtime crashed while measuring.

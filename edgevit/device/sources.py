@@ -60,7 +60,7 @@ def open_artifact(folder: Path | str, *, formats: tuple[str, ...], hint: str) ->
 def _inside(folder: Path, relative: str) -> Path:
     path = (folder / relative).resolve()
     if Path(relative).is_absolute() or folder.resolve() not in path.parents:
-        raise ModelError(f"{folder / MANIFEST_NAME}: model file {relative!r} is outside the artifact folder; export the artifact again")
+        raise ModelError(f"{folder / MANIFEST_NAME}: file {relative!r} is outside the artifact folder; export the artifact again")
     return path
 
 
@@ -94,23 +94,26 @@ def open_golden(folder: Path, artifacts: list[Artifact]) -> Golden:
 
 
 def copy_artifact(artifact: Artifact, dest: Path) -> None:
-    """The model file or folder, manifest.json and labels.txt (plus an ONNX external-data file) into `dest`."""
+    """The model file or folder, manifest.json and labels.txt (plus an ONNX external-data file) into `dest`.
+
+    Every name is checked to stay inside the artifact folder, so nothing is read from or written
+    outside the two folders whatever a manifest says.
+    """
     dest.mkdir(parents=True, exist_ok=True)
-    main = str(artifact.manifest["file"])
-    names = [main, MANIFEST_NAME, LABELS_NAME]
-    details = artifact.manifest.get("conversion") or {}
-    if details.get("external_data"):
-        names.append(str(details["external_data"]))
-    elif (artifact.folder / f"{main}.data").is_file():  # ONNX weights above 2 GB live beside the graph
-        names.append(f"{main}.data")
+    names = [str(artifact.manifest["file"]), MANIFEST_NAME, LABELS_NAME]
+    external = (artifact.manifest.get("conversion") or {}).get("external_data")
+    if external:  # ONNX weights above 2 GB live beside the graph
+        names.append(str(external))
     for name in names:
-        src = _inside(artifact.folder, name) if name == main else artifact.folder / name
-        if src.is_symlink():
-            raise ModelError(f"{src}: is a symbolic link; a bundle holds regular files only: export the artifact again")
+        src = _inside(artifact.folder, name)
+        target = dest / src.relative_to(artifact.folder.resolve())
+        if (artifact.folder / name).is_symlink():
+            raise ModelError(f"{artifact.folder / name}: is a symbolic link; a bundle holds regular files only: export the artifact again")
         if src.is_dir():
-            _copy_tree(src, dest / name)
+            _copy_tree(src, target)
         elif src.is_file():
-            shutil.copy2(src, dest / name)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, target)
         elif name != LABELS_NAME:
             raise ModelError(f"{src}: missing from the artifact; export it again")
 

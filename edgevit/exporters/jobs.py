@@ -161,7 +161,10 @@ def _prepare_out(out_dir: Path) -> Path:
 
 
 def _describe(job: ArtifactJob) -> str:
-    return ", ".join(f"{k}={v}" for k, v in {"format": job.format.value, **options_to_dict(job.options)}.items())
+    """format, quantization and the options that differ from the format's defaults."""
+    defaults = options_to_dict(type(job.options)())
+    chosen = {k: v for k, v in options_to_dict(job.options).items() if k == "quantization" or defaults.get(k) != v}
+    return ", ".join(f"{k}={v}" for k, v in {"format": job.format.value, **chosen}.items())
 
 
 def _run_child(job: ArtifactJob, saved_model: Path, out_dir: Path, log: Path, note: str | None) -> ArtifactResult:

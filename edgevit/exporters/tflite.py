@@ -75,9 +75,17 @@ def export_tflite(*, saved_model: Path, out_dir: Path, name: str | None = None, 
             details["parity_note"] = note
         return Built(main_file=MAIN_FILE, details=details, input_spec=input_spec, output_spec=output_spec)
 
+    _import_converter()
     return write_artifact(
         source=source, out_dir=out_dir, name=name or default_name(opts), fmt="tflite", quantization=quantization.value, convert=convert
     )
+
+def _import_converter() -> None:
+    """Import TensorFlow before write_artifact starts its clock: conversion.seconds times the conversion, not imports."""
+    from edgevit.keras_env import import_tf
+
+    import_tf()
+
 
 
 class RepresentativeSet:

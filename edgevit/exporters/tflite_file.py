@@ -120,14 +120,16 @@ class _Writer:
             self.b.PrependFloat32(float(value))
         return self.b.EndVector()
 
-    def table(self, num_fields: int, offsets: dict[int, int] = {}, bytes_: dict[int, int] = {}, uints: dict[int, int] = {}) -> int:  # noqa: B006 (read only)
+    def table(self, num_fields: int, *, offsets: dict[int, int] | None = None, bytes_: dict[int, int] | None = None,
+              uints: dict[int, int] | None = None) -> int:
+        """A table of `num_fields` slots; slot -> child offset, int8 (enums, union types) or uint32 value."""
         b = self.b
         b.StartObject(num_fields)
-        for slot, value in offsets.items():
+        for slot, value in (offsets or {}).items():
             b.PrependUOffsetTRelativeSlot(slot, value, 0)
-        for slot, value in uints.items():
+        for slot, value in (uints or {}).items():
             b.PrependUint32Slot(slot, value, 0)
-        for slot, value in bytes_.items():
+        for slot, value in (bytes_ or {}).items():
             b.PrependInt8Slot(slot, value, 0)
         return b.EndObject()
 

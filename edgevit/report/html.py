@@ -10,7 +10,7 @@ from html import escape
 
 from edgevit.report.charts import distribution_chart, latency_chart, tradeoff_chart
 from edgevit.report.markdown import COLUMNS, HOW_MEASURED, cells, notes, protocol, runtime_versions
-from edgevit.report.rows import Peak, Row, fmt_count, fmt_rate, groups, machine_summary
+from edgevit.report.rows import Peak, Row, busy_warning, fmt_count, fmt_rate, groups, machine_summary
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;color:#111827;background:#f9fafb;line-height:1.45}
@@ -29,6 +29,7 @@ th{background:#f3f4f6;font-weight:600;white-space:normal;vertical-align:bottom;m
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 tr.not-ok td{color:#6b7280}
 pre.commands{white-space:pre-wrap;overflow-wrap:anywhere;font-size:12px;background:#fff;border:1px solid #e5e7eb;border-radius:6px;padding:8px 10px;overflow-x:auto}
+p.busy{background:#fef3c7;border:1px solid #fcd34d;border-radius:6px;padding:8px 12px;color:#92400e}
 ul.notes{font-size:13px;color:#374151;margin:6px 0 0 0;padding-left:20px}
 .charts{display:grid;align-items:start;grid-template-columns:repeat(auto-fit,minmax(min(100%,600px),1fr));gap:14px;margin-top:14px}
 figure{margin:0;background:#fff;border:1px solid #e5e7eb;border-radius:6px;padding:8px}
@@ -92,6 +93,9 @@ def render_html(rows: list[Row], peaks: list[Peak], machines: dict[str, dict], *
         versions = runtime_versions(mine)
         summary = machine_summary(machine) + (f". Runtimes: {versions}." if versions else "")
         out += [f"<h2>Machine <code>{escape(machine_id)}</code></h2>", f"<p class=machine>{escape(summary)}</p>"]
+        busy = busy_warning(mine, machine)
+        if busy:
+            out.append(f"<p class=busy>{escape(busy)}</p>")
         if my_peaks:
             out += ["<h3>Measured GEMM peak</h3>", _peak_table(my_peaks)]
         for group in groups(mine):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from edgevit.report.rows import (DASH, STATUS_LABELS, Peak, Row, fmt_count, fmt_mb, fmt_ms, fmt_pct, fmt_rate, fmt_ratio, groups,
-                                 machine_summary)
+from edgevit.report.rows import (DASH, STATUS_LABELS, Peak, Row, busy_warning, fmt_count, fmt_mb, fmt_ms, fmt_pct, fmt_rate,
+                                 fmt_ratio, groups, machine_summary)
 
 COLUMNS = ("Format", "Artifact", "Runtime", "Status", "Size (MB)", "Accuracy", "Agreement", "p50 (ms)", "p90 (ms)",
            "Speed-up vs SavedModel", "GFLOP/s", "% of GEMM peak", "Peak RSS (MB)", "Load (ms)", "First inference (ms)",
@@ -17,7 +17,9 @@ HOW_MEASURED = (
     "`predict` calls after the stated warm-up; every sample is in the JSON records. Speed-up = the SavedModel's p50 "
     "/ this p50 on the same machine, device and thread count. GFLOP/s = the model's counted FLOPs per image / p50; "
     "% of GEMM peak compares it with the best square matrix multiply measured in the same run at the same thread "
-    "count, in the artifact's compute type (marked int8 for dynamic-range and int8 quantization, fp32 otherwise). "
+    "count, in the artifact's compute type (marked int8 for dynamic-range and int8 quantization, fp32 otherwise); "
+    "the peak is the fastest of repeated GEMMs before and after the artifacts, so over 100% means the machine was "
+    "quieter while the artifact ran than at either peak measurement. "
     "Accuracy and agreement (top-1 equal to the SavedModel's) come from `edgevit verify`. Peak RSS is the "
     "high-water memory of the process that loaded and ran that one artifact."
 )
@@ -80,6 +82,9 @@ def render_markdown(rows: list[Row], peaks: list[Peak], machines: dict[str, dict
             continue
         versions = runtime_versions(mine)
         out += [f"## Machine `{machine_id}`", "", machine_summary(machine) + (f". Runtimes: {versions}." if versions else ""), ""]
+        busy = busy_warning(mine, machine)
+        if busy:
+            out += [f"> ⚠️ {busy}", ""]
         if my_peaks:
             out += ["### Measured GEMM peak", ""]
             out += _table(["dtype", "backend", "op", "n", "threads", "best GFLOP/s", "median GFLOP/s"],

@@ -65,6 +65,7 @@ class Row:
     batch: int | None  # the larger throughput batch
     batch_images_per_second: float | None
     samples_ms: tuple[float, ...] = field(default=(), repr=False)
+    load_average: float | None = None  # 1-minute load average when the measurement started
 
     @property
     def ok(self) -> bool:
@@ -135,6 +136,7 @@ def build_rows(records: list[dict]) -> list[Row]:
             batch=batched[-1]["batch"] if batched else None,
             batch_images_per_second=batched[-1]["images_per_second"] if batched else None,
             samples_ms=tuple(latency.get("samples_ms") or ()),
+            load_average=(runtime.get("details") or {}).get("load_average_1m"),
         ))
     rows = _with_speedups(_export_failures_in_every_cpu_group(rows))
     return sorted(rows, key=lambda row: (row.group.machine_id, row.group.device, row.group.threads or 0,
@@ -216,6 +218,16 @@ def fmt_rate(value: float | None) -> str:
 
 def fmt_count(value: int | None) -> str:
     return DASH if value is None else str(value)
+
+
+def busy_warning(rows: list[Row], machine: dict) -> str | None:
+    """A sentence when other work competed for the cores during these measurements, else None."""
+    loads = [r.load_average for r in rows if r.load_average is not None]
+    cores = machine["cpu_cores_logical"]
+    if not loads or max(loads) <= cores:
+        return None
+    return (f"The machine was busy: the 1-minute load average reached {max(loads):.1f} on {cores} logical cores during "
+            f"these measurements, so latencies are inflated and the multi-thread rows most of all.")
 
 
 def machine_summary(machine: dict) -> str:

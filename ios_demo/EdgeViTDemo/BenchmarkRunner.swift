@@ -151,12 +151,12 @@ enum Parity {
         var failures: [String] = []
         if !finite {
             failures.append("the model returned NaN or infinite probabilities")
-        } else if Double(maxAbsDiff) > gate.maxAbsDiff {
-            failures.append(String(format: "max |probability difference| %.3g > gate %.3g", Double(maxAbsDiff), gate.maxAbsDiff))
+        } else if Double(maxAbsDiff) > gate.maxAbsError {
+            failures.append(String(format: "max |probability difference| %.3g > gate %.3g", Double(maxAbsDiff), gate.maxAbsError))
         }
-        if agreement < gate.minAgreement {
+        if let minAgreement = gate.minAgreement, agreement < minAgreement {
             failures.append(String(format: "top-1 agreement %.2f%% (%d of %d flipped) < gate %.2f%%",
-                                   agreement * 100, count - agree, count, gate.minAgreement * 100))
+                                   agreement * 100, count - agree, count, minAgreement * 100))
         }
         let hasLabels = golden.index.trueLabels != nil
         let result = ParityResult(

@@ -18,8 +18,7 @@ struct BenchmarkView: View {
                     if let artifact = store.artifacts[format] {
                         LabeledContent("Artifact", value: "\(artifact.manifest.name) (\(artifact.manifest.quantization))")
                         LabeledContent("Input", value: "\(artifact.manifest.preprocessing.width)x\(artifact.manifest.preprocessing.height), \(artifact.manifest.labels.count) classes")
-                        LabeledContent("Gate", value: String(format: "max |dp| %.3g, agreement >= %.0f%%",
-                                                             artifact.gate.maxAbsDiff, artifact.gate.minAgreement * 100))
+                        LabeledContent("Gate", value: gateText(artifact.gate))
                     }
                 }
                 Section("Runs") {
@@ -39,6 +38,11 @@ struct BenchmarkView: View {
             }
             .navigationTitle("Benchmark")
         }
+    }
+
+    private func gateText(_ gate: ParityGate) -> String {
+        let agreement = gate.minAgreement.map { String(format: ", agreement >= %.1f%%", $0 * 100) } ?? ""
+        return String(format: "max |dp| %.3g", gate.maxAbsError) + agreement
     }
 
     private func start() {

@@ -25,16 +25,17 @@ final class CoreMLClassifier: ImageClassifier {
         let (compiledURL, cached) = try await CoreMLClassifier.compiled(artifact)
         let configuration = MLModelConfiguration()
         configuration.computeUnits = .all
-        model = try MLModel(contentsOf: compiledURL, configuration: configuration)
-        labels = manifest.labels
-        inputName = manifest.input.name
-        outputName = manifest.output.name
+        let model = try MLModel(contentsOf: compiledURL, configuration: configuration)
         let pre = manifest.preprocessing
-        shape = [1, pre.height, pre.width, 3].map { NSNumber(value: $0) }
-        preprocessor = try Preprocessor(spec: pre)
         let takesImage = model.modelDescription.inputDescriptionsByName.values.contains { $0.type == .image }
-        visionModel = takesImage ? try VNCoreMLModel(for: model) : nil
-        runtime = RuntimeDescription(
+        self.model = model
+        self.visionModel = try takesImage ? VNCoreMLModel(for: model) : nil
+        self.labels = manifest.labels
+        self.inputName = manifest.input.name
+        self.outputName = manifest.output.name
+        self.shape = [1, pre.height, pre.width, 3].map { NSNumber(value: $0) }
+        self.preprocessor = try Preprocessor(spec: pre)
+        self.runtime = RuntimeDescription(
             name: "coreml", version: nil, device: "all", threads: nil,
             details: ["compute_units": "all", "camera_path": takesImage ? "vision" : "mlmultiarray",
                       "compiled": cached ? "cached" : "on load"])

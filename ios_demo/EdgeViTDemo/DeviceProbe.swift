@@ -2,9 +2,8 @@ import CoreML
 import Darwin
 import Foundation
 import Metal
-import UIKit
 
-/// The record's `machine` block and the process's memory, read from the OS (sysctl, Mach, UIKit).
+/// The record's `machine` block and the process's memory, read from the OS (sysctl, Mach, ProcessInfo).
 /// `id` is built like edgevit/machine.py's slug (os-arch-cpu-cores-memory) so result files line up.
 enum DeviceProbe {
     static func machine() -> MachineInfo {
@@ -17,8 +16,9 @@ enum DeviceProbe {
         if sysctlInt("hw.optional.arm.FEAT_I8MM") == 1 { features.append("i8mm") }
         let id = ["ios", "arm64", slug(cpuModel), "\(cores)c", "\(Int((Double(memory) / 1_073_741_824).rounded()))g"]
             .filter { !$0.isEmpty }.joined(separator: "-")
+        let version = ProcessInfo.processInfo.operatingSystemVersion
         return MachineInfo(
-            id: id, os: "iOS", osRelease: UIDevice.current.systemVersion, arch: "arm64", cpuModel: cpuModel,
+            id: id, os: "iOS", osRelease: "\(version.majorVersion).\(version.minorVersion).\(version.patchVersion)", arch: "arm64", cpuModel: cpuModel,
             cpuCoresLogical: cores, cpuCoresPhysical: sysctlInt("hw.physicalcpu"), cpuFeatures: features,
             memoryBytes: memory, deviceModel: identifier, python: nil, accelerators: accelerators())
     }

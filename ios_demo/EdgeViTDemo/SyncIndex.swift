@@ -54,16 +54,27 @@ struct SyncedFormat: Decodable {
 }
 
 // json: gate
-/// How far the device's probabilities may be from the reference's on the golden vectors
-/// (edgevit/device/gates.py, chosen per quantization mode on the host). Written back into the record.
+/// How far the device's probabilities may be from the reference's on the golden vectors, chosen on the
+/// host for the artifact's format and quantization (edgevit/device/gates.py). Written back into the record.
 struct ParityGate: Codable {
     let quantization: String
-    let maxAbsDiff: Double
-    let minAgreement: Double
+    let maxAbsError: Double
+    /// nil: top-1 agreement is reported but not gated (float formats are judged by maxAbsError).
+    let minAgreement: Double?
+    let source: String
 
     enum CodingKeys: String, CodingKey {
         case quantization = "quantization"
-        case maxAbsDiff = "max_abs_diff"
+        case maxAbsError = "max_abs_error"
         case minAgreement = "min_agreement"
+        case source = "source"
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(quantization, forKey: .quantization)
+        try c.encode(maxAbsError, forKey: .maxAbsError)
+        try c.encode(minAgreement, forKey: .minAgreement)
+        try c.encode(source, forKey: .source)
     }
 }

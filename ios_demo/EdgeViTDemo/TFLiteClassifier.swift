@@ -15,20 +15,22 @@ final class TFLiteClassifier: ImageClassifier {
         var options = Interpreter.Options()
         options.threadCount = threads
         options.isXNNPackEnabled = true
-        interpreter = try Interpreter(modelPath: artifact.modelURL.path, options: options)
+        let interpreter = try Interpreter(modelPath: artifact.modelURL.path, options: options)
         let pre = manifest.preprocessing
         // The exported model has a dynamic batch (-1): fix it at 1, the way the app calls it.
         try interpreter.resizeInput(at: 0, to: Tensor.Shape([1, pre.height, pre.width, 3]))
         try interpreter.allocateTensors()
         let input = try interpreter.input(at: 0)
-        inputFloats = pre.height * pre.width * 3
-        guard input.shape.dimensions.reduce(1, *) == inputFloats else {
-            throw ClassifierError.wrongInputSize(expected: input.shape.dimensions.reduce(1, *), got: inputFloats)
+        let floats = pre.height * pre.width * 3
+        guard input.shape.dimensions.reduce(1, *) == floats else {
+            throw ClassifierError.wrongInputSize(expected: input.shape.dimensions.reduce(1, *), got: floats)
         }
-        preprocessor = try Preprocessor(spec: pre)
-        labels = manifest.labels
         let version = Bundle(for: Interpreter.self).infoDictionary?["CFBundleShortVersionString"] as? String
-        runtime = RuntimeDescription(
+        self.interpreter = interpreter
+        self.inputFloats = floats
+        self.preprocessor = try Preprocessor(spec: pre)
+        self.labels = manifest.labels
+        self.runtime = RuntimeDescription(
             name: "litert", version: version, device: "cpu", threads: threads,
             details: ["api": "TensorFlowLiteSwift Interpreter", "xnnpack": "true", "input_dtype": "\(input.dataType)"])
     }
