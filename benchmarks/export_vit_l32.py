@@ -237,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     logs = work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     args.saved_model, args.out = str(work / "saved_model"), str(work / "artifacts")
-    command = "flock /tmp/edgevit-heavy.lock .venv/bin/python benchmarks/export_vit_l32.py " + " ".join(map(shlex.quote, argv or sys.argv[1:]))
+    command = " ".join(["flock /tmp/edgevit-heavy.lock .venv/bin/python benchmarks/export_vit_l32.py",
+                        *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
 
     if args.reuse_savedmodel and (work / "saved_model" / "saved_model.pb").is_file():
         savedmodel = {"reused": True, "wall_seconds": 0.0, "peak_rss_bytes": None}

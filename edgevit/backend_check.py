@@ -7,7 +7,7 @@ Keras' backend is fixed per process, so each backend runs in its own process. Th
 classifier (edgevit.train.build_training_model), loads the weights, compiles the recipe
 (edgevit.train.compile_recipe), trains through the training feed (edgevit.data.feed: D.npz holds
 uint8 `pixels` (N, H, W, 3) and int `labels`) on the requested devices and precision, in file order,
-and prints one JSON line:
+and prints one JSON line per run (`--runs` runs several in one process):
   epoch_losses  the recipe's loss of each epoch as fit() reports it (one batch per epoch: the loss of
                 the weights before that epoch's update, so epoch 1 checks the forward pass and later
                 epochs the gradients and the Adam update);
@@ -60,6 +60,7 @@ def run_check(*, backend: Backend, model: dict, weights: Path, data: Path, epoch
     from edgevit.train import build_training_model, compile_recipe
 
     keras = import_keras()
+    keras.backend.clear_session()  # several runs in one process: start each from a clean slate
     config = ClassifierConfig.from_dict(model)
     spec = Preprocessing(height=config.image_size, width=config.image_size)
     with np.load(data) as arrays:
@@ -77,7 +78,8 @@ def run_check(*, backend: Backend, model: dict, weights: Path, data: Path, epoch
             epoch_losses.append(float(history.history["loss"][0]))
     fresh = build_classifier(config)
     fresh.set_weights(trained.get_weights())
-    probs = np.asarray(fresh.predict(normalize(pixels, spec), verbose=0), dtype=np.float64)
+    # An eager call: no second compilation for ten images.
+    probs = keras.ops.convert_to_numpy(fresh(normalize(pixels, spec), training=False)).astype(np.float64)
     final_loss = float(-np.log(np.maximum(probs[np.arange(len(labels)), labels], 1e-12)).mean())
     return {
         "backend": backend.value,
@@ -101,15 +103,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host-devices", type=int, default=1, help="split the CPU into this many devices (no accelerator needed)")
     p.add_argument("--precision", default="fp32")
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--runs", default="[{}]",
+                   help="JSON list of runs in this one process, each overriding epochs/batch_size/devices/precision (default: one run)")
     args = p.parse_args(argv)
     backend = activate_backend(args.backend)
     split_host_cpu(backend, args.host_devices)
     with np.load(args.data) as arrays:
         count = len(arrays["labels"])
-    result = run_check(backend=backend, model=json.loads(args.model), weights=Path(args.weights), data=Path(args.data),
-                       epochs=args.epochs, batch_size=args.batch_size or count, devices=args.devices,
-                       precision=args.precision, learning_rate=args.lr)
-    print(json.dumps(result))
+    defaults = {"epochs": args.epochs, "batch_size": args.batch_size or count, "devices": args.devices, "precision": args.precision}
+    for overrides in json.loads(args.runs):
+        unknown = set(overrides) - set(defaults)
+        if unknown:
+            p.error(f"--runs: unknown key(s) {sorted(unknown)}; known: {sorted(defaults)}")
+        run = {**defaults, **overrides}
+        result = run_check(backend=backend, model=json.loads(args.model), weights=Path(args.weights), data=Path(args.data),
+                           learning_rate=args.lr, **run)
+        print(json.dumps({"run": overrides, **result}), flush=True)
     return 0
 
 

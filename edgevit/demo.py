@@ -60,10 +60,67 @@ def run_demo(out: Path, config: DemoConfig) -> int:
           f"val accuracy {result.val_accuracy:.2%}, test accuracy {result.test_accuracy:.2%} "
           f"(chance {1 / config.num_classes:.0%})")
     print(f"[train] SavedModel + manifest.json -> {result.saved_model}")
-    atomic_write_json(out / "demo.json", {"config": asdict(config), "test_accuracy": result.test_accuracy,
-                                          "val_accuracy": result.val_accuracy, "saved_model": str(result.saved_model)})
     if result.test_accuracy < config.min_test_accuracy:
         raise DemoGateError(f"test accuracy {result.test_accuracy:.2%} is below the demo's gate of "
                             f"{config.min_test_accuracy:.0%}; training did not converge")
+    summary = {"config": asdict(config), "test_accuracy": result.test_accuracy, "val_accuracy": result.val_accuracy,
+               "saved_model": str(result.saved_model)}
+    failures = _ship_stages(out, result.saved_model, config, summary)
+    atomic_write_json(out / "demo.json", summary)
+    if failures:
+        raise DemoGateError("; ".join(failures) + f" (details in {out})")
     print(f"demo finished: everything is under {out}")
     return 0
+
+
+def _demo_recipe() -> Path | None:
+    """export/demo.toml from a source checkout (the README's install is editable); None: one default per format."""
+    path = Path(__file__).resolve().parents[1] / "export" / "demo.toml"
+    return path if path.is_file() else None
+
+
+def _ship_stages(out: Path, saved_model: Path, config: DemoConfig, summary: dict) -> list[str]:
+    """export -> verify -> bench -> report; returns what failed (every stage still runs on what it can)."""
+    from edgevit.bench import BenchOptions, bench_artifacts, describe
+    from edgevit.exporters import export_all
+    from edgevit.report import write_report
+    from edgevit.runners import RunnerOptions
+    from edgevit.verify import verify_artifacts
+    from edgevit.verify_report import format_table, report_to_records, summary_error
+
+    failures = []
+    artifacts = out / "artifacts"
+    if artifacts.exists():
+        shutil.rmtree(artifacts)  # the demo rebuilds everything from the SavedModel it just trained
+    recipe = _demo_recipe()
+    started = time.perf_counter()
+    exported = export_all(saved_model=saved_model, out_dir=artifacts, recipe=recipe, echo=lambda line: print(f"[export] {line}", flush=True))
+    built = [r for r in exported if r.ok]
+    print(f"[export] {len(built)} of {len(exported)} artifacts built in {time.perf_counter() - started:.0f} s (wall clock) -> {artifacts}")
+    if len(built) < len(exported):
+        failures.append(f"{len(exported) - len(built)} artifact(s) failed to export")
+
+    started = time.perf_counter()
+    report = verify_artifacts([artifacts], saved_model=saved_model, recipe=recipe, options=RunnerOptions(threads=None),
+                              golden_dir=out / "golden", golden_count=8)
+    print(format_table(report))
+    print(f"[verify] parity of every artifact on the test split in {time.perf_counter() - started:.0f} s (wall clock); "
+          f"golden vectors -> {out / 'golden'}")
+    error = summary_error(report)
+    if error is not None:
+        failures.append(str(error))
+    verify_records = report_to_records(report)
+
+    started = time.perf_counter()
+    # Fewer runs than `edgevit bench`'s defaults: the demo shows the pipeline; benchmarks/ holds the careful numbers.
+    options = BenchOptions(threads=(config.bench_threads,), runs=config.bench_runs, warmup=3, batch=8, batch_runs=5).check()
+    records = bench_artifacts(artifacts, saved_model=saved_model, options=options, verify_records=verify_records,
+                              command="edgevit demo", progress=lambda record: print(f"[bench] {describe(record)}", flush=True))
+    print(f"[bench] {sum(1 for r in records if r['kind'] == 'bench')} measurements in {time.perf_counter() - started:.0f} s (wall clock)")
+    paths = write_report([*verify_records, *records], out / "report", title="edgevit demo: tiny ViT on synthetic birds",
+                         commands=["edgevit demo"])
+    print()
+    print(paths.markdown.read_text())
+    print(f"[report] {paths.markdown}, {paths.html}")
+    summary.update(artifacts=str(artifacts), report=str(paths.markdown), failures=failures)
+    return failures

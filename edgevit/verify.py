@@ -12,13 +12,12 @@ device would do), so a manifest with a wrong mean/std fails parity rather than b
 Each artifact ends in one status: "passed", "parity failed" (the gate's failures say which number
 missed and by how much) or "failed to load" (corrupted file, wrong labels or input size, a runtime
 that cannot open it; verification continues with the next artifact). Metrics: see edgevit/parity.py;
-gates: edgevit/gates.py.
+gates: edgevit/gates.py; JSON, records and the printed table: edgevit/verify_report.py.
 """
 
 from __future__ import annotations
 
 import enum
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -306,6 +305,15 @@ def _preprocessing_note(artifact: Artifact, reference: Artifact) -> str | None:
     return f"its manifest's preprocessing differs from the SavedModel's ({'; '.join(diffs)})"
 
 
+def _check_gates_exist(folders: list[Path], overrides: dict) -> None:
+    for folder in folders:
+        try:
+            artifact = open_artifact(folder, check_integrity=False)
+        except EdgeVitError:
+            continue  # reported as "failed to load" when its turn comes
+        gate_for(artifact.name, artifact.format, artifact.quantization, overrides)
+
+
 def _verify_one(
     folder: Path,
     *,
@@ -380,6 +388,7 @@ def verify_artifacts(
         raise UsageError(f"golden count must be a positive integer, got {golden_count!r}")
     folders = collect_artifact_folders(artifacts)
     overrides = read_gate_overrides(recipe)
+    _check_gates_exist(folders, overrides)  # a missing gate is a usage error: found before any model runs
     source = open_source(resolve_saved_model(folders, saved_model))
     reference = open_artifact(source.folder)
     fingerprint = source.fingerprint
@@ -413,161 +422,3 @@ def verify_artifacts(
         results.append(result)
     data_info = DataInfo(root, split, len(evalset.paths), len(set(evalset.labels.tolist())))
     return VerifyReport(ref_result, data_info, tuple(results), time.perf_counter() - started)
-
-
-# ------------------------------------------------------------------------------------------------
-# Output: JSON, records, table
-
-
-def _number(value: float | None, digits: int = 6):
-    """JSON-safe float: NaN/inf become None (json would write invalid tokens)."""
-    if value is None or not math.isfinite(value):
-        return None
-    return round(float(value), digits) if digits is not None else float(value)
-
-
-def _runner_dict(info: RunnerInfo | None) -> dict | None:
-    if info is None:
-        return None
-    return {"name": info.runtime, "version": info.version, "device": info.device, "threads": info.threads,
-            "emulated": info.emulated, "details": info.details}
-
-
-def result_to_dict(result: ArtifactResult) -> dict:
-    m = result.metrics
-    return {
-        "name": result.name,
-        "folder": str(result.folder),
-        "format": result.format,
-        "quantization": result.quantization,
-        "status": result.status.value,
-        "reason": result.reason,
-        "runtime": _runner_dict(result.runner),
-        "emulated": result.emulated,
-        "gate": result.gate.to_dict() if result.gate else None,
-        "failures": list(result.failures),
-        "notes": list(result.notes),
-        "predict_seconds": _number(result.predict_seconds, 3),
-        "metrics": None if m is None else {
-            "count": m.count,
-            "accuracy": _number(m.accuracy),
-            "reference_accuracy": _number(m.reference_accuracy),
-            "accuracy_difference_points": _number(m.difference.points, 4),
-            "accuracy_difference_ci95_points": [_number(m.difference.low, 4), _number(m.difference.high, 4)],
-            "ci_method": "paired bootstrap, 10,000 resamples, seed 0",
-            "improved": m.difference.improved,
-            "worsened": m.difference.worsened,
-            "mcnemar_exact_p": _number(m.difference.mcnemar_p),
-            "agreement": _number(m.agreement),
-            "flip_count": len(m.flips),
-            "flips": [{"path": f.path, "true_label": f.true_label, "reference": f.reference, "artifact": f.artifact} for f in m.flips],
-            "max_abs_error": _number(m.max_abs_error, 9),
-            "mean_abs_error": _number(m.mean_abs_error, 9),
-            "mean_kl_divergence": _number(m.mean_kl_divergence, 9),
-            "non_finite": m.non_finite,
-        },
-    }
-
-
-def report_to_dict(report: VerifyReport) -> dict:
-    from edgevit.manifest import now_iso, tool_versions
-
-    ref = report.reference
-    return {
-        "schema_version": 1,
-        "kind": "verify",
-        "created": now_iso(),
-        "passed": report.passed,
-        "reference": {"saved_model": str(ref.saved_model), "fingerprint": ref.fingerprint, "runtime": _runner_dict(ref.runner),
-                      "accuracy": _number(ref.accuracy), "predict_seconds": _number(ref.predict_seconds, 3)},
-        "data": {"root": str(report.data.root), "split": report.data.split, "count": report.data.count, "classes": report.data.classes},
-        "artifacts": [result_to_dict(r) for r in report.results],
-        "seconds": round(report.seconds, 2),
-        "tool_versions": tool_versions(),
-    }
-
-
-_RECORD_STATUS = {Status.PASSED: "ok", Status.PARITY_FAILED: "parity failed", Status.FAILED_TO_LOAD: "failed"}
-
-
-def result_to_record(result: ArtifactResult, report: VerifyReport, *, machine: dict, versions: dict) -> dict:
-    """One record-v1 "verify" record (edgevit/records.py) for bench and report to attach."""
-    from edgevit.records import new_record
-
-    manifest = result.manifest
-    artifact = None
-    if result.format is not None:
-        artifact = {"name": result.name, "format": result.format, "quantization": result.quantization,
-                    "file": manifest.get("file"), "file_size": int(manifest.get("file_size") or 0), "sha256": manifest.get("sha256"),
-                    "source_fingerprint": (manifest.get("source") or {}).get("fingerprint")}
-    m = result.metrics
-    parity = None
-    if m is not None:
-        parity = {"reference": REFERENCE_RUNTIME, "split": report.data.split, "count": m.count, "accuracy": _number(m.accuracy),
-                  "reference_accuracy": _number(m.reference_accuracy), "agreement": m.agreement, "flips": len(m.flips),
-                  "max_abs_diff": _number(m.max_abs_error, 9), "passed": result.passed,
-                  "gate": result.gate.to_dict() if result.gate else None}
-    runtime = _runner_dict(result.runner)
-    return new_record(kind="verify", status=_RECORD_STATUS[result.status], reason=result.reason if not result.passed else None,
-                      machine=machine, tool_versions=versions, producer="edgevit verify", artifact=artifact,
-                      runtime=runtime, parity=parity, notes="; ".join(result.notes) or None)
-
-
-def report_to_records(report: VerifyReport) -> list[dict]:
-    from edgevit.machine import machine_fingerprint
-    from edgevit.manifest import tool_versions
-
-    machine, versions = machine_fingerprint(), tool_versions()
-    return [result_to_record(r, report, machine=machine, versions=versions) for r in report.results]
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None or not math.isfinite(value) else f"{value:.2%}"
-
-
-def format_table(report: VerifyReport) -> str:
-    """The report as a Markdown table plus a legend and one line per artifact that did not pass."""
-    ref, data = report.reference, report.data
-    lines = [
-        f"reference: SavedModel {ref.saved_model} ({ref.runner.runtime} {ref.runner.version}, {ref.runner.device}), "
-        f"top-1 accuracy {ref.accuracy:.2%} on {data.root}/{data.split}: {data.count} images, {data.classes} classes; "
-        f"predict {ref.predict_seconds:.2f} s",
-        "",
-        "| artifact | runtime | status | top-1 acc | Δ acc, points [95% CI] | agreement | flips | max abs Δp | mean abs Δp | KL | predict s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in report.results:
-        runtime = "-" if r.runner is None else r.runner.runtime + (" (emulated)" if r.runner.emulated else "")
-        m = r.metrics
-        if m is None:
-            cells = ["-"] * 7
-        else:
-            d = m.difference
-            cells = [_pct(m.accuracy), f"{d.points:+.2f} [{d.low:+.2f}, {d.high:+.2f}]", _pct(m.agreement), str(len(m.flips)),
-                     f"{m.max_abs_error:.2e}", f"{m.mean_abs_error:.2e}", f"{m.mean_kl_divergence:.2e}"]
-        seconds = "-" if r.predict_seconds is None else f"{r.predict_seconds:.2f}"
-        lines.append(f"| {r.name} | {runtime} | {r.status.value} | " + " | ".join(cells) + f" | {seconds} |")
-    lines += [
-        "",
-        "Δ acc: artifact minus SavedModel top-1 accuracy, percentage points, 95% paired-bootstrap interval; agreement: same "
-        "top-1 class as the SavedModel; flips: images whose top-1 class changed; Δp: probability difference over every "
-        "image and class; KL: mean KL(SavedModel || artifact) in nats; predict s: wall seconds of the runtime's predict "
-        f"calls over the {data.count} images. (emulated): Core ML's program run by the numpy MIL interpreter, not Core ML.",
-    ]
-    problems = [r for r in report.results if not r.passed or r.notes]
-    if problems:
-        lines.append("")
-        lines += [f"- {r.name}: {r.status.value}" + (f": {r.reason}" if r.reason else "") for r in problems]
-    return "\n".join(lines)
-
-
-def summary_error(report: VerifyReport) -> EdgeVitError | None:
-    """The error a command exits with when some artifact did not pass (ParityError wins over a load failure)."""
-    from edgevit.errors import ParityError
-
-    failed = [r for r in report.results if not r.passed]
-    if not failed:
-        return None
-    listing = "; ".join(f"{r.name} ({r.status.value}: {r.reason})" for r in failed)
-    message = f"{len(failed)} of {len(report.results)} artifact(s) did not pass: {listing}"
-    return ParityError(message) if report.by_status(Status.PARITY_FAILED) else ModelError(message)

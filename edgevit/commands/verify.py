@@ -12,7 +12,7 @@ def register(subparsers) -> None:
         "verify",
         help="check that each artifact gives the SavedModel's answers on a labelled split (exit != 0 if any fails its gate)",
         description="Run the SavedModel and every artifact on the same labelled images; report accuracy, its difference "
-        "(95%% interval), top-1 agreement, flipped images, probability errors and KL divergence, and judge each "
+        "(95% interval), top-1 agreement, flipped images, probability errors and KL divergence, and judge each "
         "artifact by the gate of its quantization mode.",
     )
     p.add_argument("artifacts", nargs="+", metavar="ARTIFACTS_DIR_OR_ARTIFACT",
@@ -34,7 +34,8 @@ def register(subparsers) -> None:
 def cmd_verify(args: argparse.Namespace) -> int:
     from edgevit.fsutil import atomic_write_json
     from edgevit.runners import RunnerOptions
-    from edgevit.verify import format_table, report_to_dict, report_to_records, summary_error, verify_artifacts
+    from edgevit.verify import verify_artifacts
+    from edgevit.verify_report import format_table, report_to_dict, report_to_records, summary_error
 
     report = verify_artifacts(
         args.artifacts,

@@ -97,16 +97,17 @@ def _operation(op, blobs: BlobFiles, path: Path) -> Operation:
 
 
 class _Lazy:
-    """A value decoded on first use: the interpreter can list unsupported ops before reading any weight."""
+    """A value decoded when asked for, so unsupported ops are listed before any weight is read.
+
+    Not cached: the interpreter evaluates constants once and keeps its own (rounded) copy; caching
+    here too would hold every weight twice (2.4 GB for ViT-L/32).
+    """
 
     def __init__(self, message, blobs: BlobFiles):
-        self._message, self._blobs, self._value, self._done = message, blobs, None, False
+        self._message, self._blobs = message, blobs
 
     def get(self):
-        if not self._done:
-            self._value, self._done = decode_value(self._message, self._blobs), True
-            self._message = None
-        return self._value
+        return decode_value(self._message, self._blobs)
 
 
 def resolve(binding):
