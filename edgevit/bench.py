@@ -16,8 +16,6 @@ import importlib
 import json
 import multiprocessing
 import os
-import platform
-import resource
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +23,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
+from edgevit.memory import peak_rss_bytes
 from edgevit.config import MANIFEST_NAME
 from edgevit.errors import DataError, ModelError, UsageError
 from edgevit.flops import model_block
@@ -274,21 +273,6 @@ def _bench_inputs(shape: list, batch: int, seed: int) -> np.ndarray:
     return rng.uniform(-1.0, 1.0, size=(batch, height, width, channels)).astype(np.float32)
 
 
-def _peak_rss_bytes() -> int:
-    """High-water RSS of this process since it started its program.
-
-    Linux: VmHWM, which exec resets. Not ru_maxrss: Linux carries that across fork + exec, so a spawned
-    child would report at least its parent's RSS at the time of the fork.
-    """
-    status = Path("/proc/self/status")
-    if status.is_file():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024  # kB
-    usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(usage if platform.system() == "Darwin" else usage * 1024)  # macOS: bytes, Linux: KiB
-
-
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
@@ -330,7 +314,7 @@ def measure(job: Job, factory: RunnerFactory, *, clock: Clock = DEFAULT_CLOCK, s
         samples = time_calls(lambda: runner.predict(one), warmup=opts.warmup, runs=opts.runs, clock=clock)
         result["latency"] = summarize(samples, batch=1, warmup=opts.warmup)
         result["throughput"] = [throughput(samples, batch=1, warmup=opts.warmup), _batched(runner, job, clock)]
-        result["memory"] = {"peak_rss_bytes": _peak_rss_bytes(), "rss_before_load_bytes": rss_before, "scope": scope}
+        result["memory"] = {"peak_rss_bytes": peak_rss_bytes(), "rss_before_load_bytes": rss_before, "scope": scope}
     except Exception as exc:
         result.update(status=STATUS_FAILED, reason=f"inference failed: {_one_line(exc)}")
     finally:

@@ -73,10 +73,17 @@ def test_float16_uses_dynamic_loss_scaling_and_still_learns():
     assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
     x = np.random.default_rng(0).uniform(-1, 1, (8, 32, 32, 3)).astype(np.float32)
     y = np.arange(8) % 3
-    losses = [float(model.train_on_batch(x, y, return_dict=True)["loss"]) for _ in range(8)]
-    # The scale starts at 2**15 and halves on every step whose scaled gradients overflow float16.
-    assert float(model.optimizer.dynamic_scale) < 2.0**15
-    assert all(np.isfinite(losses)) and losses[-1] < losses[0] / 2, losses
+    first = float(model.train_on_batch(x, y, return_dict=True)["loss"])
+    # A scale too large for float16 makes the gradients overflow: the step is skipped and the scale halved.
+    model.optimizer.dynamic_scale.assign(2.0**40)
+    before = [w.copy() for w in model.get_weights()]
+    model.train_on_batch(x, y)
+    assert float(model.optimizer.dynamic_scale) == 2.0**39
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    model.optimizer.dynamic_scale.assign(2.0**15)
+    losses = [float(model.train_on_batch(x, y, return_dict=True)["loss"]) for _ in range(6)]
+    assert all(np.isfinite(losses)) and losses[-1] < first / 2, (first, losses)
 
 
 def test_float32_and_bfloat16_optimizers_are_not_wrapped():

@@ -7,12 +7,12 @@ export leaves neither a half-written file nor a stale manifest.
 
 from __future__ import annotations
 
-import resource
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from edgevit.memory import peak_rss_bytes
 from edgevit.errors import ExportError, ModelError
 from edgevit.fsutil import atomic_dir, folder_size, sha256_file
 from edgevit.manifest import now_iso, read_manifest, tool_versions, write_manifest
@@ -104,11 +104,6 @@ class Built:
     output_spec: dict | None = None
 
 
-def _peak_rss_bytes() -> int:
-    # ru_maxrss is in KiB on Linux: the process's high-water mark, which is why each export runs in its own process.
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
 def write_artifact(
     *,
     source: SourceModel,
@@ -150,7 +145,7 @@ def write_artifact(
                 "model": src.get("model"),
                 "source": {"saved_model": str(source.folder.resolve()), "fingerprint": source.fingerprint,
                            "dataset": src.get("dataset"), "metrics": src.get("metrics")},
-                "conversion": {"seconds": round(seconds, 2), "peak_rss_bytes": _peak_rss_bytes(), **built.details},
+                "conversion": {"seconds": round(seconds, 2), "peak_rss_bytes": peak_rss_bytes(), **built.details},
                 "tool_versions": tool_versions(),
             }
             write_manifest(tmp, manifest)

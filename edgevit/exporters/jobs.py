@@ -191,6 +191,8 @@ def _run_child(job: ArtifactJob, saved_model: Path, out_dir: Path, log: Path, no
         seconds = time.perf_counter() - started
         _remove_leftovers(out_dir, job.name, child.pid)
         reported = json.loads(result_file.read_text()) if result_file.is_file() else {}
+    # The worker's own VmHWM; wait4's ru_maxrss (a killed child's only figure) includes our RSS at fork time.
+    peak = reported.get("peak_rss_bytes", peak)
     common = dict(
         name=job.name, format=job.format.value, quantization=job.options.quantization.value, options=options_to_dict(job.options),
         exit_code=exit_code, seconds=round(seconds, 2), peak_rss_bytes=peak, log=str(log.relative_to(out_dir)),
