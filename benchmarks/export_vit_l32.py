@@ -182,8 +182,10 @@ def markdown(result: dict) -> str:
         f"when the process started: this {machine['cpu_cores_logical']}-core machine is shared, and other work "
         "stretches wall times (not peak RSS).",
         "",
-        f"SavedModel (build + save, random weights): {sm['wall_seconds']:.0f} s wall, peak RSS {_gib(sm['peak_rss_bytes'])}, "
-        f"{_mb(sm.get('size_bytes'))}",
+        (f"SavedModel: reused from an earlier run in the work folder (not measured in this run), {_mb(sm.get('size_bytes'))}"
+         if sm.get("reused") else
+         f"SavedModel (build + save, random weights): {sm['wall_seconds']:.0f} s wall, peak RSS {_gib(sm['peak_rss_bytes'])}, "
+         f"{_mb(sm.get('size_bytes'))}"),
         "",
         f"| artifact | status | wall | conversion | peak RSS | < {target / 2**30:.0f} GiB | size | load before |",
         "|---|---|---:|---:|---:|:---:|---:|---:|",
@@ -241,18 +243,17 @@ def main(argv: list[str] | None = None) -> int:
                         *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
 
     if args.reuse_savedmodel and (work / "saved_model" / "saved_model.pb").is_file():
-        savedmodel = {"reused": True, "wall_seconds": 0.0, "peak_rss_bytes": None}
-        print(f"[savedmodel] reusing {args.saved_model}")
+        savedmodel = {"reused": True, "wall_seconds": None, "peak_rss_bytes": None}
+        print(f"[savedmodel] reusing {args.saved_model} (not measured in this run)")
     else:
         print(f"[savedmodel] building {args.variant} with random weights -> {args.saved_model}", flush=True)
         savedmodel = timed(_this_script("savedmodel", args), logs / "savedmodel.log")
         if savedmodel["exit_code"]:
             print(f"the SavedModel step failed; see {savedmodel['log']}", file=sys.stderr)
             return 1
+        print(f"[savedmodel] {savedmodel['wall_seconds']:.0f} s wall, peak RSS {_gib(savedmodel['peak_rss_bytes'])}", flush=True)
     savedmodel["size_bytes"] = folder_bytes(Path(args.saved_model))
     manifest = json.loads((Path(args.saved_model) / "manifest.json").read_text())
-    print(f"[savedmodel] {savedmodel['wall_seconds']:.0f} s wall, peak RSS {_gib(savedmodel['peak_rss_bytes'])}, "
-          f"{_mb(savedmodel['size_bytes'])}", flush=True)
 
     target = int(args.target_gib * 2**30)
     artifacts = []

@@ -63,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.steps < 1 or args.warmup < 1:
         p.error("--steps and --warmup must be at least 1")
 
+    if args.trainable_blocks != "all" and not args.trainable_blocks.isdigit():
+        p.error(f"--trainable-blocks must be 'all' or a number, got '{args.trainable_blocks}'")
     trainable = args.trainable_blocks if args.trainable_blocks == "all" else int(args.trainable_blocks)
     config = BenchConfig(
         backend=parse_backend(args.backend), variant=args.variant, image_size=args.image_size, num_classes=args.classes,

@@ -179,8 +179,8 @@ def main(argv=None) -> int:
         "schema_version": 1,
         "kind": "verify-benchmark",
         "date": date,
-        "command": f"flock /tmp/edgevit-heavy.lock .venv/bin/python benchmarks/verify_vit_l32.py "
-                   + shlex.join(argv if argv is not None else sys.argv[1:]),
+        "command": shlex.join(["flock", "/tmp/edgevit-heavy.lock", ".venv/bin/python", "benchmarks/verify_vit_l32.py",
+                               *(argv if argv is not None else sys.argv[1:])]),
         "verify_command": shlex.join(command),
         "machine": machine,
         "tool_versions": {k: v for k, v in tool_versions().items()},

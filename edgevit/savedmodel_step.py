@@ -71,7 +71,9 @@ def export_in_subprocess(run_dir: Path) -> Path:
     """Run `edgevit savedmodel RUN_DIR` in a TensorFlow process (Keras' backend is fixed per process)."""
     # CPU only: saving needs no accelerator, and the training process still holds the GPU's memory.
     env = {**os.environ, "KERAS_BACKEND": Backend.TENSORFLOW.value, "CUDA_VISIBLE_DEVICES": ""}
-    done = subprocess.run([sys.executable, "-m", "edgevit", "savedmodel", str(run_dir)], env=env, capture_output=True, text=True)
+    # --overwrite: a resumed run replaces the SavedModel of its earlier session, as on TensorFlow.
+    command = [sys.executable, "-m", "edgevit", "savedmodel", str(run_dir), "--overwrite"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise ModelError(f"writing the SavedModel with TensorFlow failed ({reason}); run `edgevit savedmodel {run_dir}` to see why")

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from edgevit.backends import Backend, activate_backend, backend_versions, device_description
-from edgevit.config import VARIANTS, Preprocessing
+from edgevit.config import Preprocessing
 from edgevit.precision import COMPUTE_DTYPES, Precision
 
 INPUTS = ("synthetic", "images")
@@ -143,10 +143,10 @@ def time_batch_size(keras, config: BenchConfig, batch_size: int, *, image_source
             warm = _feed(keras, source, labels, batch_size=batch_size, steps=config.warmup_steps, workers=workers)
             timed = _feed(keras, source, labels, batch_size=batch_size, steps=config.steps, workers=workers)
         started = time.perf_counter()
-        model.fit(warm, steps_per_epoch=config.warmup_steps, epochs=1, verbose=0)
+        model.fit(warm, steps_per_epoch=config.warmup_steps, epochs=1, shuffle=False, verbose=0)
         row["warmup_seconds"] = time.perf_counter() - started
         started = time.perf_counter()
-        history = model.fit(timed, steps_per_epoch=config.steps, epochs=1, verbose=0)
+        history = model.fit(timed, steps_per_epoch=config.steps, epochs=1, shuffle=False, verbose=0)
         seconds = time.perf_counter() - started  # fit returns after the last step's loss is on the host
         loss = float(history.history["loss"][0])
     except Exception as exc:  # out of memory and compiler failures are results at this batch size
@@ -184,7 +184,7 @@ def run_bench(config: BenchConfig, *, log=print) -> dict:
     log(f"command: {config.command}")
     log(f"device: {device_description(config.backend)}; keras {keras.__version__}")
     peak = measure_matmul_peak(config.backend, dtype=dtype, n=config.peak_n)
-    log(f"peak: {peak['flops_best'] / 1e12:.1f} TFLOP/s best, {peak['flops_median'] / 1e12:.1f} median "
+    log(f"peak: {peak['flops_best'] / 1e12:.3g} TFLOP/s best, {peak['flops_median'] / 1e12:.3g} median "
         f"({dtype} {config.peak_n}^3 matmul, {peak['samples']} samples of {peak['calls_per_sample']} calls)")
     workers = config.data_workers or default_workers()
     rows = []
@@ -199,7 +199,7 @@ def run_bench(config: BenchConfig, *, log=print) -> dict:
                 row["achieved_flops"] = train_flops * row["images_per_s"]
                 row["mfu"] = mfu(flops_per_image=train_flops, images_per_s=row["images_per_s"], peak_flops=peak["flops_best"])
                 log(f"batch {batch_size}: {row['step_ms']:.1f} ms/step, {row['images_per_s']:.1f} images/s "
-                    f"({config.steps} steps timed after {config.warmup_steps} warm-up), {row['achieved_flops'] / 1e12:.1f} TFLOP/s "
+                    f"({config.steps} steps timed after {config.warmup_steps} warm-up), {row['achieved_flops'] / 1e12:.3g} TFLOP/s "
                     f"= {100 * row['mfu']:.1f}% MFU")
             else:
                 log(f"batch {batch_size}: failed: {row['reason']}")
@@ -238,10 +238,10 @@ def markdown(result: dict) -> str:
         f"- machine: `{result['machine']['id']}`; device: {result['device']}",
         f"- versions: {', '.join(f'{k} {v}' for k, v in result['versions'].items())}",
         f"- model: {model['params']:,} parameters, {model['trainable_blocks']} trainable blocks, {model['num_classes']} classes; "
-        f"{model['forward_flops_per_image'] / 1e9:.1f} GFLOP forward and {model['training_flops_per_image'] / 1e9:.1f} GFLOP "
+        f"{model['forward_flops_per_image'] / 1e9:.3g} GFLOP forward and {model['training_flops_per_image'] / 1e9:.3g} GFLOP "
         "training (forward + 2x forward for the layers that train) per image, matrix multiplies counted from the config",
-        f"- peak: {peak['flops_best'] / 1e12:.1f} TFLOP/s ({peak['dtype']} {peak['n']}x{peak['n']}x{peak['n']} matmul, best of "
-        f"{peak['samples']} samples of {peak['calls_per_sample']} calls; median {peak['flops_median'] / 1e12:.1f}), measured in this run",
+        f"- peak: {peak['flops_best'] / 1e12:.3g} TFLOP/s ({peak['dtype']} {peak['n']}x{peak['n']}x{peak['n']} matmul, best of "
+        f"{peak['samples']} samples of {peak['calls_per_sample']} calls; median {peak['flops_median'] / 1e12:.3g}), measured in this run",
         f"- created: {result['created']}",
         "",
         "| batch | status | step (ms) | images/s | achieved TFLOP/s | MFU | compiled |",
@@ -250,7 +250,7 @@ def markdown(result: dict) -> str:
     for row in result["runs"]:
         if row["status"] == "ok":
             lines.append(f"| {row['batch_size']} | ok | {row['step_ms']:.1f} | {row['images_per_s']:.1f} | "
-                         f"{row['achieved_flops'] / 1e12:.1f} | {100 * row['mfu']:.1f}% | {'yes' if row['jit_compile'] else 'no'} |")
+                         f"{row['achieved_flops'] / 1e12:.3g} | {100 * row['mfu']:.1f}% | {'yes' if row['jit_compile'] else 'no'} |")
         else:
             lines.append(f"| {row['batch_size']} | failed: {row['reason']} | | | | | |")
     steps = {(r["warmup_steps"], r["steps"]) for r in result["runs"]}

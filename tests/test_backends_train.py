@@ -21,7 +21,7 @@ from edgevit.models import ClassifierConfig, build_classifier
 from edgevit.precision import Precision
 from edgevit.savedmodel import LoadedSavedModel
 from edgevit.savedmodel_step import PENDING_MANIFEST
-from edgevit.train import BEST_WEIGHTS, LAST_WEIGHTS, STATE_NAME, train
+from edgevit.train import BEST_WEIGHTS, LAST_WEIGHTS, STATE_NAME, _initial_state
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = TrainConfig(variant="tiny", image_size=32, trainable_blocks="all", epochs=1, batch_size=16, pretrained=False, seed=3)
@@ -74,6 +74,7 @@ def test_jax_run_writes_the_same_outputs_as_a_tensorflow_run(jax_run, birds):
     assert manifest["metrics"]["test_images"] == 18 and 0 <= manifest["metrics"]["test_accuracy"] <= 1
 
 
+@pytest.mark.slow
 @needs_jax
 def test_jax_resume_reaches_the_same_weights(jax_run, birds, tmp_path):
     straight, _ = jax_run
@@ -111,18 +112,15 @@ def test_unknown_backend_and_bad_devices_are_usage_errors(birds, tmp_path, capsy
     assert "--devices must be a number or 'all', got 'none'" in capsys.readouterr().err
 
 
-def test_resume_of_a_run_from_before_the_runtime_options(birds, tmp_path):
-    """A train_state.json written before precision/backend/... existed resumes; changing the precision does not."""
-    out = tmp_path / "old"
-    train(birds, out, FAST, verbose=0)
-    state = json.loads((out / STATE_NAME).read_text())
-    for key in ("precision", "backend", "jit_compile", "devices", "data_workers"):
-        del state["config"][key]
-    (out / STATE_NAME).write_text(json.dumps(state))
+def test_resume_of_a_run_from_before_the_runtime_options(tmp_path):
+    """A train_state.json written before precision/backend/... existed resumes; a changed precision does not."""
+    state = {"config": {k: v for k, v in FAST.to_dict().items() if k not in ("precision", "backend", "jit_compile", "devices", "data_workers")},
+             "history": [], "best_val_accuracy": 0.5, "best_epoch": 1, "wait": 0, "epochs_done": 1}
+    (tmp_path / STATE_NAME).write_text(json.dumps(state))
+    runtime_changed = replace(FAST, epochs=2, data_workers=3, backend="jax", devices=2, jit_compile=False)
+    assert _initial_state(tmp_path, runtime_changed, resume=True)["epochs_done"] == 1
     with pytest.raises(UsageError, match=r"different options \(precision\)"):
-        train(birds, out, replace(FAST, epochs=2, precision=Precision.BF16.value), resume=True, verbose=0)
-    result = train(birds, out, replace(FAST, epochs=2, data_workers=3, backend="tensorflow"), resume=True, verbose=0)
-    assert result.epochs_run == 2 and result.saved_model is not None
+        _initial_state(tmp_path, replace(FAST, precision=Precision.BF16.value), resume=True)
 
 
 # --- the training benchmark -------------------------------------------------------------------
@@ -130,12 +128,12 @@ def test_resume_of_a_run_from_before_the_runtime_options(birds, tmp_path):
 def test_train_benchmark_smoke_on_tensorflow(tmp_path):
     from edgevit.train_bench import BenchConfig, markdown, run_bench, write_results
 
-    config = BenchConfig(backend=Backend.TENSORFLOW, variant="tiny", image_size=32, num_classes=5, batch_sizes=(4, 8), steps=2,
+    config = BenchConfig(backend=Backend.TENSORFLOW, variant="tiny", image_size=32, num_classes=5, batch_sizes=(4,), steps=2,
                          warmup_steps=1, precision=Precision.FP32, input="images", synth_images=20, data_workers=2, peak_n=128,
                          command="python benchmarks/train_vit_l32.py --smoke")
     lines = []
     result = run_bench(config, log=lines.append)
-    assert [r["status"] for r in result["runs"]] == ["ok", "ok"], result["runs"]
+    assert [r["status"] for r in result["runs"]] == ["ok"], result["runs"]
     train_flops = result["model"]["training_flops_per_image"]
     assert train_flops == 3 * result["model"]["forward_flops_per_image"]
     for row in result["runs"]:

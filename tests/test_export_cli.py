@@ -220,24 +220,27 @@ def test_a_failing_artifact_does_not_stop_the_others(capsys, tiny_run, tmp_path)
     assert after == {"tflite-int8": "failed", "tflite-dynamic": "ok", "onnx-fp32": "ok", "coreml-fp16": "ok"}
 
 
-def test_a_killed_converter_leaves_no_partial_artifact(tiny_run, tmp_path):
+@pytest.mark.parametrize("signum, expected", [(signal.SIGKILL, (-signal.SIGKILL, "killed by SIGKILL")),
+                                               (signal.SIGTERM, (128 + signal.SIGTERM, "exited with code 143"))])
+def test_a_killed_converter_leaves_no_partial_artifact(tiny_run, tmp_path, signum, expected):
     out = tmp_path / "out"
     results = []
     worker = threading.Thread(target=lambda: results.extend(
-        export_all(saved_model=tiny_run.saved_model, out_dir=out, jobs=[ArtifactJob.create("coreml")])))
+        export_all(saved_model=tiny_run.saved_model, out_dir=out, jobs=[ArtifactJob.create("tflite")])))
     worker.start()
     deadline = time.monotonic() + 120
     temp = []
     while not temp and time.monotonic() < deadline and worker.is_alive():
-        temp = list(out.glob(".coreml-fp16.tmp-*")) if out.exists() else []
+        temp = list(out.glob(".tflite-dynamic.tmp-*")) if out.exists() else []
         time.sleep(0.05)
     assert temp, "the converter never started its artifact folder"
     child_pid = int(temp[0].name.rsplit("-", 1)[1])  # fsutil names the temp folder after the writing process
-    os.kill(child_pid, signal.SIGKILL)
+    os.kill(child_pid, signum)
     worker.join(timeout=60)
 
     (result,) = results
-    assert result.status == "failed" and result.exit_code == -signal.SIGKILL
-    assert "killed by SIGKILL" in result.error
-    assert not (out / "coreml-fp16").exists() and _leftovers(out) == []
+    exit_code, message = expected
+    assert result.status == "failed" and result.exit_code == exit_code and message in result.error
+    # SIGTERM: the child unwinds through its atomic folder; SIGKILL: the parent removes what the child left.
+    assert not (out / "tflite-dynamic").exists() and _leftovers(out) == []
     assert json.loads((out / "artifacts.json").read_text())["artifacts"][0]["status"] == "failed"

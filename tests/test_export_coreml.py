@@ -99,3 +99,42 @@ def test_a_later_deployment_target_is_honoured(tiny_run, tmp_path):
     folder = export("coreml", saved_model=tiny_run.saved_model, out_dir=tmp_path, quantization="int8", minimum_ios=17)
     assert load_spec(folder).specificationVersion == 8  # iOS 17
     assert read_json(folder / "manifest.json")["conversion"]["minimum_deployment_target"] == "iOS17"
+
+
+def _frozen_graph_def(graph):
+    """The serving graph with every weight placeholder replaced by a Const: what a frozen graph gives coremltools."""
+    import tensorflow as tf
+
+    frozen = tf.compat.v1.GraphDef()
+    frozen.versions.CopyFrom(graph.graph_def.versions)
+    for node in graph.graph_def.node:
+        if node.op == "Placeholder" and node.name in graph.weights:
+            const = frozen.node.add(name=node.name, op="Const")
+            const.attr["dtype"].type = node.attr["dtype"].type
+            const.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(graph.weights[node.name]))
+        else:
+            frozen.node.add().CopyFrom(node)
+    return frozen
+
+
+def test_the_lean_route_gives_the_program_a_frozen_graph_gives(artifacts, tiny_run, tmp_path):
+    """coremltools on a frozen GraphDef (its usual route, too heavy at ViT-L/32) and the exporter's route agree."""
+    import coremltools as ct
+
+    from edgevit.exporters.coreml import _name_output, _pipeline
+    from edgevit.exporters.tfgraph import load_serving_graph
+
+    source = read_json(tiny_run.saved_model / "manifest.json")
+    frozen = _frozen_graph_def(load_serving_graph(tiny_run.saved_model))
+    _name_output(frozen, "probabilities")
+    size = source["input"]["shape"][1]
+    model = ct.convert(frozen, source="tensorflow", inputs=[ct.TensorType(name="images", shape=(1, size, size, 3), dtype=np.float32)],
+                       classifier_config=ct.ClassifierConfig(source["labels"], predicted_feature_name="classLabel"),
+                       convert_to="mlprogram", minimum_deployment_target=ct.target.iOS16, pass_pipeline=_pipeline("none"))
+    model.save(str(tmp_path / "model.mlpackage"))
+    ours, theirs = load_spec(artifacts["fp16"]), load_spec(tmp_path)
+    # Constants may be placed (or shared) differently; every computing op must be the same, in order.
+    computing = [[op.type for op in mil_operations(spec) if op.type != "const"] for spec in (ours, theirs)]
+    assert computing[0] == computing[1] and len(computing[0]) > 100
+    mine, frozen_weights = _weights(artifacts["fp16"], decompress=False), _weights(tmp_path, decompress=False)
+    assert sorted((w.shape, w.tobytes()) for w in mine.values()) == sorted((w.shape, w.tobytes()) for w in frozen_weights.values())

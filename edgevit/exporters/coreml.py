@@ -1,12 +1,20 @@
 """SavedModel -> Core ML mlprogram (.mlpackage) classifier, fp16 or fp32, optionally with compressed weights.
 
-The route: coremltools' TF frontend takes a GraphDef. Its own SavedModel loader freezes the function
-with TF's `convert_variables_to_constants_v2` (killed past 20 GiB at ViT-L/32 scale); here the
-serving graph is inlined with its weights as placeholders (exporters/tfgraph.py), which also rewrites
-exact GELU's `Erfc` into 1 - Erf, and the placeholders become constants just before conversion.
-
-Weight compression runs as one more pass in the conversion pipeline rather than on the converted
-model afterwards, so the program is never held twice in memory.
+The route, lean enough for ViT-L/32 on a 24 GiB machine:
+1. The serving graph is inlined with its weights as placeholders (exporters/tfgraph.py, which also
+   rewrites exact GELU's `Erfc` into 1 - Erf, an op coremltools lacks).
+2. coremltools' TF frontend converts that small graph to a MIL program in which each weight is a
+   function input (no pass pipeline yet).
+3. Each weight input is replaced by a MIL constant holding its value, and the program goes through
+   coremltools' default pass pipeline (fp16 cast, constant folding, fusions) plus, when asked, a
+   weight-compression pass at its end, then to an mlprogram.
+Why not hand coremltools a GraphDef with the weights as constants (what its own SavedModel loader
+does after `convert_variables_to_constants_v2`)? Its TF frontend then holds the weights five times
+over (the GraphDef, a tf.Graph, NodeDef copies, numpy values, and a TF session that re-evaluates
+every constant), and it formats the whole GraphDef into a log string: 12.3 GiB peak and ~4 minutes
+lost at ViT-L/32 scale. This route gives the same program (the same non-constant op sequence and
+bitwise-equal weights, on the tiny model in tests/test_export_coreml.py and on ViT-L/32) with the
+weights held by MIL only: 3.2 GiB peak for ViT-L/32 fp16 (benchmarks/results/export-vit-l32-*.md).
 
 The model is a classifier (Vision's VNCoreMLRequest returns labels): its outputs are `classLabel`
 (the top label) and `classLabel_probs` (label -> softmax probability). The input is fixed at batch 1:
@@ -15,6 +23,8 @@ Core ML conversion fails with a dynamic batch.
 
 from __future__ import annotations
 
+import contextlib
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -23,13 +33,16 @@ import numpy as np
 from edgevit.errors import ExportError
 from edgevit.exporters.common import Built, open_source, write_artifact
 from edgevit.exporters.options import CoreMLOptions, default_name, make_options
-from edgevit.exporters.tfgraph import load_serving_graph, weights_as_constants
+from edgevit.exporters.tfgraph import ServingGraph, load_serving_graph
 
 MAIN_FILE = "model.mlpackage"
+INPUT_NAME = "images"
 LABEL_OUTPUT = "classLabel"
 PROBABILITIES_OUTPUT = f"{LABEL_OUTPUT}_probs"  # the name coremltools gives the classifier's dictionary output
 # Weights with fewer elements than this (biases, norms) stay float: compressing them saves nothing.
 WEIGHT_THRESHOLD = 2048
+ROUTE = ("coremltools TF frontend on the inlined serving graph with weights as inputs, then weights as MIL constants; "
+         "Erfc rewritten to 1 - Erf")
 
 
 def export_coreml(*, saved_model: Path, out_dir: Path, name: str | None = None, **options) -> Path:
@@ -42,14 +55,14 @@ def export_coreml(*, saved_model: Path, out_dir: Path, name: str | None = None, 
     def convert(folder: Path) -> Built:
         graph = load_serving_graph(source.folder)
         height, width = graph.input_shape[1], graph.input_shape[2]
+        shape = (1, height, width, 3)
         num_params = graph.num_params
-        graph_def = weights_as_constants(graph)  # consumes graph.weights: held once
+        program = mil_program(graph, shape=shape, minimum_ios=opts.minimum_ios)  # consumes graph.weights
         del graph
         path = folder / MAIN_FILE
-        _convert(graph_def, path, shape=(1, height, width, 3), labels=labels,
-                 precision=precision, compression=compression, minimum_ios=opts.minimum_ios)
-        del graph_def
-        spec = check_mlpackage(path, labels=labels, shape=(1, height, width, 3))
+        _to_mlpackage(program, path, labels=labels, precision=precision, compression=compression, minimum_ios=opts.minimum_ios)
+        del program
+        spec = check_mlpackage(path, labels=labels, shape=shape)
         return Built(
             main_file=MAIN_FILE,
             details=_details(spec, precision=precision, compression=compression, minimum_ios=opts.minimum_ios, num_params=num_params),
@@ -62,6 +75,7 @@ def export_coreml(*, saved_model: Path, out_dir: Path, name: str | None = None, 
         source=source, out_dir=out_dir, name=name or default_name(opts), fmt="coreml", quantization=opts.quantization.value, convert=convert
     )
 
+
 def _import_converter() -> None:
     """Import the converter before write_artifact starts its clock: conversion.seconds times the conversion, not imports."""
     import coremltools  # noqa: F401
@@ -71,35 +85,77 @@ def _import_converter() -> None:
     import_tf()
 
 
-
-def _convert(graph_def, path: Path, *, shape, labels, precision, compression, minimum_ios) -> None:
+def mil_program(graph: ServingGraph, *, shape: tuple, minimum_ios: int):
+    """The serving graph as a MIL program whose weights are constants; empties `graph.weights` as it goes."""
     import coremltools as ct
 
-    _name_output(graph_def, "probabilities")
-    try:
-        model = ct.convert(
-            graph_def,
+    _name_output(graph.graph_def, "probabilities")
+    inputs = [ct.TensorType(name=INPUT_NAME, shape=shape, dtype=np.float32)]
+    inputs += [ct.TensorType(name=name, shape=value.shape, dtype=value.dtype) for name, value in graph.weights.items()]
+    with _conversion_errors():
+        program = ct.convert(
+            graph.graph_def,
             source="tensorflow",
-            inputs=[ct.TensorType(name="images", shape=shape, dtype=np.float32)],
-            # No `outputs=`: given one, coremltools copies the whole GraphDef (extract_sub_graph), +1.2 GB at
-            # ViT-L/32 scale; the graph's only sink is the output (checked by _name_output).
-            classifier_config=ct.ClassifierConfig(labels, predicted_feature_name=LABEL_OUTPUT),
+            inputs=inputs,
+            convert_to="milinternal",
+            pass_pipeline=ct.PassPipeline.EMPTY,  # the real pipeline runs once the weights are constants
+            compute_precision=ct.precision.FLOAT32,
+            minimum_deployment_target=getattr(ct.target, f"iOS{minimum_ios}"),
+        )
+    _weights_as_constants(program, graph.weights)
+    return program
+
+
+def _weights_as_constants(program, weights: dict[str, np.ndarray]) -> None:
+    """Replace each weight input of the main function by a constant with its value (popped from `weights`)."""
+    from coremltools.converters.mil.mil import Builder as mb
+
+    main = program.functions["main"]
+    first = main.operations[0]
+    with main:
+        for name in list(weights):
+            placeholder = main.inputs[name]
+            constant = mb.const(val=weights.pop(name), name=re.sub(r"\W", "_", name), before_op=first)
+            main.replace_uses_of_var_after_op(anchor_op=None, old_var=placeholder, new_var=constant)
+            # MIL has no public call to drop a function input; these two maps are where Function keeps them.
+            del main._input_dict[name]  # noqa: SLF001
+            del main.placeholder_inputs[name]
+    if main.input_types:
+        main.input_types = [t for t in main.input_types if t.name == INPUT_NAME]
+    if list(main.inputs) != [INPUT_NAME]:
+        raise ExportError(f"the Core ML program kept inputs {list(main.inputs)}; this is an exporter bug, report it")
+
+
+def _to_mlpackage(program, path: Path, *, labels, precision, compression, minimum_ios) -> None:
+    import coremltools as ct
+
+    with _conversion_errors():
+        model = ct.convert(
+            program,
             convert_to="mlprogram",
+            classifier_config=ct.ClassifierConfig(labels, predicted_feature_name=LABEL_OUTPUT),
             compute_precision=ct.precision.FLOAT16 if precision == "fp16" else ct.precision.FLOAT32,
             minimum_deployment_target=getattr(ct.target, f"iOS{minimum_ios}"),
             pass_pipeline=_pipeline(compression),
         )
+    model.save(str(path))
+
+
+@contextlib.contextmanager
+def _conversion_errors():
+    """coremltools raises NotImplementedError for a TF op it cannot convert, the others for bad graphs: one line each."""
+    try:
+        yield
     except (NotImplementedError, ValueError, TypeError, RuntimeError, AssertionError) as exc:
-        # coremltools raises NotImplementedError for a TF op it cannot convert, the others for bad graphs.
         text = str(exc).strip().splitlines()
         raise ExportError(f"coremltools could not convert the model: {text[0] if text else type(exc).__name__}") from None
-    model.save(str(path))
 
 
 def _name_output(graph_def, name: str) -> None:
     """Rename the graph's one sink (the serving function's output Identity) so the MIL program says what it is."""
     consumed = {i.lstrip("^").split(":")[0] for node in graph_def.node for i in node.input}
-    sinks = [n for n in graph_def.node if n.name not in consumed]
+    # An unused weight placeholder is not an output: it is dropped with the other weight inputs.
+    sinks = [n for n in graph_def.node if n.name not in consumed and n.op != "Placeholder"]
     if len(sinks) != 1 or sinks[0].op != "Identity":
         found = ", ".join(f"{n.name} ({n.op})" for n in sinks[:3])
         raise ExportError(f"expected the serving graph to end in one output, found {len(sinks)}: {found}; re-save the model with edgevit")
@@ -133,7 +189,7 @@ def check_mlpackage(path: Path, *, labels: list[str], shape: tuple) -> object:
 
     spec = ct.models.MLModel(str(path), skip_model_load=True).get_spec()
     desc = spec.description
-    if [i.name for i in desc.input] != ["images"] or list(desc.input[0].type.multiArrayType.shape) != list(shape):
+    if [i.name for i in desc.input] != [INPUT_NAME] or list(desc.input[0].type.multiArrayType.shape) != list(shape):
         raise ExportError(f"{path.name}: input is not images{list(shape)}; this is an exporter bug, report it")
     if {o.name for o in desc.output} != {LABEL_OUTPUT, PROBABILITIES_OUTPUT}:
         raise ExportError(f"{path.name}: outputs are {[o.name for o in desc.output]}, expected {LABEL_OUTPUT} and {PROBABILITIES_OUTPUT}")
@@ -168,7 +224,7 @@ def _details(spec, *, precision: str, compression: str, minimum_ios: int, num_pa
         "parameters": num_params,
         "mil_op_types": dict(sorted(ops.items())),
         "weight_threshold": WEIGHT_THRESHOLD if compression != "none" else None,
-        "route": "coremltools TF frontend on the inlined serving graph, weights as constants; Erfc rewritten to 1 - Erf",
+        "route": ROUTE,
     }
 
 

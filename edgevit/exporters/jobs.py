@@ -12,6 +12,7 @@ RSS of its process, file, size, sha256 and, when a recipe gave them, its parity 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -20,6 +21,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -116,14 +118,32 @@ def export_all(
     logs = _prepare_out(out_dir)
     index = _Index(out_dir, source, recipe, [j.name for j in jobs])
     results = []
-    for k, job in enumerate(jobs, 1):
-        note = parity_note(job.options)
-        echo(f"[{k}/{len(jobs)}] {job.name}: building ({_describe(job)})" + (f"; note: {note}" if note else ""))
-        result = _run_child(job, source.folder, out_dir, logs / f"{job.name}.log", note)
-        results.append(result)
-        index.record(result)
-        echo(_summary_line(result))
+    with _terminate_as_interrupt():
+        for k, job in enumerate(jobs, 1):
+            note = parity_note(job.options)
+            echo(f"[{k}/{len(jobs)}] {job.name}: building ({_describe(job)})" + (f"; note: {note}" if note else ""))
+            result = _run_child(job, source.folder, out_dir, logs / f"{job.name}.log", note)
+            results.append(result)
+            index.record(result)
+            echo(_summary_line(result))
     return results
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM behaves like Ctrl-C while children run: the running child is stopped and cleaned up, not orphaned."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _select_jobs(*, recipe, jobs, formats) -> list[ArtifactJob]:

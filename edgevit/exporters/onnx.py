@@ -64,11 +64,11 @@ def export_onnx(*, saved_model: Path, out_dir: Path, name: str | None = None, **
         source=source, out_dir=out_dir, name=name or default_name(opts), fmt="onnx", quantization=opts.quantization.value, convert=convert
     )
 
+
 def _import_converter() -> None:
     """Import the converters before write_artifact starts its clock: conversion.seconds times the conversion, not imports."""
     import onnxruntime  # noqa: F401
     import tf2onnx  # noqa: F401
-
 
 
 def to_onnx(graph: ServingGraph, *, opset: int, input_name: str, output_name: str):

@@ -5,7 +5,7 @@ Why not the converters' own loaders: tf2onnx and coremltools freeze the function
 Here the function is inlined by grappler while its variables are still resource placeholders (no
 weight data in the graph), each variable read becomes a float placeholder `weights/<i>`, and the
 values are read once into numpy. ONNX converts that graph and attaches the values as initializers;
-Core ML swaps the placeholders for constants just before conversion.
+Core ML converts it with the placeholders as program inputs and then makes them MIL constants.
 
 The graph is also rewritten so that no converter meets `Erfc` (exact GELU: 0.5·x·erfc(-x/√2)),
 which neither tf2onnx nor coremltools supports: erfc(x) = 1 - erf(x), and `Erf` both support.
@@ -171,24 +171,3 @@ def _rewrite_erfc(graph_def) -> None:
         node.op = "Sub"
         node.ClearField("input")
         node.input.extend([one.name, erf.name])
-
-
-def weights_as_constants(graph: ServingGraph):
-    """The GraphDef with every weight placeholder replaced by a Const holding its value.
-
-    Consumes `graph.weights` (each array is dropped once it is copied into the graph) so the weights
-    are held once, not twice, at ViT-L/32 scale.
-    """
-    tf = import_tf()
-    out = tf.compat.v1.GraphDef()
-    out.versions.CopyFrom(graph.graph_def.versions)
-    for node in graph.graph_def.node:
-        if node.op == "Placeholder" and node.name in graph.weights:
-            value = graph.weights.pop(node.name)
-            const = out.node.add(name=node.name, op="Const")
-            const.attr["dtype"].type = node.attr["dtype"].type
-            const.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(value))
-            del value
-        else:
-            out.node.add().CopyFrom(node)
-    return out

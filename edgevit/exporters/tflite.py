@@ -80,12 +80,12 @@ def export_tflite(*, saved_model: Path, out_dir: Path, name: str | None = None, 
         source=source, out_dir=out_dir, name=name or default_name(opts), fmt="tflite", quantization=quantization.value, convert=convert
     )
 
+
 def _import_converter() -> None:
     """Import TensorFlow before write_artifact starts its clock: conversion.seconds times the conversion, not imports."""
     from edgevit.keras_env import import_tf
 
     import_tf()
-
 
 
 class RepresentativeSet:

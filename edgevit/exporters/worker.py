@@ -7,6 +7,7 @@ parent reads it, or, if none appears, reports how the process died.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -36,7 +37,14 @@ def run(job: dict) -> tuple[int, dict]:
     return 0, {"status": "ok", "path": str(path)}
 
 
+def _exit_on_sigterm(signum, frame):
+    # Python's default SIGTERM handling ends the process at once; exiting through SystemExit runs the
+    # `finally` of the artifact's atomic folder, so a terminated export leaves no temp folder behind.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     job_file, result_file = argv
     code, result = run(json.loads(Path(job_file).read_text()))
     result["peak_rss_bytes"] = peak_rss_bytes()  # this program's own high-water mark (see edgevit.memory)
