@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import platform
 import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from pathlib import Path
+
+from edgevit.machine import machine_fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITES = ("tests/test_fuzz_*.py", "tests/test_fault_*.py")
@@ -69,7 +70,7 @@ def run(profile: str) -> list[dict]:
 
 def to_markdown(rows: list[dict], profile: str) -> str:
     lines = [
-        f"Measured {dt.date.today().isoformat()} on {platform.node() or 'this machine'} with "
+        f"Measured {dt.date.today().isoformat()} on {machine_fingerprint()['id']} with "
         f"`.venv/bin/python benchmarks/reliability.py --profile {profile}`.",
         "",
         "| category | inputs / faults tried | outcome |",
@@ -98,7 +99,7 @@ def main() -> int:
     table = to_markdown(rows, args.profile)
     print(table, end="")
     if args.write:
-        out = ROOT / "benchmarks" / "results" / f"reliability-{platform.node() or 'machine'}-{dt.date.today().isoformat()}.md"
+        out = ROOT / "benchmarks" / "results" / f"reliability-{machine_fingerprint()['id']}-{dt.date.today().isoformat()}.md"
         tmp = out.with_suffix(".md.tmp")
         tmp.write_text(table)
         tmp.replace(out)
