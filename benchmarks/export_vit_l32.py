@@ -22,8 +22,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import re
 import shlex
 import subprocess
 import sys
@@ -31,6 +29,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from timed_run import timed  # noqa: E402  (benchmarks/ is not a package)
+
 RESULTS = ROOT / "benchmarks" / "results"
 ARTIFACTS = (  # (format, quantization): what the reference case ships, plus tflite fp32 for the size ratio
     ("tflite", "dynamic"),
@@ -101,36 +102,6 @@ def step_parity(args) -> None:
 
 
 # ------------------------------------------------------------------------------------- measuring
-
-
-def timed(command: list[str], log: Path) -> dict:
-    """Run `command` under /usr/bin/time -v; its output goes to `log`. Returns what time measured."""
-    report = log.with_suffix(".time")
-    load = os.getloadavg()[0]  # other work on the machine stretches wall time (not peak RSS)
-    with open(log, "w") as out:
-        completed = subprocess.run(["/usr/bin/time", "-v", "-o", str(report), *command], stdout=out, stderr=subprocess.STDOUT)
-    text = report.read_text()
-
-    def field(label: str) -> str:
-        match = re.search(rf"^\s*{re.escape(label)}: (.+)$", text, re.MULTILINE)
-        return match.group(1).strip() if match else ""
-
-    return {
-        "exit_code": completed.returncode,
-        "wall_seconds": round(_clock_seconds(field("Elapsed (wall clock) time (h:mm:ss or m:ss)")), 2),
-        "user_seconds": float(field("User time (seconds)") or 0),
-        "system_seconds": float(field("System time (seconds)") or 0),
-        "peak_rss_bytes": int(field("Maximum resident set size (kbytes)") or 0) * 1024,
-        "load_average_1min_before": round(load, 2),
-        "log": str(log),
-    }
-
-
-def _clock_seconds(text: str) -> float:
-    seconds = 0.0
-    for part in text.split(":"):
-        seconds = seconds * 60 + float(part or 0)
-    return seconds
 
 
 def _this_script(step: str, args) -> list[str]:

@@ -26,8 +26,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import re
 import shlex
 import shutil
 import subprocess
@@ -36,6 +34,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from timed_run import timed  # noqa: E402  (benchmarks/ is not a package)
+
 RESULTS = ROOT / "benchmarks" / "results"
 EXPORT_WORK = Path("/tmp/edgevit-export-vit-l32")
 ARTIFACTS = ("tflite-dynamic", "onnx-fp32", "coreml-fp16")
@@ -101,25 +102,6 @@ def make_data(labels: list[str], args) -> Path:
         shutil.copytree(synth / "test" / name, root / "test" / label)
     (root / "stamp.json").write_text(json.dumps(stamp))
     return root
-
-
-def timed(command: list[str], log: Path) -> dict:
-    """Run under /usr/bin/time -v; stdout+stderr to `log`."""
-    report = log.with_suffix(".time")
-    load = os.getloadavg()[0]
-    with open(log, "w") as out:
-        completed = subprocess.run(["/usr/bin/time", "-v", "-o", str(report), *command], stdout=out, stderr=subprocess.STDOUT)
-    text = report.read_text()
-
-    def field(label: str) -> str:
-        match = re.search(rf"^\s*{re.escape(label)}: (.+)$", text, re.MULTILINE)
-        return match.group(1).strip() if match else ""
-
-    seconds = 0.0
-    for part in field("Elapsed (wall clock) time (h:mm:ss or m:ss)").split(":"):
-        seconds = seconds * 60 + float(part or 0)
-    return {"exit_code": completed.returncode, "wall_seconds": round(seconds, 1),
-            "peak_rss_bytes": int(field("Maximum resident set size (kbytes)") or 0) * 1024, "load_average_1min_before": round(load, 2)}
 
 
 def markdown(result: dict, table: str) -> str:
