@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from timed_run import timed  # noqa: E402  (benchmarks/ is not a package)
+from timed_run import invocation, timed  # noqa: E402  (benchmarks/ is not a package)
 
 RESULTS = ROOT / "benchmarks" / "results"
 ARTIFACTS = (  # (format, quantization): what the reference case ships, plus tflite fp32 for the size ratio
@@ -210,8 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     logs = work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     args.saved_model, args.out = str(work / "saved_model"), str(work / "artifacts")
-    command = " ".join(["flock /tmp/edgevit-heavy.lock .venv/bin/python benchmarks/export_vit_l32.py",
-                        *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
+    command = invocation(__file__, sys.argv[1:] if argv is None else argv)
 
     if args.reuse_savedmodel and (work / "saved_model" / "saved_model.pb").is_file():
         savedmodel = {"reused": True, "wall_seconds": None, "peak_rss_bytes": None}

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 
@@ -40,3 +42,14 @@ def clock_seconds(text: str) -> float:
     for part in text.split(":"):
         seconds = seconds * 60 + float(part or 0)
     return seconds
+
+
+def invocation(script: str, argv: list[str]) -> str:
+    """How this benchmark was started, as a shell line a reader can rerun from the repository root."""
+    root = Path(__file__).resolve().parents[1]
+    python = Path(sys.executable)
+    try:
+        python = python.relative_to(root)  # .venv/bin/python, not the absolute path of this checkout
+    except ValueError:
+        pass
+    return shlex.join([str(python), str(Path(script).resolve().relative_to(root)), *argv])

@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from timed_run import timed  # noqa: E402  (benchmarks/ is not a package)
+from timed_run import invocation, timed  # noqa: E402  (benchmarks/ is not a package)
 
 RESULTS = ROOT / "benchmarks" / "results"
 EXPORT_WORK = Path("/tmp/edgevit-export-vit-l32")
@@ -161,8 +161,7 @@ def main(argv=None) -> int:
         "schema_version": 1,
         "kind": "verify-benchmark",
         "date": date,
-        "command": shlex.join(["flock", "/tmp/edgevit-heavy.lock", ".venv/bin/python", "benchmarks/verify_vit_l32.py",
-                               *(argv if argv is not None else sys.argv[1:])]),
+        "command": invocation(__file__, argv if argv is not None else sys.argv[1:]),
         "verify_command": shlex.join(command),
         "machine": machine,
         "tool_versions": {k: v for k, v in tool_versions().items()},
