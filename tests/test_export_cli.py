@@ -104,7 +104,7 @@ def test_an_unwritable_output_folder(capsys, tiny_run, tmp_path):
         (["--format", "tflite", "--quantization", "fp16,int8", "--name", "x"], ["--name names one artifact"]),
         (["--format", "tflite", "--quantization", "fp32", "--data", "somewhere"], ["--data is only used by TFLite int8"]),
         (["--format", "tflite", "--name", "../escape"], ["artifact name '../escape'"]),
-        ([], ["pass --format tflite|onnx|coreml|all, or --recipe FILE"]),
+        (["--quantization", "int4"], ["unknown TFLite quantization 'int4'"]),  # no --format: TFLite
     ],
 )
 def test_bad_options_are_one_line_and_exit_2(capsys, tmp_path, args, fragments):
@@ -158,6 +158,7 @@ def _planned(*argv) -> list[tuple[str, str]]:
 def test_format_all_plans_each_formats_default_and_quantizations_are_comma_separated():
     assert _planned("--format", "all") == [("tflite-dynamic", "tflite"), ("onnx-fp32", "onnx"), ("coreml-fp16", "coreml")]
     assert _planned("--format", "tflite") == [("tflite-dynamic", "tflite")]
+    assert _planned() == [("tflite-dynamic", "tflite")]  # no --format: weight-quantized TFLite
     assert _planned("--format", "tflite", "--quantization", "fp32,int8") == [("tflite-fp32", "tflite"), ("tflite-int8", "tflite")]
     assert _planned("--format", "onnx", "--name", "mine") == [("mine", "onnx")]
     demo = str(Path(__file__).resolve().parents[1] / "export" / "demo.toml")

@@ -1,4 +1,4 @@
-"""`edgevit export SAVED_MODEL --out DIR --format tflite|onnx|coreml|all [--quantization ...] [--recipe FILE]`."""
+"""`edgevit export SAVED_MODEL --out DIR [--format tflite|onnx|coreml|all] [--quantization ...] [--recipe FILE]`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 from edgevit.errors import UsageError
 
 ALL = "all"
+DEFAULT_FORMAT = "tflite"  # its default quantization is dynamic range (int8 weights), what the reference case shipped
 # Flags that belong to one format's options: flag dest -> format.
 _FORMAT_FLAGS = {"data": "tflite", "representative_images": "tflite", "opset": "onnx", "minimum_ios": "coreml"}
 
@@ -29,7 +30,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("saved_model", help="the saved_model/ folder `edgevit train` wrote")
     p.add_argument("--out", required=True, help="output folder for the artifacts")
-    p.add_argument("--format", choices=[*(fmt.value for fmt in OPTIONS), ALL], help="format to build; 'all' builds each format's default")
+    p.add_argument("--format", choices=[*(fmt.value for fmt in OPTIONS), ALL], help="format to build (default tflite, weight-quantized: what ships to the phone); 'all' builds each format's default")
     p.add_argument("--quantization", help="comma-separated; " + "; ".join(choices(fmt) for fmt in OPTIONS))
     p.add_argument("--recipe", help="TOML recipe naming the artifacts and their parity gates (see export/demo.toml)")
     p.add_argument("--name", help="artifact folder name (one artifact only; default <format>-<quantization>)")
@@ -65,8 +66,7 @@ def _jobs(args):
     flags = _format_flags(args)
     if args.recipe:
         return None, _recipe(args, flags)
-    if not args.format:
-        raise UsageError("pass --format tflite|onnx|coreml|all, or --recipe FILE")
+    args.format = args.format or DEFAULT_FORMAT
     formats = ["tflite", "onnx", "coreml"] if args.format == ALL else [args.format]
     for dest in flags:
         if _FORMAT_FLAGS[dest] not in formats:
