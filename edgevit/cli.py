@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from dataclasses import replace
@@ -75,6 +76,48 @@ def _train_config(args, defaults: TrainConfig) -> TrainConfig:
     )
 
 
+# Train flags (argparse dest) -> the TrainConfig field each one sets.
+_TRAIN_FIELDS = {
+    "variant": "variant", "image_size": "image_size", "trainable_blocks": "trainable_blocks", "noise": "noise_stddev",
+    "lr": "learning_rate", "lr_decay_factor": "lr_decay_factor", "lr_decay_every": "lr_decay_every", "patience": "patience",
+    "epochs": "epochs", "batch_size": "batch_size", "seed": "seed", "weights": "weights", "weight_set": "weight_set",
+    "no_pretrained": "pretrained", "precision": "precision", "backend": "backend", "jit_compile": "jit_compile",
+    "devices": "devices", "data_workers": "data_workers",
+}
+
+
+def _train_flags_given(train_argv: list[str]) -> set[str]:
+    """The train flags written on the command line (argparse only fills attributes a namespace lacks)."""
+    probe = _Parser(prog="edgevit train", add_help=False)
+    probe.add_argument("data")
+    probe.add_argument("--out")
+    probe.add_argument("--resume", action="store_true")
+    _add_train_options(probe, TrainConfig())
+    unset = object()
+    namespace = probe.parse_args(train_argv, namespace=argparse.Namespace(**dict.fromkeys(_TRAIN_FIELDS, unset)))
+    return {dest for dest in _TRAIN_FIELDS if getattr(namespace, dest) is not unset}
+
+
+def _resume_config(args, config: TrainConfig) -> TrainConfig:
+    """On --resume, the options left off the command line are the interrupted run's, not the defaults.
+
+    Options that are given stay as given: train() refuses them if they change what the run learns.
+    """
+    from edgevit.train import STATE_NAME
+
+    state_path = Path(args.out) / STATE_NAME
+    if not state_path.is_file():
+        return config  # train() says there is nothing to resume
+    try:
+        recorded = json.loads(state_path.read_text())["config"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise UsageError(f"{state_path}: unreadable training state; start again without --resume in a new --out") from None
+    argv = args.argv[args.argv.index("train") + 1:]
+    given = {_TRAIN_FIELDS[dest] for dest in _train_flags_given(argv)}
+    known = set(TrainConfig().to_dict())
+    return replace(config, **{k: v for k, v in recorded.items() if k in known and k not in given})
+
+
 def cmd_data_synth(args) -> int:
     from edgevit.data.synth import write_synthetic_birds
 
@@ -99,7 +142,10 @@ def cmd_train(args) -> int:
     from edgevit.train import train
 
     resolve_variant(args.variant)  # an unknown name fails before any data is read
-    result = train(args.data, args.out, _train_config(args, TrainConfig()), resume=args.resume)
+    config = _train_config(args, TrainConfig())
+    if args.resume:
+        config = _resume_config(args, config)
+    result = train(args.data, args.out, config, resume=args.resume)
     test = f"{result.test_accuracy:.2%}" if result.test_accuracy is not None else "n/a (no test split)"
     print(f"SavedModel: {result.saved_model}" if result.saved_model else f"SavedModel: not written (no TensorFlow here); run `edgevit savedmodel {args.out}` where TensorFlow is installed")
     print(f"best epoch {result.best_epoch} of {result.epochs_run}: val accuracy {result.val_accuracy:.2%}, test accuracy {test}")
@@ -144,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="fine-tune a ViT on ROOT/{train,valid,test}/<CLASS>/ and write a SavedModel")
     p.add_argument("data", help="data folder with train/ and valid/ (and test/) class folders")
     p.add_argument("--out", required=True, help="output folder: saved_model/, checkpoints/, train_state.json")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out from its last checkpoint")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out from its last checkpoint, with its own options (--epochs may grow)")
     _add_train_options(p, TrainConfig())
     p.set_defaults(func=cmd_train)
 
@@ -160,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        args.argv = list(argv) if argv is not None else sys.argv[1:]  # what was typed, for train --resume
         return args.func(args)
     except EdgeVitError as exc:
         print(f"edgevit: error: {exc}", file=sys.stderr)

@@ -260,6 +260,7 @@ def train(data_root: Path | str, out: Path | str, config: TrainConfig, *, resume
     data_root, out = Path(data_root), Path(out)
     has_test = (data_root / "test").is_dir()
     folders: ImageFolders = load_image_folders(data_root, splits=("train", "valid", "test") if has_test else ("train", "valid"))
+    state = _initial_state(out, config, resume)  # a mismatched --resume is told before a missing weights file
     weights_path = None
     if config.pretrained and (config.weights is not None or spec_v.pretrained_size is not None):
         weights_path = pretrained_weights_path(spec_v, config.weight_set, config.weights)
@@ -267,7 +268,6 @@ def train(data_root: Path | str, out: Path | str, config: TrainConfig, *, resume
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"{out}: cannot create output folder ({exc.strerror}); pick a writable --out") from None
-    state = _initial_state(out, config, resume)
 
     keras = import_keras()
     keras.utils.set_random_seed(config.seed)

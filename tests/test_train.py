@@ -130,3 +130,30 @@ def test_synthetic_birds_are_learnable(tmp_path):
     config = replace(FAST, epochs=8, batch_size=32, learning_rate=3e-4)
     result = train(root, tmp_path / "out", config, verbose=0)
     assert result.test_accuracy >= 0.6, result
+
+
+def test_cli_resume_takes_the_interrupted_runs_options(trained, small_birds, tmp_path):
+    """`edgevit train DATA --out OUT --resume` needs no other flag: the run's own options, not the defaults, apply."""
+    import shutil
+
+    from edgevit.cli import main
+
+    out = tmp_path / "out"
+    shutil.copytree(trained[0], out)
+    assert main(["train", str(small_birds), "--out", str(out), "--resume", "--epochs", str(FAST.epochs + 1)]) == 0
+    state = json.loads((out / "train_state.json").read_text())
+    assert state["epochs_done"] == FAST.epochs + 1
+    recorded = {k: state["config"][k] for k in ("variant", "image_size", "batch_size", "seed", "pretrained", "trainable_blocks")}
+    assert recorded == {"variant": "tiny", "image_size": 32, "batch_size": 16, "seed": 3, "pretrained": False, "trainable_blocks": "all"}
+
+
+def test_cli_resume_with_a_changed_option_is_one_line_and_exit_2(trained, small_birds, capsys):
+    from edgevit.cli import main
+
+    out = trained[0]
+    before = (out / "train_state.json").read_text()
+    code = main(["train", str(small_birds), "--out", str(out), "--resume", "--variant", "vit-b16"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err
+    assert "different options (variant)" in err
+    assert (out / "train_state.json").read_text() == before
