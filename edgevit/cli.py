@@ -9,6 +9,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from edgevit import __version__
 from edgevit.config import VARIANTS, DemoConfig, TrainConfig
 from edgevit.errors import EdgeVitError, UsageError
 
@@ -167,6 +168,7 @@ def cmd_demo(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="edgevit", description="Fine-tune a ViT, export it for devices, verify and benchmark every artifact.")
+    parser.add_argument("--version", action="version", version=f"edgevit {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     demo_defaults = DemoConfig()

@@ -114,3 +114,12 @@ def test_console_script_exit_code_and_no_traceback(tmp_path):
     assert proc.returncode == DataError.exit_code
     assert "Traceback" not in proc.stderr
     assert [line for line in proc.stderr.splitlines() if line.startswith("edgevit:")] == proc.stderr.strip().splitlines()[-1:]
+
+
+def test_version_is_the_installed_packages(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"edgevit {version('edgevit')}"
