@@ -245,3 +245,34 @@ def test_a_killed_converter_leaves_no_partial_artifact(tiny_run, tmp_path, signu
     # SIGTERM: the child unwinds through its atomic folder; SIGKILL: the parent removes what the child left.
     assert not (out / "tflite-dynamic").exists() and _leftovers(out) == []
     assert json.loads((out / "artifacts.json").read_text())["artifacts"][0]["status"] == "failed"
+
+
+def test_sigterm_wrapped_by_tensorflow_still_exits_as_terminated(monkeypatch):
+    """SIGTERM's SystemExit raised inside TF's C++ comes back as a RuntimeError: a termination, not a converter bug."""
+    import edgevit.exporters
+    from edgevit.exporters import worker
+
+    def converter_hit_by_sigterm(*args, **kwargs):
+        try:
+            worker._exit_on_sigterm(signal.SIGTERM, None)
+        except SystemExit as exc:  # what pybind11 does with it
+            raise RuntimeError(f"pybind11::error_already_set: REPLACED BY SystemExit: {exc.code}") from None
+
+    monkeypatch.setattr(edgevit.exporters, "export", converter_hit_by_sigterm)
+    monkeypatch.setattr(worker, "_terminated_by", None)
+    with pytest.raises(SystemExit) as exit_info:
+        worker.run({"format": "tflite", "saved_model": "sm", "out_dir": "out", "name": "x", "options": {}})
+    assert exit_info.value.code == 128 + signal.SIGTERM
+
+
+def test_a_converter_bug_is_an_internal_error_not_a_termination(monkeypatch):
+    import edgevit.exporters
+    from edgevit.exporters import worker
+
+    def buggy_converter(*args, **kwargs):
+        raise RuntimeError("converter bug")
+
+    monkeypatch.setattr(edgevit.exporters, "export", buggy_converter)
+    monkeypatch.setattr(worker, "_terminated_by", None)
+    code, result = worker.run({"format": "tflite", "saved_model": "sm", "out_dir": "out", "name": "x", "options": {}})
+    assert code == worker.INTERNAL_ERROR_EXIT and result["error"] == "internal error: RuntimeError: converter bug"

@@ -18,6 +18,7 @@ from edgevit.memory import peak_rss_bytes
 
 INTERNAL_ERROR_EXIT = 70
 INTERRUPTED_EXIT = 130
+_terminated_by: int | None = None  # the signal that asked this process to stop, once one has
 
 
 def run(job: dict) -> tuple[int, dict]:
@@ -32,6 +33,10 @@ def run(job: dict) -> tuple[int, dict]:
     except MemoryError:
         return 1, {"status": "failed", "error": "out of memory during conversion"}
     except Exception as exc:  # a converter bug: the traceback goes to the log, one line to the report
+        if _terminated_by is not None:
+            # SIGTERM's SystemExit raised inside TensorFlow's C++ comes back wrapped in a RuntimeError:
+            # still a termination (the atomic folder has already cleaned up), not a converter bug.
+            raise SystemExit(128 + _terminated_by) from None
         traceback.print_exc()
         return INTERNAL_ERROR_EXIT, {"status": "failed", "error": f"internal error: {type(exc).__name__}: {exc}".splitlines()[0]}
     return 0, {"status": "ok", "path": str(path)}
@@ -40,6 +45,8 @@ def run(job: dict) -> tuple[int, dict]:
 def _exit_on_sigterm(signum, frame):
     # Python's default SIGTERM handling ends the process at once; exiting through SystemExit runs the
     # `finally` of the artifact's atomic folder, so a terminated export leaves no temp folder behind.
+    global _terminated_by
+    _terminated_by = signum
     raise SystemExit(128 + signum)
 
 
