@@ -276,3 +276,19 @@ def test_a_converter_bug_is_an_internal_error_not_a_termination(monkeypatch):
     monkeypatch.setattr(worker, "_terminated_by", None)
     code, result = worker.run({"format": "tflite", "saved_model": "sm", "out_dir": "out", "name": "x", "options": {}})
     assert code == worker.INTERNAL_ERROR_EXIT and result["error"] == "internal error: RuntimeError: converter bug"
+
+
+def test_sigint_wrapped_by_tensorflow_still_reports_an_interrupt(monkeypatch):
+    import edgevit.exporters
+    from edgevit.exporters import worker
+
+    def converter_hit_by_sigint(*args, **kwargs):
+        try:
+            worker._interrupt_on_sigint(signal.SIGINT, None)
+        except KeyboardInterrupt:
+            raise RuntimeError("pybind11::error_already_set: REPLACED BY KeyboardInterrupt") from None
+
+    monkeypatch.setattr(edgevit.exporters, "export", converter_hit_by_sigint)
+    monkeypatch.setattr(worker, "_terminated_by", None)
+    code, result = worker.run({"format": "tflite", "saved_model": "sm", "out_dir": "out", "name": "x", "options": {}})
+    assert code == worker.INTERRUPTED_EXIT and result["error"].startswith("interrupted")

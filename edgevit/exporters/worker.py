@@ -29,17 +29,29 @@ def run(job: dict) -> tuple[int, dict]:
     except EdgeVitError as exc:
         return exc.exit_code, {"status": "failed", "error": str(exc)}
     except KeyboardInterrupt:
-        return INTERRUPTED_EXIT, {"status": "failed", "error": "interrupted; no partial artifact was left"}
+        return _interrupted()
     except MemoryError:
         return 1, {"status": "failed", "error": "out of memory during conversion"}
     except Exception as exc:  # a converter bug: the traceback goes to the log, one line to the report
+        # A signal's exception raised inside TensorFlow's C++ comes back wrapped in a RuntimeError: still
+        # an interrupt or a termination (the atomic folder has already cleaned up), not a converter bug.
+        if _terminated_by == signal.SIGINT:
+            return _interrupted()
         if _terminated_by is not None:
-            # SIGTERM's SystemExit raised inside TensorFlow's C++ comes back wrapped in a RuntimeError:
-            # still a termination (the atomic folder has already cleaned up), not a converter bug.
             raise SystemExit(128 + _terminated_by) from None
         traceback.print_exc()
         return INTERNAL_ERROR_EXIT, {"status": "failed", "error": f"internal error: {type(exc).__name__}: {exc}".splitlines()[0]}
     return 0, {"status": "ok", "path": str(path)}
+
+
+def _interrupted() -> tuple[int, dict]:
+    return INTERRUPTED_EXIT, {"status": "failed", "error": "interrupted; no partial artifact was left"}
+
+
+def _interrupt_on_sigint(signum, frame):
+    global _terminated_by
+    _terminated_by = signum
+    raise KeyboardInterrupt
 
 
 def _exit_on_sigterm(signum, frame):
@@ -52,6 +64,7 @@ def _exit_on_sigterm(signum, frame):
 
 def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGINT, _interrupt_on_sigint)  # Python's own behaviour, plus a note of it
     job_file, result_file = argv
     code, result = run(json.loads(Path(job_file).read_text()))
     result["peak_rss_bytes"] = peak_rss_bytes()  # this program's own high-water mark (see edgevit.memory)
