@@ -44,7 +44,10 @@ HOST_DEVICES = {Backend.TENSORFLOW: 2, Backend.JAX: 4, Backend.TORCH: 1}
 @pytest.fixture(scope="module")
 def start(tmp_path_factory):
     """The shared starting point: weights saved by the TensorFlow backend (this process) and a labelled batch."""
+    from edgevit.keras_env import import_keras
+
     folder = tmp_path_factory.mktemp("backend_check")
+    import_keras().utils.set_random_seed(0)  # the same start every run: how fast 3 steps fit depends on it
     model = build_classifier(MODEL)
     weights = folder / "start.weights.h5"
     model.save_weights(str(weights))
