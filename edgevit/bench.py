@@ -28,7 +28,7 @@ from edgevit.config import MANIFEST_NAME
 from edgevit.errors import DataError, ModelError, UsageError
 from edgevit.flops import model_block
 from edgevit.fsutil import folder_size, sha256_file
-from edgevit.latency import DEFAULT_CLOCK, Clock, summarize, throughput, time_calls, time_once
+from edgevit.device.harness.timing import DEFAULT_CLOCK, Clock, latency_block, throughput_entry, time_calls, time_once
 from edgevit.machine import machine_fingerprint
 from edgevit.manifest import read_manifest, tool_versions
 from edgevit.peak import BACKENDS, DEFAULT_N, best_peaks, measure_peak
@@ -312,8 +312,8 @@ def measure(job: Job, factory: RunnerFactory, *, clock: Clock = DEFAULT_CLOCK, s
         if np.shape(output) != (1, num_classes):
             raise ValueError(f"predict returned shape {np.shape(output)}, expected (1, {num_classes})")
         samples = time_calls(lambda: runner.predict(one), warmup=opts.warmup, runs=opts.runs, clock=clock)
-        result["latency"] = summarize(samples, batch=1, warmup=opts.warmup)
-        result["throughput"] = [throughput(samples, batch=1, warmup=opts.warmup), _batched(runner, job, clock)]
+        result["latency"] = latency_block(samples, batch=1, warmup=opts.warmup)
+        result["throughput"] = [throughput_entry(samples, batch=1, warmup=opts.warmup), _batched(runner, job, clock)]
         result["memory"] = {"peak_rss_bytes": peak_rss_bytes(), "rss_before_load_bytes": rss_before, "scope": scope}
     except Exception as exc:
         result.update(status=STATUS_FAILED, reason=f"inference failed: {_one_line(exc)}")
@@ -337,7 +337,7 @@ def _batched(runner, job: Job, clock: Clock) -> dict:
         samples = time_calls(lambda: runner.predict(images), warmup=opts.batch_warmup, runs=opts.batch_runs, clock=clock)
     except Exception as exc:
         return {**entry, "status": STATUS_FAILED, "reason": f"batch {opts.batch} failed: {_one_line(exc)}"}
-    return throughput(samples, batch=opts.batch, warmup=opts.batch_warmup)
+    return throughput_entry(samples, batch=opts.batch, warmup=opts.batch_warmup)
 
 
 def _child_main(conn, job: Job, factory: RunnerFactory) -> None:

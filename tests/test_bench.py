@@ -10,7 +10,7 @@ import pytest
 from edgevit import bench as bench_mod
 from edgevit.bench import BenchOptions, RuntimeUnavailable, bench_artifacts, parse_threads
 from edgevit.errors import DataError, UsageError
-from edgevit.latency import percentile
+from edgevit.device.harness.timing import percentile
 from edgevit.records import validate_record
 
 from bench_fixtures import (FakeClock, ScriptedRunner, allocating_factory, constant_factory, fake_runtimes,

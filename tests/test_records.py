@@ -8,7 +8,7 @@ import json
 import pytest
 
 from edgevit.errors import DataError
-from edgevit.latency import summarize
+from edgevit.device.harness.timing import latency_block
 from edgevit.records import (RECORD_KEYS, SCHEMA_PATH, new_record, read_records, schema, validate_document, validate_record,
                              write_records)
 
@@ -24,7 +24,7 @@ def ok_bench() -> dict:
     return new_record(
         kind="bench", status="ok", machine=MACHINE, tool_versions={"python": "3.11.7"}, producer="test",
         artifact=ARTIFACT, runtime=RUNTIME, load_ms=12.5, first_inference_ms=30.0,
-        latency=summarize([3.0, 1.0, 2.0], batch=1, warmup=2),
+        latency=latency_block([3.0, 1.0, 2.0], batch=1, warmup=2),
         throughput=[{"batch": 1, "warmup": 2, "runs": 3, "images_per_second": 500.0, "batch_p50_ms": 2.0}],
         memory={"peak_rss_bytes": 10**8, "rss_before_load_bytes": 5 * 10**7, "scope": "own process per measurement"},
     )
