@@ -17,6 +17,9 @@ from pathlib import Path
 
 import psutil
 
+# The device harness names machines the same way: host and device results of one machine share an id.
+from edgevit.device.harness.machine import machine_id
+
 # SIMD features that decide how fast float32 and int8 GEMMs can go.
 _GEMM_FEATURES = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16",
                   "avx_vnni", "amx_tile", "amx_int8", "amx_bf16", "asimd", "asimddp", "i8mm", "sve", "neon")
@@ -89,18 +92,6 @@ def accelerators() -> list[dict]:
     return found
 
 
-def _slug(text: str) -> str:
-    text = re.sub(r"\((r|tm|c)\)|cpu|processor|@.*$|\bwith\b.*$", " ", text.lower())
-    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
-
-
-def machine_id(*, os_name: str, arch: str, model: str, cores: int, memory_bytes: int, accel: list[dict]) -> str:
-    """e.g. linux-x86_64-amd-epyc-2c-24g, or ...-nvidia-h100-80gb-hbm3 with a GPU."""
-    parts = [os_name.lower(), arch, _slug(model) or "cpu", f"{cores}c", f"{round(memory_bytes / 2**30)}g"]
-    parts += [_slug(a["name"]) for a in accel if a["kind"] == "gpu" and os_name != "Darwin"]
-    return "-".join(p for p in parts if p)
-
-
 @functools.lru_cache(maxsize=1)
 def machine_fingerprint() -> dict:
     """The `machine` block of every record (see edgevit/schemas/record-v1.schema.json)."""
@@ -109,7 +100,7 @@ def machine_fingerprint() -> dict:
     memory = int(psutil.virtual_memory().total)
     accel = accelerators()
     return {
-        "id": machine_id(os_name=os_name, arch=arch, model=model, cores=cores, memory_bytes=memory, accel=accel),
+        "id": machine_id(os_name=os_name, arch=arch, model=model, cores=cores, memory=memory, accel=accel),
         "os": os_name,
         "os_release": platform.release(),
         "arch": arch,

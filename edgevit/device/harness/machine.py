@@ -107,6 +107,7 @@ def _slug(text: str) -> str:
 
 
 def machine_id(*, os_name: str, arch: str, model: str, cores: int, memory: int, accel: list[dict]) -> str:
+    """e.g. linux-x86_64-amd-epyc-2c-24g, or ...-nvidia-h100-80gb-hbm3 with a GPU; edgevit.machine uses it too."""
     parts = [os_name.lower(), arch, _slug(model) or "cpu", f"{cores}c", f"{round(memory / 2**30)}g"]
     parts += [_slug(a["name"]) for a in accel if a["kind"] == "gpu" and os_name != "Darwin"]
     return "-".join(p for p in parts if p)
