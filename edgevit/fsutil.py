@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
 from pathlib import Path
 from typing import Iterator
 
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+# The device harness checks bundles with the same hashing (it may import nothing from edgevit, so it owns it).
+from edgevit.device.harness.bundlefiles import sha256_file  # noqa: F401  (re-exported: edgevit.fsutil.sha256_file)
 
 
 def _temp_sibling(path: Path) -> Path:
