@@ -9,8 +9,8 @@ from __future__ import annotations
 from html import escape
 
 from edgevit.report.charts import distribution_chart, latency_chart, tradeoff_chart
-from edgevit.report.markdown import COLUMNS, HOW_MEASURED, cells, notes, protocol, runtime_versions
-from edgevit.report.rows import Peak, Row, busy_warning, fmt_count, fmt_rate, groups, machine_summary
+from edgevit.report.markdown import COLUMNS, HOW_MEASURED, cells, notes, protocol
+from edgevit.report.rows import Peak, Row, fmt_count, fmt_rate, groups, machine_sections
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;color:#111827;background:#f9fafb;line-height:1.45}
@@ -85,17 +85,11 @@ def render_html(rows: list[Row], peaks: list[Peak], machines: dict[str, dict], *
         out.append("<p class=meta>Made by these commands, in this order:</p><pre class=commands>"
                    + escape("\n".join(commands)) + "</pre>")
     out.append(f"<p class=how>{escape(HOW_MEASURED).replace('`', '')}</p>")
-    for machine_id, machine in machines.items():
-        mine = [r for r in rows if r.group.machine_id == machine_id]
-        my_peaks = [p for p in peaks if p.machine_id == machine_id]
-        if not mine and not my_peaks:
-            continue
-        versions = runtime_versions(mine)
-        summary = machine_summary(machine) + (f". Runtimes: {versions}." if versions else "")
-        out += [f"<h2>Machine <code>{escape(machine_id)}</code></h2>", f"<p class=machine>{escape(summary)}</p>"]
-        busy = busy_warning(mine, machine)
-        if busy:
-            out.append(f"<p class=busy>{escape(busy)}</p>")
+    for section in machine_sections(rows, peaks, machines):
+        machine_id, mine, my_peaks = section.machine_id, section.rows, section.peaks
+        out += [f"<h2>Machine <code>{escape(machine_id)}</code></h2>", f"<p class=machine>{escape(section.summary)}</p>"]
+        if section.busy:
+            out.append(f"<p class=busy>{escape(section.busy)}</p>")
         if my_peaks:
             out += ["<h3>Measured GEMM peak</h3>", _peak_table(my_peaks)]
         for group in groups(mine):

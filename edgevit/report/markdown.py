@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from edgevit.report.rows import (DASH, STATUS_LABELS, Peak, Row, busy_warning, fmt_count, fmt_mb, fmt_ms, fmt_pct, fmt_rate,
-                                 fmt_ratio, groups, machine_summary)
+from edgevit.report.rows import (DASH, STATUS_LABELS, Peak, Row, fmt_count, fmt_mb, fmt_ms, fmt_pct, fmt_rate, fmt_ratio,
+                                 groups, machine_sections)
 
 COLUMNS = ("Format", "Artifact", "Runtime", "Status", "Size (MB)", "Accuracy", "Agreement", "p50 (ms)", "p90 (ms)",
            "Speed-up vs SavedModel", "GFLOP/s", "% of GEMM peak", "Peak RSS (MB)", "Load (ms)", "First inference (ms)",
@@ -39,12 +39,6 @@ def cells(row: Row) -> list[str]:
             gflops, peak, fmt_mb(row.peak_rss_bytes), fmt_ms(row.load_ms), fmt_ms(row.first_inference_ms), batch]
 
 
-def runtime_versions(rows: list[Row]) -> str:
-    """'litert 2.3.0, onnxruntime 1.32.0' for the runtimes that measured something."""
-    seen = dict.fromkeys(f"{r.runtime} {r.runtime_version}" for r in rows if r.runtime_version)
-    return ", ".join(seen)
-
-
 def protocol(rows: list[Row]) -> str:
     """'batch 1, 50 timed runs after 5 warm-ups' when every measured row used the same, else each distinct one."""
     seen = sorted({(r.runs, r.warmup) for r in rows if r.runs is not None})
@@ -75,16 +69,11 @@ def render_markdown(rows: list[Row], peaks: list[Peak], machines: dict[str, dict
     if commands:
         out += ["Made by these commands, in this order:", "", "```", *commands, "```", ""]
     out += [HOW_MEASURED, ""]
-    for machine_id, machine in machines.items():
-        mine = [r for r in rows if r.group.machine_id == machine_id]
-        my_peaks = [p for p in peaks if p.machine_id == machine_id]
-        if not mine and not my_peaks:
-            continue
-        versions = runtime_versions(mine)
-        out += [f"## Machine `{machine_id}`", "", machine_summary(machine) + (f". Runtimes: {versions}." if versions else ""), ""]
-        busy = busy_warning(mine, machine)
-        if busy:
-            out += [f"> ⚠️ {busy}", ""]
+    for section in machine_sections(rows, peaks, machines):
+        mine, my_peaks = section.rows, section.peaks
+        out += [f"## Machine `{section.machine_id}`", "", section.summary, ""]
+        if section.busy:
+            out += [f"> ⚠️ {section.busy}", ""]
         if my_peaks:
             out += ["### Measured GEMM peak", ""]
             out += _table(["dtype", "backend", "op", "n", "threads", "best GFLOP/s", "median GFLOP/s"],

@@ -235,3 +235,34 @@ def machine_summary(machine: dict) -> str:
     accel = ", ".join(a["name"] for a in machine.get("accelerators") or []) or "no GPU"
     return (f"{machine['cpu_model']} ({cores} logical core{'s' if cores != 1 else ''}), "
             f"{machine['memory_bytes'] / 2**30:.0f} GiB RAM, {machine['os']} {machine['os_release']} {machine['arch']}, {accel}")
+
+
+def runtime_versions(rows: list[Row]) -> str:
+    """'litert 2.3.0, onnxruntime 1.32.0' for the runtimes that measured something."""
+    seen = dict.fromkeys(f"{r.runtime} {r.runtime_version}" for r in rows if r.runtime_version)
+    return ", ".join(seen)
+
+
+@dataclass(frozen=True)
+class MachineSection:
+    """What every report format shows for one machine: its rows and peaks, and the sentences about it."""
+
+    machine_id: str
+    rows: list[Row]
+    peaks: list[Peak]
+    summary: str  # hardware, then the runtime versions that measured
+    busy: str | None  # busy_warning's sentence, if any
+
+
+def machine_sections(rows: list[Row], peaks: list[Peak], machines: dict[str, dict]) -> list[MachineSection]:
+    """One section per machine that has rows or peaks, in the order of `machines`."""
+    sections = []
+    for machine_id, machine in machines.items():
+        mine = [r for r in rows if r.group.machine_id == machine_id]
+        my_peaks = [p for p in peaks if p.machine_id == machine_id]
+        if not mine and not my_peaks:
+            continue
+        versions = runtime_versions(mine)
+        summary = machine_summary(machine) + (f". Runtimes: {versions}." if versions else "")
+        sections.append(MachineSection(machine_id, mine, my_peaks, summary, busy_warning(mine, machine)))
+    return sections
