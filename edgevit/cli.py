@@ -50,33 +50,6 @@ def _add_train_options(p: argparse.ArgumentParser, defaults: TrainConfig) -> Non
                    help="threads decoding and normalising batches ahead of the accelerator (default: min(8, cores))")
 
 
-def _train_config(args, defaults: TrainConfig) -> TrainConfig:
-    from edgevit.distribute import parse_devices
-
-    return replace(
-        defaults,
-        variant=args.variant,
-        image_size=args.image_size,
-        trainable_blocks=args.trainable_blocks,
-        noise_stddev=args.noise,
-        learning_rate=args.lr,
-        lr_decay_factor=args.lr_decay_factor,
-        lr_decay_every=args.lr_decay_every,
-        patience=args.patience,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        weights=args.weights,
-        weight_set=args.weight_set,
-        pretrained=defaults.pretrained and not args.no_pretrained,
-        precision=args.precision,
-        backend=args.backend,
-        jit_compile=args.jit_compile,
-        devices=parse_devices(args.devices),
-        data_workers=args.data_workers,
-    )
-
-
 # Train flags (argparse dest) -> the TrainConfig field each one sets.
 _TRAIN_FIELDS = {
     "variant": "variant", "image_size": "image_size", "trainable_blocks": "trainable_blocks", "noise": "noise_stddev",
@@ -85,6 +58,15 @@ _TRAIN_FIELDS = {
     "no_pretrained": "pretrained", "precision": "precision", "backend": "backend", "jit_compile": "jit_compile",
     "devices": "devices", "data_workers": "data_workers",
 }
+
+
+def _train_config(args, defaults: TrainConfig) -> TrainConfig:
+    from edgevit.distribute import parse_devices
+
+    values = {field: getattr(args, dest) for dest, field in _TRAIN_FIELDS.items()}
+    values["pretrained"] = defaults.pretrained and not args.no_pretrained  # the flag says the opposite
+    values["devices"] = parse_devices(args.devices)
+    return replace(defaults, **values)
 
 
 def _train_flags_given(train_argv: list[str]) -> set[str]:
