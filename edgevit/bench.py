@@ -23,12 +23,12 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from edgevit.memory import peak_rss_bytes
 from edgevit.config import MANIFEST_NAME
+from edgevit.device.harness.machine import peak_rss_bytes
+from edgevit.device.harness.timing import DEFAULT_CLOCK, Clock, latency_block, throughput_entry, time_calls, time_once
 from edgevit.errors import DataError, ModelError, UsageError
 from edgevit.flops import model_block
 from edgevit.fsutil import folder_size, sha256_file
-from edgevit.device.harness.timing import DEFAULT_CLOCK, Clock, latency_block, throughput_entry, time_calls, time_once
 from edgevit.machine import machine_fingerprint
 from edgevit.manifest import read_manifest, tool_versions
 from edgevit.peak import BACKENDS, DEFAULT_N, best_peaks, measure_peak

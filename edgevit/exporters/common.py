@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from edgevit.memory import peak_rss_bytes
+from edgevit.device.harness.machine import peak_rss_bytes
 from edgevit.errors import ExportError, ModelError
 from edgevit.fsutil import atomic_dir, folder_size, sha256_file
 from edgevit.manifest import now_iso, read_manifest, tool_versions, write_manifest

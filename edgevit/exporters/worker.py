@@ -14,7 +14,7 @@ from pathlib import Path
 
 from edgevit.errors import EdgeVitError
 from edgevit.fsutil import atomic_write_json
-from edgevit.memory import peak_rss_bytes
+from edgevit.device.harness.machine import peak_rss_bytes
 
 INTERNAL_ERROR_EXIT = 70
 INTERRUPTED_EXIT = 130
@@ -67,7 +67,7 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, _interrupt_on_sigint)  # Python's own behaviour, plus a note of it
     job_file, result_file = argv
     code, result = run(json.loads(Path(job_file).read_text()))
-    result["peak_rss_bytes"] = peak_rss_bytes()  # this program's own high-water mark (see edgevit.memory)
+    result["peak_rss_bytes"] = peak_rss_bytes()  # this program's own high-water mark (VmHWM)
     if code:
         print(f"edgevit export: {result['error']}", file=sys.stderr)
     atomic_write_json(Path(result_file), result)

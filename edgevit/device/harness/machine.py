@@ -159,8 +159,13 @@ def current_rss_bytes() -> int | None:
 
 
 def peak_rss_bytes() -> int | None:
-    """High-water RSS of this process: VmHWM where /proc has it (exact), else getrusage's ru_maxrss
-    (KiB on Linux/Android, bytes on macOS; updated lazily, so it can trail the current RSS)."""
+    """High-water RSS of this process since it started its program: VmHWM where /proc has it (exact;
+    exec resets it), else getrusage's ru_maxrss (KiB on Linux/Android, bytes on macOS; updated lazily,
+    so it can trail the current RSS). edgevit's exporters and bench use it too.
+
+    VmHWM first because Linux carries ru_maxrss across fork + exec: a spawned child would report at
+    least its parent's RSS at the fork (every export launched by `edgevit demo` showed the trainer's 1.17 GiB).
+    """
     peak = _proc_status_bytes("VmHWM")
     if peak is not None:
         return peak
