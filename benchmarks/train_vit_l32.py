@@ -6,7 +6,7 @@
         --results /tmp/train-bench                                          # a CPU smoke run
 
 Measures, in one process: the accelerator's matmul peak in the compute dtype through the backend,
-then for each batch size the recipe's train step (edgevit.train_bench). Writes
+then for each batch size the recipe's train step (edgevit.training.throughput). Writes
 
     benchmarks/results/train_<variant>_<precision>_<input>_<machine id>_<YYYY-MM-DD>.json and .md
 
@@ -36,10 +36,10 @@ def _ints(text: str) -> tuple[int, ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from edgevit.backends import parse_backend
+    from edgevit.keras_backend import parse_backend
     from edgevit.config import VARIANTS
-    from edgevit.precision import Precision
-    from edgevit.train_bench import INPUTS, BenchConfig, run_bench, write_results
+    from edgevit.training.precision import Precision
+    from edgevit.training.throughput import INPUTS, BenchConfig, run_bench, write_results
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--backend", choices=("tensorflow", "jax", "torch"), default=None, help="default: tensorflow if installed, else jax, else torch")

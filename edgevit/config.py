@@ -118,12 +118,12 @@ class TrainConfig:
     weights: str | None = None  # local .npz of vit-keras pretrained weights
     weight_set: str = DEFAULT_WEIGHT_SET
     pretrained: bool = True  # False trains from random init (the tiny variant always does)
-    precision: str = "fp32"  # fp32 | bf16 | fp16: compute dtype; weights stay float32 (edgevit.precision)
+    precision: str = "fp32"  # fp32 | bf16 | fp16: compute dtype; weights stay float32 (edgevit.training.precision)
     # How the run executes (train.RUNTIME_OPTIONS: may change on --resume). Missing from older runs'
     # train_state.json: there they mean these defaults.
     backend: str | None = None  # tensorflow | jax | torch; None: TensorFlow if installed, else JAX, else torch
     jit_compile: bool | None = None  # XLA (TF) / jax.jit (JAX) / torch.compile (torch); None: Keras' "auto"
-    devices: int | str = 1  # data-parallel devices, or "all" (edgevit.distribute)
+    devices: int | str = 1  # data-parallel devices, or "all" (edgevit.training.distribute)
     data_workers: int | None = None  # threads preparing batches; None: min(8, CPU cores)
 
     def to_dict(self) -> dict:

@@ -46,7 +46,7 @@ def _prepare_data(out: Path, config: DemoConfig) -> Path:
 
 
 def run_demo(out: Path, config: DemoConfig) -> int:
-    from edgevit.train import STATE_NAME, train
+    from edgevit.training.train import STATE_NAME, train
 
     out.mkdir(parents=True, exist_ok=True)
     data = _prepare_data(out, config)
@@ -81,12 +81,13 @@ def _demo_recipe() -> Path | None:
 
 def _ship_stages(out: Path, saved_model: Path, config: DemoConfig, summary: dict) -> list[str]:
     """export -> verify -> bench -> report; returns what failed (every stage still runs on what it can)."""
-    from edgevit.bench import BenchOptions, bench_artifacts, describe
+    from edgevit.bench.run import BenchOptions, bench_artifacts, describe
     from edgevit.exporters import export_all
+    from edgevit.recipes import load_recipe
     from edgevit.report import write_report
     from edgevit.runners import RunnerOptions
-    from edgevit.verify import verify_artifacts
-    from edgevit.verify_report import format_table, report_to_records, summary_error
+    from edgevit.verify.run import verify_artifacts
+    from edgevit.verify.report import format_table, report_to_records, summary_error
 
     failures = []
     artifacts = out / "artifacts"
@@ -94,7 +95,7 @@ def _ship_stages(out: Path, saved_model: Path, config: DemoConfig, summary: dict
         shutil.rmtree(artifacts)  # the demo rebuilds everything from the SavedModel it just trained
     recipe = _demo_recipe()
     started = time.perf_counter()
-    exported = export_all(saved_model=saved_model, out_dir=artifacts, recipe=recipe, echo=lambda line: print(f"[export] {line}", flush=True))
+    exported = export_all(saved_model=saved_model, out_dir=artifacts, recipe=load_recipe(recipe) if recipe else None, echo=lambda line: print(f"[export] {line}", flush=True))
     built = [r for r in exported if r.ok]
     print(f"[export] {len(built)} of {len(exported)} artifacts built in {time.perf_counter() - started:.0f} s (wall clock) -> {artifacts}")
     if len(built) < len(exported):

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Iterator
 
 # The device harness checks bundles with the same hashing (it may import nothing from edgevit, so it owns it).
-from edgevit.device.harness.bundlefiles import sha256_file  # noqa: F401  (re-exported: edgevit.fsutil.sha256_file)
+from edgevit.portable.files import sha256_file  # noqa: F401  (re-exported: edgevit.fsutil.sha256_file)
 
 
 def _temp_sibling(path: Path) -> Path:

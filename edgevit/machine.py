@@ -18,7 +18,7 @@ from pathlib import Path
 import psutil
 
 # The device harness names machines the same way: host and device results of one machine share an id.
-from edgevit.device.harness.machine import machine_id
+from edgevit.portable.machine import machine_id
 
 # SIMD features that decide how fast float32 and int8 GEMMs can go.
 _GEMM_FEATURES = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from edgevit.config import PRETRAINED_WEIGHT_SETS, VARIANTS, ViTSpec
 from edgevit.errors import ModelError, UsageError
-from edgevit.keras_env import import_keras
+from edgevit.keras_backend import import_keras
 
 
 def resolve_variant(name: str) -> ViTSpec:

@@ -9,7 +9,7 @@
     format = "tflite"                   # tflite | onnx | coreml
     quantization = "dynamic"            # plus any other option of that format (exporters/options.py)
 
-    [gates.tflite-dynamic]              # read by `edgevit verify` (edgevit/gates.py); every key optional
+    [gates.tflite-dynamic]              # read by `edgevit verify` (edgevit/verify/gates.py); every key optional
     min_agreement = 0.99                # top-1 agreement with the SavedModel on the labelled split, 0..1
     max_accuracy_drop = 0.5             # SavedModel accuracy minus artifact accuracy, percentage points
     max_abs_error = 0.01                # largest |p_artifact - p_savedmodel| over every probability
@@ -38,7 +38,7 @@ class Recipe:
     command: str | None
     path: Path
     jobs: tuple  # ArtifactJob, in file order
-    gates: dict  # artifact name -> {gate key: value}, as edgevit.gates.read_gate_overrides returns them
+    gates: dict  # artifact name -> {gate key: value}, as edgevit.verify.gates.read_gate_overrides returns them
 
 
 def load_recipe(path: Path | str) -> Recipe:
@@ -61,7 +61,7 @@ def load_recipe(path: Path | str) -> Recipe:
 
 def _parse(data: dict, path: Path) -> Recipe:
     from edgevit.exporters.jobs import ArtifactJob
-    from edgevit.gates import read_gate_overrides
+    from edgevit.verify.gates import read_gate_overrides
 
     _known_keys(data, _TOP_LEVEL, "top-level table")
     head = _table(data.get("recipe", {}), "[recipe]")

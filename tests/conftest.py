@@ -28,7 +28,7 @@ class TinyRun:
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> TinyRun:
     from edgevit.data.synth import write_synthetic_birds
-    from edgevit.train import train
+    from edgevit.training.train import train
 
     base = tmp_path_factory.mktemp("tiny")
     data_root = base / "data"

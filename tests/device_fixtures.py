@@ -1,7 +1,7 @@
 """Artifacts and golden vectors for the device and iOS tests, built from the session's tiny SavedModel.
 
 The golden vectors are the SavedModel's probabilities on a dozen preprocessed test images, written
-by edgevit.golden (the format `edgevit verify --write-golden` writes).
+by edgevit.verify.golden (the format `edgevit verify --write-golden` writes).
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ def export_dynamic_tflite(saved_model: Path, out_dir: Path) -> Path:
 
 
 def write_golden_vectors(saved_model: Path, data_root: Path, out_dir: Path, count: int = GOLDEN_COUNT) -> Path:
-    """golden/ from the SavedModel on `count` test images spread over the split, through edgevit.golden."""
+    """golden/ from the SavedModel on `count` test images spread over the split, through edgevit.verify.golden."""
     from edgevit.data.folders import load_image_folders
     from edgevit.data.preprocess import preprocess
     from edgevit.exporters.common import open_source
-    from edgevit.golden import golden_indices, write_golden
+    from edgevit.verify.golden import golden_indices, write_golden
     from edgevit.manifest import preprocessing_of
-    from edgevit.savedmodel import LoadedSavedModel
+    from edgevit.savedmodel.io import LoadedSavedModel
 
     model = LoadedSavedModel(saved_model)
     spec = preprocessing_of(model.manifest)

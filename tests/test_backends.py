@@ -1,6 +1,6 @@
 """The recipe gives the same numbers on every installed Keras backend, on one device and data parallel.
 
-Each backend runs in its own process (`python -m edgevit.backend_check`): KERAS_BACKEND is fixed
+Each backend runs in its own process (`python -m edgevit.training.crosscheck`): KERAS_BACKEND is fixed
 when Keras is imported. All runs start from the same weights file and train on the same pixels
 with the input noise off (backends draw different random numbers).
 
@@ -21,7 +21,7 @@ import sys
 import numpy as np
 import pytest
 
-from edgevit.backends import Backend, is_installed
+from edgevit.keras_backend import Backend, is_installed
 from edgevit.models import ClassifierConfig, build_classifier
 
 LOSS_RTOL = 1e-4
@@ -44,7 +44,7 @@ HOST_DEVICES = {Backend.TENSORFLOW: 2, Backend.JAX: 4, Backend.TORCH: 1}
 @pytest.fixture(scope="module")
 def start(tmp_path_factory):
     """The shared starting point: weights saved by the TensorFlow backend (this process) and a labelled batch."""
-    from edgevit.keras_env import import_keras
+    from edgevit.keras_backend import import_keras
 
     folder = tmp_path_factory.mktemp("backend_check")
     import_keras().utils.set_random_seed(0)  # the same start every run: how fast 3 steps fit depends on it
@@ -67,7 +67,7 @@ def results(start):
         if not is_installed(backend):
             continue
         spec = [{"batch_size": b, "devices": d, "precision": p} if b else {"devices": d, "precision": p} for b, d, p in runs]
-        command = [sys.executable, "-m", "edgevit.backend_check", "--backend", backend.value, "--model", json.dumps(MODEL.to_dict()),
+        command = [sys.executable, "-m", "edgevit.training.crosscheck", "--backend", backend.value, "--model", json.dumps(MODEL.to_dict()),
                    "--weights", str(weights), "--data", str(data), "--epochs", str(STEPS),
                    "--host-devices", str(HOST_DEVICES[backend]), "--runs", json.dumps(spec)]
         processes[backend] = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)

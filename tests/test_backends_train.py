@@ -12,16 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgevit.backends import Backend, is_installed
+from edgevit.keras_backend import Backend, is_installed
 from edgevit.cli import main
 from edgevit.config import TrainConfig
 from edgevit.data.synth import write_synthetic_birds
 from edgevit.errors import UsageError
 from edgevit.models import ClassifierConfig, build_classifier
-from edgevit.precision import Precision
-from edgevit.savedmodel import LoadedSavedModel
-from edgevit.savedmodel_step import PENDING_MANIFEST
-from edgevit.train import BEST_WEIGHTS, LAST_WEIGHTS, STATE_NAME, _initial_state
+from edgevit.training.precision import Precision
+from edgevit.savedmodel.io import LoadedSavedModel
+from edgevit.savedmodel.deferred import PENDING_MANIFEST
+from edgevit.training.train import BEST_WEIGHTS, LAST_WEIGHTS, STATE_NAME, _initial_state
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = TrainConfig(variant="tiny", image_size=32, trainable_blocks="all", epochs=1, batch_size=16, pretrained=False, seed=3)
@@ -126,7 +126,7 @@ def test_resume_of_a_run_from_before_the_runtime_options(tmp_path):
 # --- the training benchmark -------------------------------------------------------------------
 
 def test_train_benchmark_smoke_on_tensorflow(tmp_path):
-    from edgevit.train_bench import BenchConfig, markdown, run_bench, write_results
+    from edgevit.training.throughput import BenchConfig, markdown, run_bench, write_results
 
     config = BenchConfig(backend=Backend.TENSORFLOW, variant="tiny", image_size=32, num_classes=5, batch_sizes=(4,), steps=2,
                          warmup_steps=1, precision=Precision.FP32, input="images", synth_images=20, data_workers=2, peak_n=128,

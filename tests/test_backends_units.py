@@ -6,20 +6,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgevit.backends import Backend, activate_backend, default_backend, is_installed, parse_backend
+from edgevit.keras_backend import Backend, activate_backend, default_backend, is_installed, parse_backend
 from edgevit.config import VARIANTS, Preprocessing, ViTSpec
 from edgevit.data.batches import load_pixels
 from edgevit.data.feed import FeedOptions, SplitPixels, batches, decode_split, padded
 from edgevit.data.folders import load_image_folders
 from edgevit.data.synth import write_synthetic_birds
-from edgevit.distribute import parse_devices, place
+from edgevit.training.distribute import parse_devices, place
 from edgevit.errors import UsageError
-from edgevit.flops import vit_cost
-from edgevit.keras_env import import_keras
-from edgevit.mfu import measure_matmul_peak, mfu, training_flops_per_image
+from edgevit.model_cost import vit_cost
+from edgevit.keras_backend import import_keras
+from edgevit.training.mfu import measure_matmul_peak, mfu, training_flops_per_image
 from edgevit.models import ClassifierConfig
-from edgevit.precision import Precision, parse_precision, precision_policy
-from edgevit.train import build_training_model, compile_recipe
+from edgevit.training.precision import Precision, parse_precision, precision_policy
+from edgevit.training.train import build_training_model, compile_recipe
 
 TINY = ClassifierConfig(variant="tiny", image_size=32, num_classes=3, noise_stddev=0.0, trainable_blocks=4)
 

@@ -7,10 +7,10 @@ import random
 import numpy as np
 import pytest
 
-from edgevit import bench as bench_mod
-from edgevit.bench import BenchOptions, RuntimeUnavailable, bench_artifacts, parse_threads
+from edgevit.bench import run as bench_mod
+from edgevit.bench.run import BenchOptions, RuntimeUnavailable, bench_artifacts, parse_threads
 from edgevit.errors import DataError, UsageError
-from edgevit.device.harness.timing import percentile
+from edgevit.portable.timing import percentile
 from edgevit.records import validate_record
 
 from bench_fixtures import (FakeClock, ScriptedRunner, allocating_factory, constant_factory, fake_runtimes,
@@ -146,7 +146,7 @@ def test_fixed_batch_artifact_reports_the_larger_batch_as_not_available(tmp_path
 
 def test_achieved_gflops_is_held_against_the_peak_of_its_dtype_and_thread_count(tmp_path, no_gpu):
     from edgevit.config import VARIANTS
-    from edgevit.flops import vit_cost
+    from edgevit.model_cost import vit_cost
 
     model = {"variant": "tiny", "image_size": 64, "num_classes": 3}
     flops = vit_cost(VARIANTS["tiny"], image_size=64, num_classes=3).flops
@@ -181,7 +181,7 @@ def test_achieved_gflops_is_held_against_the_peak_of_its_dtype_and_thread_count(
 def test_parity_from_verify_records_is_attached_by_sha256(tmp_path, no_gpu):
     write_fake_artifact(tmp_path, "a")
     write_fake_artifact(tmp_path, "b")
-    from edgevit.bench import artifact_targets
+    from edgevit.bench.run import artifact_targets
 
     target_a = artifact_targets(tmp_path)[0]
     parity = {"reference": "savedmodel", "split": "test", "count": 40, "accuracy": 0.9, "reference_accuracy": 0.925,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edgevit.config import VARIANTS
-from edgevit.flops import model_block, vit_cost
+from edgevit.model_cost import model_block, vit_cost
 
 
 def test_vit_l32_at_224_is_15_4_gmacs_and_its_measured_parameter_count():

@@ -153,7 +153,7 @@ def test_the_gate_written_at_bundle_time_is_the_one_applied(files, tmp_path):
     assert code == 6, output
     (record,) = document["records"]
     assert record["parity"]["gate"]["max_abs_error"] == 0 and record["parity"]["agreement"] == 1.0
-    assert record["parity"]["gate"]["source"] == "edgevit.gates tflite/dynamic + device probability bound + overridden at bundle time"
+    assert record["parity"]["gate"]["source"] == "edgevit.verify.gates tflite/dynamic + device probability bound + overridden at bundle time"
     assert record["reason"].startswith("max |probability difference|") and "agreement" not in record["reason"]
 
 

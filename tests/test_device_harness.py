@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from edgevit.device import ENTRY_SCRIPT, HARNESS_PACKAGE
-from edgevit.device.harness import machine as device_machine
-from edgevit.device.harness.parity import golden_parity
-from edgevit.device.harness.runtimes import RUNTIMES_FOR_FORMAT
-from edgevit.device.harness.timing import latency_block, percentile, throughput_entry
+from edgevit.portable import machine as device_machine
+from edgevit.portable.parity import golden_parity
+from edgevit.portable.runtimes import RUNTIMES_FOR_FORMAT
+from edgevit.portable.timing import latency_block, percentile, throughput_entry
 
 RUNTIME_MODULES = {"ai_edge_litert.interpreter", "tflite_runtime.interpreter", "onnxruntime"}
 
@@ -59,13 +59,13 @@ def test_every_format_with_a_runtime_names_an_allowed_module():
 
 
 def test_percentile_and_summary_match_numpy_and_the_host():
-    import edgevit.bench
-    import edgevit.peak
-    from edgevit.device.harness import timing
+    import edgevit.bench.run
+    import edgevit.bench.peak
+    from edgevit.portable import timing
 
     # The host measures with the harness's own code: a device figure and a host figure are comparable.
-    assert edgevit.bench.latency_block is timing.latency_block and edgevit.bench.throughput_entry is timing.throughput_entry
-    assert edgevit.bench.time_calls is timing.time_calls and edgevit.peak.percentile is timing.percentile
+    assert edgevit.bench.run.latency_block is timing.latency_block and edgevit.bench.run.throughput_entry is timing.throughput_entry
+    assert edgevit.bench.run.time_calls is timing.time_calls and edgevit.bench.peak.percentile is timing.percentile
     rng = np.random.default_rng(3)
     for n in (1, 2, 7, 50, 101):
         samples = list(rng.exponential(3.0, n))

@@ -70,7 +70,7 @@ def test_a_savedmodel_without_a_fixed_input_size(capsys, tiny_run, tmp_path):
 def test_the_signature_reader_agrees_with_tensorflow(tiny_run):
     from tensorflow.core.protobuf import saved_model_pb2
 
-    from edgevit.exporters.savedmodel_proto import read_signatures
+    from edgevit.savedmodel.proto import read_signatures
 
     proto = saved_model_pb2.SavedModel()
     proto.ParseFromString((tiny_run.saved_model / "saved_model.pb").read_bytes())

@@ -122,7 +122,7 @@ def test_the_lean_route_gives_the_program_a_frozen_graph_gives(artifacts, tiny_r
     import coremltools as ct
 
     from edgevit.exporters.coreml import _name_output, _pipeline
-    from edgevit.exporters.tfgraph import load_serving_graph
+    from edgevit.savedmodel.graph import load_serving_graph
 
     source = read_json(tiny_run.saved_model / "manifest.json")
     frozen = _frozen_graph_def(load_serving_graph(tiny_run.saved_model))

@@ -15,7 +15,7 @@ import pytest
 
 from edgevit.data.synth import write_synthetic_birds
 from edgevit.models import ClassifierConfig, build_classifier
-from edgevit.train import LAST_WEIGHTS, STATE_NAME
+from edgevit.training.train import LAST_WEIGHTS, STATE_NAME
 
 EPOCHS = 3
 

@@ -12,7 +12,7 @@ import pytest
 
 from edgevit.errors import ModelError
 from edgevit.fsutil import path_inside
-from edgevit.runners.artifact import open_artifact
+from edgevit.artifact import open_artifact
 
 PACKAGE = Path(__file__).resolve().parents[1] / "edgevit"
 # Each of these can execute code stored in a file a user hands us.
@@ -64,7 +64,7 @@ def test_artifact_manifest_pointing_outside_is_refused(tiny_run, tmp_path):
 
 
 def test_checkpoint_with_pickled_objects_is_refused(tmp_path):
-    from edgevit.train import _load_extra_state
+    from edgevit.training.train import _load_extra_state
 
     path = tmp_path / "last.optimizer.npz"
     np.savez(path, **{"optimizer/0": np.array([object()], dtype=object)})

@@ -22,7 +22,7 @@ READER_ROOTS = ("manifest", "golden", "sync", "gate")
 
 @pytest.fixture(scope="module")
 def documents(tiny_run, tmp_path_factory):
-    from edgevit.ios_sync import ios_sync
+    from edgevit.device.ios import ios_sync
 
     artifact, golden = tiny_tflite_and_golden(tiny_run, tmp_path_factory)
     models = tmp_path_factory.mktemp("ios") / "Models"

@@ -10,7 +10,7 @@ import pytest
 from device_fixtures import tiny_tflite_and_golden
 from edgevit.cli import main
 from edgevit.device.gates import golden_gate
-from edgevit.ios_sync import MODELS_README, default_models_dir
+from edgevit.device.ios import MODELS_README, default_models_dir
 from ios_fixtures import IOS_DEMO
 
 

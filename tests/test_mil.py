@@ -15,7 +15,7 @@ import pytest
 from verify_fixtures import tiny_artifacts
 
 from edgevit.errors import ModelError
-from edgevit.gates import default_gate
+from edgevit.verify.gates import default_gate
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def reference(tiny_run):
     from edgevit.data.folders import load_image_folders
     from edgevit.data.preprocess import preprocess
     from edgevit.manifest import preprocessing_of
-    from edgevit.savedmodel import LoadedSavedModel
+    from edgevit.savedmodel.io import LoadedSavedModel
 
     model = LoadedSavedModel(tiny_run.saved_model)
     spec = preprocessing_of(model.manifest)
@@ -38,7 +38,7 @@ def reference(tiny_run):
 
 
 def _run_package(folder, images, labels) -> np.ndarray:
-    from edgevit.mil import MilInterpreter
+    from edgevit.runners.mil import MilInterpreter
 
     interpreter = MilInterpreter.from_path(folder / "model.mlpackage")
     rows = []
@@ -66,7 +66,7 @@ def test_exported_vit_agrees_with_savedmodel_within_gate(artifacts, reference, q
 
 
 def test_every_exported_vit_op_is_supported(artifacts):
-    from edgevit.mil import SUPPORTED_OPS, load_program
+    from edgevit.runners.mil import SUPPORTED_OPS, load_program
 
     for quantization in ("fp32", "fp16", "int8", "palettize6", "palettize4"):
         program = load_program(artifacts / f"coreml-{quantization}" / "model.mlpackage")
@@ -94,14 +94,14 @@ def _save(prog, path, *, precision="fp32", target=None):
 
 
 def _interpret(path, feeds):
-    from edgevit.mil import MilInterpreter
+    from edgevit.runners.mil import MilInterpreter
 
     return MilInterpreter.from_path(path).run(feeds)
 
 
 def _weights(path) -> dict[str, np.ndarray]:
     """The interpreter's constants (decompressed weights included), by variable name."""
-    from edgevit.mil import MilInterpreter
+    from edgevit.runners.mil import MilInterpreter
 
     return MilInterpreter.from_path(path)._constants
 
@@ -143,7 +143,7 @@ def test_decompressed_weights_equal_coremltools(tmp_path, name):
     compressed.save(str(tmp_path / "compressed.mlpackage"))
     cto.decompress_weights(compressed).save(str(tmp_path / "decompressed.mlpackage"))
 
-    from edgevit.mil import load_program
+    from edgevit.runners.mil import load_program
 
     constexpr = [op.type for op in load_program(tmp_path / "compressed.mlpackage").operations if op.type.startswith("constexpr")]
     assert len(constexpr) == 1, constexpr
@@ -160,7 +160,7 @@ def test_decompressed_weights_equal_coremltools(tmp_path, name):
 
 
 def test_unpack_bits_least_significant_first():
-    from edgevit.mil.decompress import unpack_bits
+    from edgevit.runners.mil.decompress import unpack_bits
 
     # 0xBD = 1011 1101: the low nibble (13) comes first.
     assert unpack_bits(np.array([0xBD], np.uint8), 4, 2).tolist() == [13, 11]
@@ -198,7 +198,7 @@ def test_unsupported_op_is_named(tmp_path):
     import coremltools as ct
     from coremltools.converters.mil import Builder as mb
 
-    from edgevit.mil import MilInterpreter
+    from edgevit.runners.mil import MilInterpreter
 
     @mb.program(input_specs=[mb.TensorSpec(shape=(2, 3))], opset_version=ct.target.iOS16)
     def prog(x):
@@ -335,7 +335,7 @@ def test_conv(tmp_path, pad_type, pad, stride, dilation, groups, expected_pads):
     import coremltools as ct
     from coremltools.converters.mil import Builder as mb
 
-    from edgevit.mil.ops import _conv_pads
+    from edgevit.runners.mil.ops import _conv_pads
 
     rng = np.random.default_rng(3)
     w = rng.normal(size=(4, 4 // groups, 3, 3)).astype(np.float32)
@@ -357,7 +357,7 @@ def test_conv(tmp_path, pad_type, pad, stride, dilation, groups, expected_pads):
 
 
 def test_input_shape_is_checked(artifacts):
-    from edgevit.mil import MilInterpreter
+    from edgevit.runners.mil import MilInterpreter
 
     interpreter = MilInterpreter.from_path(artifacts / "coreml-fp32" / "model.mlpackage")
     with pytest.raises(ModelError, match=r"input 'images' must have shape \[1, 32, 32, 3\], got \[2, 32, 32, 3\]"):
@@ -365,7 +365,7 @@ def test_input_shape_is_checked(artifacts):
 
 
 def test_damaged_package_is_a_clear_error(tmp_path):
-    from edgevit.mil import load_program
+    from edgevit.runners.mil import load_program
 
     package = tmp_path / "broken.mlpackage"
     package.mkdir()

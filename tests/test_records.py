@@ -8,7 +8,7 @@ import json
 import pytest
 
 from edgevit.errors import DataError
-from edgevit.device.harness.timing import latency_block
+from edgevit.portable.timing import latency_block
 from edgevit.records import (RECORD_KEYS, SCHEMA_PATH, new_record, read_records, schema, validate_document, validate_record,
                              write_records)
 

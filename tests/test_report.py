@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from edgevit import bench as bench_mod
-from edgevit.bench import BenchOptions, bench_artifacts
+from edgevit.bench import run as bench_mod
+from edgevit.bench.run import BenchOptions, bench_artifacts
 from edgevit.records import read_records
 from edgevit.report import write_report
 

@@ -10,7 +10,7 @@ import pytest
 from verify_fixtures import edit_manifest, tiny_artifacts
 
 from edgevit.errors import ModelError, UsageError
-from edgevit.gates import default_gate
+from edgevit.verify.gates import default_gate
 from edgevit.runners import RUNTIMES_BY_FORMAT, RunnerOptions, RuntimeUnavailable, default_runtime, open_runner
 
 
@@ -45,7 +45,7 @@ def _predict(runtime, folder, images, **options):
 
 
 def test_savedmodel_runner_is_the_reference(tiny_run, reference):
-    from edgevit.savedmodel import LoadedSavedModel
+    from edgevit.savedmodel.io import LoadedSavedModel
 
     images, expected = reference
     direct = LoadedSavedModel(tiny_run.saved_model).predict(images)

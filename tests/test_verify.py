@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from edgevit.errors import DataError, UsageError
-from edgevit.gates import DEFAULT_GATES, Gate, default_gate, gate_failures, gate_for, read_gate_overrides
-from edgevit.parity import abs_errors, accuracy, accuracy_difference, agreement, mcnemar_exact_p, mean_kl_divergence, top1
+from edgevit.verify.gates import DEFAULT_GATES, Gate, default_gate, gate_failures, gate_for, read_gate_overrides
+from edgevit.verify.metrics import abs_errors, accuracy, accuracy_difference, agreement, mcnemar_exact_p, mean_kl_divergence, top1
 
 
 def test_accuracy_agreement_and_abs_errors():
@@ -134,7 +134,7 @@ def test_bad_recipe_gates_are_usage_errors(tmp_path, text, message):
 
 
 def test_golden_vectors_round_trip_in_the_documented_format(tmp_path):
-    from edgevit.golden import INDEX_FILE, golden_indices, read_golden, write_golden
+    from edgevit.verify.golden import INDEX_FILE, golden_indices, read_golden, write_golden
 
     rng = np.random.default_rng(0)
     inputs = rng.normal(size=(3, 4, 5, 3)).astype(np.float32)

@@ -90,9 +90,9 @@ def test_golden_vectors_are_the_savedmodel_outputs(full_report, tiny_run):
     from edgevit.data.folders import load_image_folders
     from edgevit.data.preprocess import preprocess
     from edgevit.exporters.common import open_source
-    from edgevit.golden import golden_indices, read_golden
+    from edgevit.verify.golden import golden_indices, read_golden
     from edgevit.manifest import preprocessing_of
-    from edgevit.savedmodel import LoadedSavedModel
+    from edgevit.savedmodel.io import LoadedSavedModel
 
     out, _ = full_report
     golden = read_golden(out / "golden")
@@ -122,7 +122,7 @@ def test_zeroed_onnx_weights_fail_parity(artifacts, tmp_path, capsys):
 
 
 def test_wrong_mean_std_in_the_manifest_fails_parity(artifacts, tiny_run, tmp_path):
-    from edgevit.verify import Status, verify_artifacts
+    from edgevit.verify.run import Status, verify_artifacts
 
     folder = copy_artifact(artifacts / "tflite-fp32", tmp_path, "tflite-wrong-norm")
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -148,7 +148,7 @@ def test_corrupted_file_fails_to_load_and_verify_continues(artifacts, tmp_path, 
 
 
 def test_label_and_input_size_mismatches_fail_to_load(artifacts, tmp_path):
-    from edgevit.verify import Status, verify_artifacts
+    from edgevit.verify.run import Status, verify_artifacts
 
     relabelled = copy_artifact(artifacts / "onnx-fp32", tmp_path, "onnx-relabelled")
     labels = json.loads((relabelled / "manifest.json").read_text())["labels"]
@@ -179,7 +179,7 @@ def test_data_with_classes_the_model_does_not_know(artifacts, tiny_run, tmp_path
 
 
 def test_a_subset_of_the_classes_is_fine(artifacts, tiny_run, tmp_path):
-    from edgevit.verify import verify_artifacts
+    from edgevit.verify.run import verify_artifacts
 
     root = tmp_path / "data"
     classes = sorted((tiny_run.data_root / "test").iterdir())
@@ -207,7 +207,7 @@ def test_bad_arguments_are_one_line(artifacts, tmp_path, capsys, argv, error, me
 
 
 def test_max_images_spreads_over_the_split(artifacts):
-    from edgevit.verify import verify_artifacts
+    from edgevit.verify.run import verify_artifacts
 
     report = verify_artifacts([artifacts / "tflite-fp32"], max_images=8)
     (result,) = report.results

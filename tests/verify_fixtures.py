@@ -25,7 +25,7 @@ EXPORTS: tuple[tuple[str, str], ...] = (
 # mode flips a few of its 48 test images (one image = 2.08 points), more than the default gates
 # (made for trained models: e.g. dynamic >= 99.5% agreement) allow. This recipe states the gates
 # such a model can meet, as a recipe for it would; the float modes (fp32, fp16) keep the default gates
-# of edgevit/gates.py, and a broken artifact (zeroed weights, wrong normalisation) still fails both.
+# of edgevit/verify/gates.py, and a broken artifact (zeroed weights, wrong normalisation) still fails both.
 TINY_RECIPE = """
 [gates.tflite-dynamic]
 min_agreement = 0.9

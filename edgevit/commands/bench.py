@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def register(subparsers) -> None:
-    from edgevit.bench import BenchOptions
+    from edgevit.bench.run import BenchOptions
 
     d = BenchOptions()
     p = subparsers.add_parser(
@@ -43,7 +43,7 @@ def command_line(args) -> str:
 
 
 def cmd_bench(args) -> int:
-    from edgevit.bench import DEVICES, BenchOptions, bench_artifacts, describe, parse_threads
+    from edgevit.bench.run import DEVICES, BenchOptions, bench_artifacts, describe, parse_threads
     from edgevit.errors import UsageError
     from edgevit.records import read_records, write_records
 

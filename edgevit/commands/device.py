@@ -44,7 +44,7 @@ def cmd_device_bundle(args: argparse.Namespace) -> int:
 
 
 def cmd_ios_sync(args: argparse.Namespace) -> int:
-    from edgevit.ios_sync import ios_sync
+    from edgevit.device.ios import ios_sync
 
     result = ios_sync(artifacts=[Path(a) for a in args.artifacts], golden=Path(args.golden) if args.golden else None,
                       models_dir=Path(args.models_dir) if args.models_dir else None)

@@ -18,7 +18,7 @@ def register(subparsers) -> None:
 
 
 def cmd_savedmodel(args: argparse.Namespace) -> int:
-    from edgevit.savedmodel_step import export_run
+    from edgevit.savedmodel.deferred import export_run
 
     folder = export_run(args.run_dir, overwrite=args.overwrite)
     print(f"SavedModel: {folder}")

@@ -34,8 +34,8 @@ def register(subparsers) -> None:
 def cmd_verify(args: argparse.Namespace) -> int:
     from edgevit.fsutil import atomic_write_json
     from edgevit.runners import RunnerOptions
-    from edgevit.verify import verify_artifacts
-    from edgevit.verify_report import format_table, report_to_dict, report_to_records, summary_error
+    from edgevit.verify.run import verify_artifacts
+    from edgevit.verify.report import format_table, report_to_dict, report_to_records, summary_error
 
     report = verify_artifacts(
         args.artifacts,

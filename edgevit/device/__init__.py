@@ -1,10 +1,13 @@
-"""On-device runs: the standalone harness (harness/, copied into bundles as plain files), the bundler
-that packs an artifact with golden vectors and gates, and the golden-vector gates themselves.
+"""Host side of on-device runs: the bundler (a folder for `python3 run.py` on a Raspberry Pi, Jetson
+or Termux), the iOS sync, and the golden-vector gates both write for the device.
 
-Only `harness/` and `run.py` travel to devices; the rest of this package runs on the host.
+What travels to devices is edgevit/portable/ (copied into a bundle's `harness/` folder as plain
+files) and `run.py`, the bundle's entry point; nothing in this package runs on a device.
 """
 
 from pathlib import Path
 
-HARNESS_PACKAGE = Path(__file__).parent / "harness"
+import edgevit.portable
+
+HARNESS_PACKAGE = Path(edgevit.portable.__file__).parent
 ENTRY_SCRIPT = Path(__file__).parent / "run.py"

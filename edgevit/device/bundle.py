@@ -22,8 +22,8 @@ from pathlib import Path
 from edgevit import __version__
 from edgevit.device import ENTRY_SCRIPT, HARNESS_PACKAGE
 from edgevit.device.gates import GoldenGate, golden_gate
-from edgevit.device.harness import BUNDLE_INDEX, BUNDLE_SCHEMA_VERSION
-from edgevit.device.harness.runtimes import PIP_NAMES, RUNTIMES_FOR_FORMAT
+from edgevit.portable import BUNDLE_INDEX, BUNDLE_SCHEMA_VERSION
+from edgevit.portable.runtimes import PIP_NAMES, RUNTIMES_FOR_FORMAT
 from edgevit.device.sources import Artifact, copy_artifact, copy_golden, find_golden, open_artifact, open_golden
 from edgevit.errors import UsageError
 from edgevit.fsutil import atomic_dir, atomic_write_json, atomic_write_text
@@ -110,7 +110,7 @@ def _copy_harness(dest: Path) -> None:
 
 def model_cost(manifest: dict) -> dict | None:
     """MACs/params from the model's config, for the record's `model` block (None when the config is unknown)."""
-    from edgevit.flops import model_block
+    from edgevit.model_cost import model_block
 
     try:
         return model_block(manifest.get("model"))

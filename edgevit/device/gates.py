@@ -1,6 +1,6 @@
 """Golden-vector gates: how far a device's probabilities may be from the reference's, per artifact mode.
 
-They start from verify's gate for the artifact's format and quantization (edgevit.gates, the one home
+They start from verify's gate for the artifact's format and quantization (edgevit.verify.gates, the one home
 of parity tolerances): its max abs probability error for float modes and its top-1 agreement for
 quantized ones. Verify judges quantized modes by decisions on a whole labelled split; a handful of
 golden vectors on a device also needs a bound on the probabilities themselves, which is the one number
@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from edgevit.errors import UsageError
-from edgevit.gates import DEFAULT_GATES, default_gate
+from edgevit.verify.gates import DEFAULT_GATES, default_gate
 
 # (format, quantization) -> max |probability - reference probability| for modes whose verify gate has none.
 QUANTIZED_PROBABILITY_BOUNDS: dict[tuple[str, str], float] = {
@@ -51,7 +51,7 @@ def golden_gate(fmt: str, quantization: str, *, max_abs_error: float | None = No
         raise UsageError(f"no golden-vector gate for {fmt}/{quantization} (known: {known}); pass --max-abs-error")
     parts = []
     if base is not None:
-        parts.append(f"edgevit.gates {fmt}/{quantization}")
+        parts.append(f"edgevit.verify.gates {fmt}/{quantization}")
     if bound is not None and (base is None or base.max_abs_error is None):
         parts.append("device probability bound")
     if max_abs_error is not None or min_agreement is not None:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgevit.config import LABELS_NAME, MANIFEST_NAME
-from edgevit.device.harness.errors import HarnessError
-from edgevit.device.harness.golden import GOLDEN_INDEX, Golden, check_matches_manifest, read_golden
+from edgevit.portable.errors import HarnessError
+from edgevit.portable.golden import GOLDEN_INDEX, Golden, check_matches_manifest, read_golden
 from edgevit.errors import DataError, ModelError, UsageError
 from edgevit.fsutil import sha256_file
 from edgevit.manifest import read_manifest

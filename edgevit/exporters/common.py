@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from edgevit.device.harness.machine import peak_rss_bytes
+from edgevit.portable.machine import peak_rss_bytes
 from edgevit.errors import ExportError, ModelError
 from edgevit.fsutil import atomic_dir, folder_size, sha256_file
 from edgevit.manifest import now_iso, read_manifest, tool_versions, write_manifest
@@ -62,7 +62,7 @@ def open_source(saved_model: Path | str) -> SourceModel:
 
 def _serving_signature(folder: Path) -> tuple[str, str, tuple]:
     """(signature key, input key, (None, H, W, 3)) of the SavedModel's only signature."""
-    from edgevit.exporters.savedmodel_proto import ProtoError, read_signatures
+    from edgevit.savedmodel.proto import ProtoError, read_signatures
 
     try:
         graphs = read_signatures(folder / "saved_model.pb")

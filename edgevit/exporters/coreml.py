@@ -33,7 +33,7 @@ import numpy as np
 from edgevit.errors import ExportError
 from edgevit.exporters.common import Built, open_source, write_artifact
 from edgevit.exporters.options import CoreMLOptions, default_name, make_options
-from edgevit.exporters.tfgraph import ServingGraph, load_serving_graph
+from edgevit.savedmodel.graph import ServingGraph, load_serving_graph
 
 MAIN_FILE = "model.mlpackage"
 INPUT_NAME = "images"
@@ -80,7 +80,7 @@ def _import_converter() -> None:
     """Import the converter before write_artifact starts its clock: conversion.seconds times the conversion, not imports."""
     import coremltools  # noqa: F401
 
-    from edgevit.keras_env import import_tf
+    from edgevit.keras_backend import import_tf
 
     import_tf()
 

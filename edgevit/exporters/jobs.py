@@ -104,14 +104,10 @@ def export_all(
 ) -> list[ArtifactResult]:
     """Build every job (a recipe's, the given ones, or one default per format), each in a child process.
 
-    `recipe` is a Recipe or a path to a recipe TOML; `formats` keeps only those formats' jobs. Bad
+    `recipe` is a loaded Recipe (edgevit.recipes.load_recipe: recipes sit above exporters); `formats` keeps only those formats' jobs. Bad
     input (not a SavedModel, several signatures, no fixed size, unwritable OUT) raises before any child starts.
     """
     echo = echo or (lambda line: None)
-    if recipe is not None and not hasattr(recipe, "jobs"):
-        from edgevit.recipes import load_recipe
-
-        recipe = load_recipe(recipe)
     jobs = _select_jobs(recipe=recipe, jobs=jobs, formats=formats)
     source = open_source(saved_model)
     out_dir = Path(out_dir)

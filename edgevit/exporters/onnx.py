@@ -23,7 +23,7 @@ import numpy as np
 from edgevit.errors import ExportError
 from edgevit.exporters.common import Built, open_source, write_artifact
 from edgevit.exporters.options import OnnxOptions, OnnxQuantization, default_name, make_options, parity_note
-from edgevit.exporters.tfgraph import ServingGraph, load_serving_graph
+from edgevit.savedmodel.graph import ServingGraph, load_serving_graph
 
 MAIN_FILE = "model.onnx"
 EXTERNAL_DATA_FILE = f"{MAIN_FILE}.data"

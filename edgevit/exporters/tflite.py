@@ -83,7 +83,7 @@ def export_tflite(*, saved_model: Path, out_dir: Path, name: str | None = None, 
 
 def _import_converter() -> None:
     """Import TensorFlow before write_artifact starts its clock: conversion.seconds times the conversion, not imports."""
-    from edgevit.keras_env import import_tf
+    from edgevit.keras_backend import import_tf
 
     import_tf()
 
@@ -132,7 +132,7 @@ class RepresentativeSet:
 
 
 def _convert(source: SourceModel, quantization: TFLiteQuantization, representative: RepresentativeSet | None) -> bytes:
-    from edgevit.keras_env import import_tf
+    from edgevit.keras_backend import import_tf
 
     tf = import_tf()
     converter = tf.lite.TFLiteConverter.from_saved_model(str(source.folder), signature_keys=[source.signature])

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from edgevit.errors import EdgeVitError
 from edgevit.fsutil import atomic_write_json
-from edgevit.device.harness.machine import peak_rss_bytes
+from edgevit.portable.machine import peak_rss_bytes
 
 INTERNAL_ERROR_EXIT = 70
 INTERRUPTED_EXIT = 130

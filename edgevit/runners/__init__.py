@@ -17,7 +17,7 @@ import platform
 from pathlib import Path
 
 from edgevit.errors import UsageError
-from edgevit.runners.artifact import Artifact, open_artifact
+from edgevit.artifact import Artifact, open_artifact
 from edgevit.runners.base import Runner, RunnerInfo
 from edgevit.runners.options import RunnerOptions, RuntimeUnavailable
 

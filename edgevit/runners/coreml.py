@@ -1,7 +1,7 @@
 """Core ML artifacts through Core ML itself (coremltools predict): macOS only.
 
 On Linux coremltools can read a model's spec but not run it; use the `coreml-mil-numpy` runner
-there (an emulated reference, see edgevit/mil/).
+there (an emulated reference, see edgevit/runners/mil/).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import platform
 import numpy as np
 
 from edgevit.errors import ModelError
-from edgevit.runners.artifact import Artifact
+from edgevit.artifact import Artifact
 from edgevit.runners.base import RunnerInfo
 from edgevit.runners.batching import check_images, first_line, predict_in_chunks
 from edgevit.runners.options import RunnerOptions, RuntimeUnavailable
@@ -32,7 +32,7 @@ class CoreMLRunner:
                 f"coreml: Core ML is not available on {platform.system()} (it runs only on macOS); "
                 "use the runtime coreml-mil-numpy, an emulated reference, here"
             )
-        from edgevit.mil.program import import_coremltools
+        from edgevit.runners.mil.program import import_coremltools
 
         ct = import_coremltools()
         # device cpu/gpu pin Core ML to those units; auto leaves the choice to compute_units (default: all, ANE included).

@@ -10,7 +10,7 @@ from importlib import metadata
 import numpy as np
 
 from edgevit.errors import ModelError
-from edgevit.runners.artifact import Artifact
+from edgevit.artifact import Artifact
 from edgevit.runners.base import RunnerInfo
 from edgevit.runners.batching import check_images, predict_in_chunks
 from edgevit.runners.coreml import probabilities_from_classifier
@@ -19,7 +19,7 @@ from edgevit.runners.options import RunnerOptions, RuntimeUnavailable
 
 class CoreMLMilRunner:
     def __init__(self, artifact: Artifact, options: RunnerOptions):
-        from edgevit.mil import MilInterpreter, load_program
+        from edgevit.runners.mil import MilInterpreter, load_program
 
         if options.device == "gpu":
             raise RuntimeUnavailable("coreml-mil-numpy: the numpy interpreter runs on the CPU only; use device cpu")

@@ -11,7 +11,7 @@ from importlib import metadata
 import numpy as np
 
 from edgevit.errors import ModelError
-from edgevit.runners.artifact import Artifact
+from edgevit.artifact import Artifact
 from edgevit.runners.base import RunnerInfo
 from edgevit.runners.batching import check_images, first_line, predict_in_chunks
 from edgevit.runners.options import RunnerOptions, RuntimeUnavailable

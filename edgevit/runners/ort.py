@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgevit.errors import ModelError
-from edgevit.runners.artifact import Artifact
+from edgevit.artifact import Artifact
 from edgevit.runners.base import RunnerInfo
 from edgevit.runners.batching import check_images, first_line, predict_in_chunks
 from edgevit.runners.options import RunnerOptions, RuntimeUnavailable

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgevit.runners.artifact import Artifact
+from edgevit.artifact import Artifact
 from edgevit.runners.base import RunnerInfo
 from edgevit.runners.batching import check_images, predict_in_chunks
 from edgevit.runners.options import RunnerOptions, RuntimeUnavailable
@@ -12,8 +12,8 @@ from edgevit.runners.options import RunnerOptions, RuntimeUnavailable
 
 class SavedModelRunner:
     def __init__(self, artifact: Artifact, options: RunnerOptions):
-        from edgevit.keras_env import import_tf
-        from edgevit.savedmodel import LoadedSavedModel
+        from edgevit.keras_backend import import_tf
+        from edgevit.savedmodel.io import LoadedSavedModel
 
         tf = import_tf()
         gpus = tf.config.list_logical_devices("GPU")
@@ -36,7 +36,7 @@ class SavedModelRunner:
         )
 
     def predict(self, images: np.ndarray) -> np.ndarray:
-        from edgevit.keras_env import import_tf
+        from edgevit.keras_backend import import_tf
 
         images = check_images(images, self._height, self._width)
         if self._device is None:

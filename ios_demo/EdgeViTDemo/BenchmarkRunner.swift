@@ -1,7 +1,7 @@
 import Foundation
 
 /// Benchmark mode: the golden vectors (parity against the SavedModel, judged by the synced gate), then a
-/// latency run, written as one record in edgevit's schema. Mirrors edgevit/device/harness on a phone.
+/// latency run, written as one record in edgevit's schema. Mirrors edgevit/portable on a phone.
 struct BenchmarkSettings {
     var warmup = 5
     var runs = 50
@@ -126,7 +126,7 @@ enum BenchmarkRunner {
     }
 }
 
-/// Golden-vector parity, the same rules as edgevit/device/harness/parity.py.
+/// Golden-vector parity, the same rules as edgevit/portable/parity.py.
 enum Parity {
     static func judge(outputs: [[Float]], golden: GoldenVectors, gate: ParityGate) -> (ParityResult, [String]) {
         let count = golden.count

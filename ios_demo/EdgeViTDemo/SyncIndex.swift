@@ -1,6 +1,6 @@
 import Foundation
 
-// Models/sync.json and Models/<format>/gate.json, written by `edgevit ios-sync` (edgevit/ios_sync.py).
+// Models/sync.json and Models/<format>/gate.json, written by `edgevit ios-sync` (edgevit/device/ios.py).
 
 // json: sync
 struct SyncIndex: Decodable {

@@ -16,11 +16,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from edgevit.backends import Backend, activate_backend, backend_versions
+from edgevit.keras_backend import Backend, activate_backend, backend_versions
 from edgevit.errors import ModelError, UsageError
 from edgevit.fsutil import atomic_write_json
 
 PENDING_MANIFEST = "savedmodel.pending.json"
+BEST_WEIGHTS = "best.weights.h5"  # in RUN_DIR/checkpoints/: training writes it, this step reads it
 
 
 def write_pending_manifest(run_dir: Path, manifest: dict) -> Path:
@@ -31,8 +32,6 @@ def write_pending_manifest(run_dir: Path, manifest: dict) -> Path:
 
 def export_run(run_dir: Path | str, *, overwrite: bool = False) -> Path:
     """Write RUN_DIR/saved_model from RUN_DIR's pending manifest and best weights (needs TensorFlow)."""
-    from edgevit.train import BEST_WEIGHTS  # train imports this module; its file names live there
-
     run_dir = Path(run_dir)
     pending, weights = run_dir / PENDING_MANIFEST, run_dir / "checkpoints" / BEST_WEIGHTS
     folder = run_dir / "saved_model"
@@ -46,7 +45,7 @@ def export_run(run_dir: Path | str, *, overwrite: bool = False) -> Path:
     activate_backend(Backend.TENSORFLOW)
     from edgevit.manifest import now_iso, tool_versions
     from edgevit.models import ClassifierConfig, build_classifier
-    from edgevit.savedmodel import save_savedmodel
+    from edgevit.savedmodel.io import save_savedmodel
 
     try:
         manifest = json.loads(pending.read_text(encoding="utf-8"))

@@ -1,11 +1,11 @@
 """A few epochs of the training recipe on one backend from given weights and pixels: the cross-backend check.
 
-    python -m edgevit.backend_check --backend jax --model '{"variant": "tiny", ...}' \
+    python -m edgevit.training.crosscheck --backend jax --model '{"variant": "tiny", ...}' \
         --weights W.weights.h5 --data D.npz [--epochs 3] [--batch-size 8] [--devices 2] [--precision fp32]
 
 Keras' backend is fixed per process, so each backend runs in its own process. The check builds the
-classifier (edgevit.train.build_training_model), loads the weights, compiles the recipe
-(edgevit.train.compile_recipe), trains through the training feed (edgevit.data.feed: D.npz holds
+classifier (edgevit.training.train.build_training_model), loads the weights, compiles the recipe
+(edgevit.training.train.compile_recipe), trains through the training feed (edgevit.data.feed: D.npz holds
 uint8 `pixels` (N, H, W, 3) and int `labels`) on the requested devices and precision, in file order,
 and prints one JSON line per run (`--runs` runs several in one process):
   epoch_losses  the recipe's loss of each epoch as fit() reports it (one batch per epoch: the loss of
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgevit.backends import Backend, activate_backend
+from edgevit.keras_backend import Backend, activate_backend
 
 
 def split_host_cpu(backend: Backend, count: int) -> None:
@@ -39,7 +39,7 @@ def split_host_cpu(backend: Backend, count: int) -> None:
     if backend is Backend.JAX:
         os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={count}".strip()
     elif backend is Backend.TENSORFLOW:
-        from edgevit.keras_env import import_tf
+        from edgevit.keras_backend import import_tf
 
         tf = import_tf()
         cpu = tf.config.list_physical_devices("CPU")[0]
@@ -53,11 +53,11 @@ def run_check(*, backend: Backend, model: dict, weights: Path, data: Path, epoch
     from edgevit.config import Preprocessing
     from edgevit.data.feed import FeedOptions, SplitPixels, batches
     from edgevit.data.preprocess import normalize
-    from edgevit.distribute import distribution_scope, place
-    from edgevit.keras_env import import_keras
+    from edgevit.training.distribute import distribution_scope, place
+    from edgevit.keras_backend import import_keras
     from edgevit.models import ClassifierConfig, build_classifier
-    from edgevit.precision import parse_precision
-    from edgevit.train import build_training_model, compile_recipe
+    from edgevit.training.precision import parse_precision
+    from edgevit.training.train import build_training_model, compile_recipe
 
     keras = import_keras()
     keras.backend.clear_session()  # several runs in one process: start each from a clean slate
@@ -92,7 +92,7 @@ def run_check(*, backend: Backend, model: dict, weights: Path, data: Path, epoch
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m edgevit.backend_check", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m edgevit.training.crosscheck", description=__doc__.split("\n\n")[0])
     p.add_argument("--backend", required=True, choices=[b.value for b in Backend])
     p.add_argument("--model", required=True, help="ClassifierConfig as JSON (the manifest's 'model' block)")
     p.add_argument("--weights", required=True, help="a .weights.h5 of that model")

@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from edgevit.device.harness.timing import percentile, time_calls
+from edgevit.portable.timing import percentile, time_calls
 from edgevit.records import STATUS_FAILED, STATUS_OK
 
 DEFAULT_N = 1024  # 2 GFLOP per call: long enough to time, short enough to catch a quiet moment

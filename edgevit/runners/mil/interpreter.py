@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from edgevit.errors import ModelError
-from edgevit.mil.decompress import CONSTEXPR_OPS
-from edgevit.mil.ops import OPS, Args
-from edgevit.mil.program import Operation, Program, Ref, ValueSpec, load_program, resolve
+from edgevit.runners.mil.decompress import CONSTEXPR_OPS
+from edgevit.runners.mil.ops import OPS, Args
+from edgevit.runners.mil.program import Operation, Program, Ref, ValueSpec, load_program, resolve
 
 SUPPORTED_OPS = ("const", *sorted(CONSTEXPR_OPS), *sorted(OPS))
 
@@ -37,7 +37,7 @@ def conform(value, spec: ValueSpec, op: Operation):
     elif spec.dtype == "STRING":
         value = np.asarray(value, dtype=np.str_)
     else:
-        from edgevit.mil.values import memory_dtype
+        from edgevit.runners.mil.values import memory_dtype
 
         value = np.asarray(value).astype(memory_dtype(spec.dtype))
     if spec.shape is not None and tuple(value.shape) != spec.shape:

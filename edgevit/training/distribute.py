@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
-from edgevit.backends import Backend
+from edgevit.keras_backend import Backend
 from edgevit.errors import UsageError
 
 ALL_DEVICES = "all"
@@ -36,7 +36,7 @@ def parse_devices(value: int | str) -> int | str:
 def visible_devices(backend: Backend) -> list[str]:
     """Device names the backend can place a replica on: its accelerators, else its CPU device(s)."""
     if backend is Backend.TENSORFLOW:
-        from edgevit.keras_env import import_tf
+        from edgevit.keras_backend import import_tf
 
         tf = import_tf()
         return [d.name for d in tf.config.list_logical_devices("GPU")] or [d.name for d in tf.config.list_logical_devices("CPU")]
@@ -86,7 +86,7 @@ def distribution_scope(keras, placement: Placement):
         yield
         return
     if placement.backend is Backend.TENSORFLOW:
-        from edgevit.keras_env import import_tf
+        from edgevit.keras_backend import import_tf
 
         strategy = import_tf().distribute.MirroredStrategy(devices=list(placement.devices))
         with strategy.scope():

@@ -1,6 +1,6 @@
 """Training throughput of the recipe's train step: images/s and MFU per batch size, on one device.
 
-The model is the recipe's (edgevit.train.build_training_model + compile_recipe: Adam, mixed
+The model is the recipe's (edgevit.training.train.build_training_model + compile_recipe: Adam, mixed
 precision, the backend's compiler) with random weights. Two inputs:
   synthetic  one batch made once and kept on the device, fed again every step: the step's compute
              alone (TensorFlow: a repeated tf.data batch, copied from host memory each step);
@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edgevit.backends import Backend, activate_backend, backend_versions, device_description
+from edgevit.keras_backend import Backend, activate_backend, backend_versions, device_description
 from edgevit.config import Preprocessing
-from edgevit.precision import COMPUTE_DTYPES, Precision
+from edgevit.training.precision import COMPUTE_DTYPES, Precision
 
 INPUTS = ("synthetic", "images")
 SCHEMA = "edgevit-train-bench-v1"
@@ -72,7 +72,7 @@ def _device_batch(backend: Backend, batch_size: int, image_size: int, num_classe
 
 def _synthetic_data(backend: Backend, batch):
     if backend is Backend.TENSORFLOW:
-        from edgevit.keras_env import import_tf
+        from edgevit.keras_backend import import_tf
 
         tf = import_tf()
         return tf.data.Dataset.from_tensors(batch).repeat().prefetch(2)
@@ -123,7 +123,7 @@ def _one_line(exc: BaseException) -> str:
 def time_batch_size(keras, config: BenchConfig, batch_size: int, *, image_source=None, workers: int = 1) -> dict:
     """Warm up, then time `steps` train steps at `batch_size`; a failure is returned as a status."""
     from edgevit.models import ClassifierConfig, resolve_trainable_blocks, resolve_variant
-    from edgevit.train import build_training_model, compile_recipe
+    from edgevit.training.train import build_training_model, compile_recipe
 
     spec = resolve_variant(config.variant)
     image_size = config.image_size or spec.default_image_size
@@ -166,10 +166,10 @@ def run_bench(config: BenchConfig, *, log=print) -> dict:
     """Measure the matmul peak, then every batch size; the result dict (see write_results)."""
     activate_backend(config.backend)
     from edgevit.data.feed import default_workers
-    from edgevit.keras_env import import_keras
+    from edgevit.keras_backend import import_keras
     from edgevit.machine import machine_fingerprint
-    from edgevit.mfu import measure_matmul_peak, mfu, training_flops_per_image
-    from edgevit.flops import vit_cost
+    from edgevit.training.mfu import measure_matmul_peak, mfu, training_flops_per_image
+    from edgevit.model_cost import vit_cost
     from edgevit.models import resolve_trainable_blocks, resolve_variant
 
     if config.input not in INPUTS:

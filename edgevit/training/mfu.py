@@ -1,7 +1,7 @@
 """Model FLOPs utilisation of training: FLOPs the model needs per image, and the accelerator's measured peak.
 
 MFU = (training FLOPs per image x images/s) / peak FLOP/s. The FLOPs are the model's (counted from
-its config by edgevit.flops, matrix multiplies only), not what the hardware executes, so
+its config by edgevit.model_cost, matrix multiplies only), not what the hardware executes, so
 recomputation or padding never inflates it. The peak is measured in the same run: a large square
 matrix product in the compute dtype (bf16 for mixed-precision training) through the same backend,
 the best of several timed samples.
@@ -17,9 +17,9 @@ import statistics
 import time
 from dataclasses import replace
 
-from edgevit.backends import Backend
+from edgevit.keras_backend import Backend
 from edgevit.config import ViTSpec
-from edgevit.flops import vit_cost
+from edgevit.model_cost import vit_cost
 
 
 def training_flops_per_image(spec: ViTSpec, *, image_size: int, num_classes: int, trainable_blocks: int) -> int:
@@ -60,7 +60,7 @@ def _matmul_torch(n: int, dtype: str):
 
 
 def _matmul_tensorflow(n: int, dtype: str):
-    from edgevit.keras_env import import_tf
+    from edgevit.keras_backend import import_tf
 
     tf = import_tf()
     a = tf.random.stateless_normal((n, n), seed=(0, 0), dtype=dtype)

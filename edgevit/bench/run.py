@@ -24,14 +24,14 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from edgevit.config import MANIFEST_NAME
-from edgevit.device.harness.machine import peak_rss_bytes
-from edgevit.device.harness.timing import DEFAULT_CLOCK, Clock, latency_block, throughput_entry, time_calls, time_once
+from edgevit.portable.machine import peak_rss_bytes
+from edgevit.portable.timing import DEFAULT_CLOCK, Clock, latency_block, throughput_entry, time_calls, time_once
 from edgevit.errors import DataError, ModelError, UsageError
-from edgevit.flops import model_block
+from edgevit.model_cost import model_block
 from edgevit.fsutil import folder_size, sha256_file
 from edgevit.machine import machine_fingerprint
 from edgevit.manifest import read_manifest, tool_versions
-from edgevit.peak import BACKENDS, DEFAULT_N, best_peaks, measure_peak
+from edgevit.bench.peak import BACKENDS, DEFAULT_N, best_peaks, measure_peak
 from edgevit.records import STATUS_EXPORT_FAILED, STATUS_FAILED, STATUS_NOT_AVAILABLE, STATUS_OK, new_record
 
 PRODUCER = "edgevit bench"
@@ -216,7 +216,7 @@ def _set_tensorflow_threads(threads: int) -> None:
     Both pools get `threads`, which is TensorFlow's own default when `threads` is every core, so the
     "all" measurement is TensorFlow as users run it. Only valid in a fresh process (a bench child).
     """
-    from edgevit.keras_env import import_tf
+    from edgevit.keras_backend import import_tf
 
     tf = import_tf()
     try:

@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 
 from edgevit.errors import ModelError
-from edgevit.mil.ops import Args
+from edgevit.runners.mil.ops import Args
 
 
 def _expand_blocks(values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

@@ -4,7 +4,7 @@
 see interpreter.py for what it emulates and what it cannot.
 """
 
-from edgevit.mil.interpreter import SUPPORTED_OPS, MilInterpreter, unsupported_ops
-from edgevit.mil.program import Program, load_program
+from edgevit.runners.mil.interpreter import SUPPORTED_OPS, MilInterpreter, unsupported_ops
+from edgevit.runners.mil.program import Program, load_program
 
 __all__ = ["SUPPORTED_OPS", "MilInterpreter", "Program", "load_program", "unsupported_ops"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from . import EXIT_BUNDLE
-from .bundlefiles import inside, read_json
+from .files import inside, read_json
 from .errors import HarnessError
 
 GOLDEN_INDEX = "golden.json"

@@ -4,10 +4,10 @@ ViT (include_top off, pretrained top off) with all but the last blocks frozen, G
 input, a softmax Dense head, learning rate x0.1 every 7 epochs, early stopping on validation accuracy
 (best weights restored) and a checkpoint every epoch that `--resume` continues from exactly.
 
-It runs on any Keras backend (edgevit.backends), in float32 or mixed precision (edgevit.precision),
-on one or several devices (edgevit.distribute). The SavedModel needs TensorFlow: on another backend
+It runs on any Keras backend (edgevit.keras_backend), in float32 or mixed precision (edgevit.training.precision),
+on one or several devices (edgevit.training.distribute). The SavedModel needs TensorFlow: on another backend
 the run keeps the best weights and the manifest, and `edgevit savedmodel RUN_DIR` writes the
-SavedModel from them on a machine with TensorFlow (edgevit.savedmodel_step).
+SavedModel from them on a machine with TensorFlow (edgevit.savedmodel.deferred).
 """
 
 from __future__ import annotations
@@ -21,15 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
-from edgevit.backends import Backend, activate_backend, backend_versions, device_description, is_installed
+from edgevit.keras_backend import Backend, activate_backend, backend_versions, device_description, is_installed
 from edgevit.config import Preprocessing, TrainConfig
 from edgevit.data.batches import epoch_order
 from edgevit.data.feed import FeedOptions, SplitPixels, batches, default_workers
 from edgevit.data.folders import ImageFolders, Split, fingerprint, load_image_folders
-from edgevit.distribute import Placement, distribution_scope, parse_devices, place
+from edgevit.training.distribute import Placement, distribution_scope, parse_devices, place
 from edgevit.errors import ModelError, UsageError
 from edgevit.fsutil import atomic_write_bytes, atomic_write_json
-from edgevit.keras_env import import_keras
+from edgevit.keras_backend import import_keras
 from edgevit.manifest import io_spec, now_iso, tool_versions
 from edgevit.models import (
     ClassifierConfig,
@@ -39,13 +39,12 @@ from edgevit.models import (
     resolve_trainable_blocks,
     resolve_variant,
 )
-from edgevit.precision import Precision, keep_float32_layers, parse_precision, precision_policy, wrap_optimizer
-from edgevit.savedmodel import save_savedmodel
-from edgevit.savedmodel_step import export_in_subprocess, write_pending_manifest
+from edgevit.training.precision import Precision, keep_float32_layers, parse_precision, precision_policy, wrap_optimizer
+from edgevit.savedmodel.io import save_savedmodel
+from edgevit.savedmodel.deferred import BEST_WEIGHTS, export_in_subprocess, write_pending_manifest
 
 STATE_NAME = "train_state.json"
 LAST_WEIGHTS = "last.weights.h5"
-BEST_WEIGHTS = "best.weights.h5"
 LAST_EXTRA = "last.optimizer.npz"
 # Options that say how a run executes, not what it learns: --resume may change them (a resumed run is
 # bit-exact when they are unchanged). Every other TrainConfig field must match the interrupted run.

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgevit.errors import ModelError
-from edgevit.mil.values import BlobFiles, decode_value, dtype_name, tensor_shape
+from edgevit.runners.mil.values import BlobFiles, decode_value, dtype_name, tensor_shape
 
 MAIN_FUNCTION = "main"
 

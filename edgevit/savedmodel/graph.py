@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from edgevit.errors import ExportError, ModelError
-from edgevit.keras_env import import_tf
+from edgevit.keras_backend import import_tf
 
 WEIGHT_PREFIX = "weights/"
 

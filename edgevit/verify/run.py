@@ -11,8 +11,8 @@ device would do), so a manifest with a wrong mean/std fails parity rather than b
 
 Each artifact ends in one status: "passed", "parity failed" (the gate's failures say which number
 missed and by how much) or "failed to load" (corrupted file, wrong labels or input size, a runtime
-that cannot open it; verification continues with the next artifact). Metrics: see edgevit/parity.py;
-gates: edgevit/gates.py; JSON, records and the printed table: edgevit/verify_report.py.
+that cannot open it; verification continues with the next artifact). Metrics: see edgevit/verify/metrics.py;
+gates: edgevit/verify/gates.py; JSON, records and the printed table: edgevit/verify_report.py.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ import numpy as np
 
 from edgevit.config import MANIFEST_NAME, Preprocessing
 from edgevit.errors import DataError, EdgeVitError, ModelError, UsageError
-from edgevit.gates import Gate, gate_failures, gate_for, read_gate_overrides
-from edgevit.parity import AccuracyDifference, abs_errors, accuracy, accuracy_difference, agreement, mean_kl_divergence, top1
+from edgevit.verify.gates import Gate, gate_failures, gate_for, read_gate_overrides
+from edgevit.verify.metrics import AccuracyDifference, abs_errors, accuracy, accuracy_difference, agreement, mean_kl_divergence, top1
 from edgevit.runners import Artifact, RunnerInfo, RunnerOptions, open_artifact, runner_for
 from edgevit.runners.batching import first_line
 
@@ -215,7 +215,7 @@ class EvalSet:
 def load_eval_set(root: Path, split: str, label_names: list[str], *, max_images: int | None = None) -> EvalSet:
     """The split's images with labels mapped onto the model's classes; DataError for classes the model does not know."""
     from edgevit.data.folders import load_image_folders
-    from edgevit.golden import golden_indices
+    from edgevit.verify.golden import golden_indices
 
     folders = load_image_folders(root, splits=(split,))
     unknown = [name for name in folders.class_names if name not in label_names]
@@ -374,7 +374,7 @@ def verify_artifacts(
 
     runtimes: format -> runtime name (default: each format's default runner; Core ML on Linux is
     the emulated `coreml-mil-numpy`). max_images: an evenly spread subset of the split.
-    golden_dir: also write golden vectors (see edgevit/golden.py) of `golden_count` images there.
+    golden_dir: also write golden vectors (see edgevit/verify/golden.py) of `golden_count` images there.
     Raises for problems that concern every artifact (no data, unknown classes, bad recipe);
     per-artifact problems become that artifact's status.
     """
@@ -405,7 +405,7 @@ def verify_artifacts(
     ref_result = ReferenceResult(source.folder, fingerprint, accuracy(top1(ref_probs), evalset.labels), ref_info, ref_seconds)
 
     if golden_dir is not None:
-        from edgevit.golden import golden_indices, write_golden
+        from edgevit.verify.golden import golden_indices, write_golden
 
         chosen = golden_indices(len(evalset.paths), golden_count)
         write_golden(golden_dir, inputs=np.concatenate([evalset.inputs(reference.preprocessing, i, i + 1) for i in chosen]),

@@ -13,7 +13,7 @@ import numpy as np
 
 from edgevit.errors import ModelError
 from edgevit.fsutil import atomic_dir
-from edgevit.keras_env import import_tf
+from edgevit.keras_backend import import_tf
 from edgevit.manifest import read_manifest, write_manifest
 
 SIGNATURE = "serving_default"

@@ -6,7 +6,7 @@ import math
 
 from edgevit.errors import EdgeVitError, ModelError
 from edgevit.runners import RunnerInfo
-from edgevit.verify import REFERENCE_RUNTIME, ArtifactResult, Status, VerifyReport
+from edgevit.verify.run import REFERENCE_RUNTIME, ArtifactResult, Status, VerifyReport
 
 SHOWN_FLIPS = 5  # per artifact in the printed table; the JSON lists every one
 

@@ -1,4 +1,4 @@
-"""Which Keras backend runs training: TensorFlow, JAX or PyTorch.
+"""Which Keras backend runs, and importing Keras/TensorFlow once, quietly: TensorFlow, JAX or PyTorch.
 
 Keras reads KERAS_BACKEND once, when it is first imported, so the choice is made before that
 (`activate_backend`), and a process that already imported Keras with another backend is told so
@@ -102,8 +102,6 @@ def backend_versions(backend: Backend) -> dict[str, str]:
 def accelerator_names(backend: Backend) -> list[str]:
     """The accelerators (GPUs/TPUs) the backend sees; empty on a CPU-only machine. Imports the framework."""
     if backend is Backend.TENSORFLOW:
-        from edgevit.keras_env import import_tf
-
         return [d.name for d in import_tf().config.list_physical_devices("GPU")]
     if backend is Backend.JAX:
         import jax
@@ -119,3 +117,19 @@ def device_description(backend: Backend) -> str:
     accelerators = accelerator_names(backend)
     where = f"GPU ({', '.join(accelerators)})" if accelerators else "CPU"
     return f"{where} via {backend.value}"
+
+
+def import_keras():
+    """Return the keras module; its backend is KERAS_BACKEND, else TensorFlow if installed, else JAX, else torch."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_BACKEND", default_backend().value)
+    import keras
+
+    return keras
+
+
+def import_tf():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    return tf

@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from . import EXIT_BUNDLE, EXIT_OK, EXIT_PARITY, EXIT_USAGE
-from .bundlefiles import Bundle, check_sha256, open_bundle
+from .files import Bundle, check_sha256, open_bundle
 from .errors import HarnessError
 from .golden import check_matches_manifest, read_golden
 from .machine import current_rss_bytes, fingerprint, peak_rss_bytes, usable_cpus
 from .parity import golden_parity
-from .record import artifact_block, new_record, runtime_block, write_records_file
+from .records import artifact_block, new_record, runtime_block, write_records_file
 from .runtimes import BatchNotSupported, load_model
 from .timing import latency_block, throughput_entry, time_calls, time_once
 

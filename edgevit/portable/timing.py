@@ -1,7 +1,7 @@
 """Warm-up + timed calls and their summary, exactly as record-v1.schema.json describes (nothing dropped).
 
 The one timing implementation: the device harness runs it on the device, and `edgevit bench` and
-`edgevit.peak` import it on the host, so both sides of a comparison are measured the same way. It
+`edgevit.bench.peak` import it on the host, so both sides of a comparison are measured the same way. It
 lives in the harness package because the harness may import nothing from the rest of edgevit.
 
 Percentiles: linear interpolation between order statistics (numpy's default, Hyndman-Fan type 7),

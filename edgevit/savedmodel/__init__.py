@@ -1,0 +1,1 @@
+"""The SavedModel, the reference every artifact is judged against: write and load (io), its one fingerprint and signature check (source), the graph views converters need (graph, proto), and the deferred write of runs trained without TensorFlow."""

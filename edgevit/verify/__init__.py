@@ -1,0 +1,1 @@
+"""Parity: run the SavedModel and every artifact on the same labelled images (run), the statistics (metrics), the gates (gates), golden vectors for devices (golden) and the verify records (report)."""
