@@ -1,6 +1,6 @@
 """The reliability table of the README: bad inputs tried and faults injected, by category, with outcomes.
 
-Runs the fuzz and fault suites (tests/test_fuzz_*.py, tests/test_fault_*.py, slow ones included),
+Runs the fuzz and fault suites (tests/**/test_fuzz_*.py, tests/**/test_fault_*.py, slow ones included),
 counts the inputs each one tried (Hypothesis' own statistics for property tests, 1 per plain test
 case) and prints a Markdown table; with --write, also saves it under benchmarks/results/.
 
@@ -24,7 +24,7 @@ from pathlib import Path
 from edgevit.machine import machine_fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
-SUITES = ("tests/test_fuzz_*.py", "tests/test_fault_*.py")
+SUITES = ("tests/**/test_fuzz_*.py", "tests/**/test_fault_*.py")
 _STATS = re.compile(r"^(tests/\S+?)::(\S+?):\s*$")
 _COUNTS = re.compile(r"(\d+) passing, (\d+) failing, and (\d+) invalid")
 

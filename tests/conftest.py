@@ -1,8 +1,10 @@
-"""Shared fixtures: one small synthetic bird set and one tiny ViT trained on it, per test session.
+"""Shared fixtures: one small synthetic bird set and one tiny ViT trained on it, per test session,
+and what is built from it once: its artifacts, its golden vectors, its reference predictions.
 
 Exporter, runner, verify and bench tests all start from this SavedModel, so it is trained once.
 It is trained long enough that its predictions are confident (parity gates on top-1 agreement
-are meaningless on a model whose classes are near-ties).
+are meaningless on a model whose classes are near-ties). Plain helpers (no fixtures) are in
+tests/helpers/, importable because pyproject.toml puts tests/ on pytest's pythonpath.
 """
 
 from __future__ import annotations
@@ -35,6 +37,33 @@ def tiny_run(tmp_path_factory) -> TinyRun:
     write_synthetic_birds(data_root, **TINY_DATA)
     result = train(data_root, base / "run", TINY_TRAIN, verbose=0)
     return TinyRun(data_root=data_root, run_dir=base / "run", saved_model=Path(result.saved_model))
+
+
+@pytest.fixture(scope="session")
+def tiny_artifacts(tiny_run, tmp_path_factory):
+    """build(exports=helpers.verify.EXPORTS) -> OUT/ holding those artifacts of the tiny model (each built once)."""
+    from helpers.verify import EXPORTS, export_missing
+
+    out = tmp_path_factory.mktemp("verify-artifacts")
+    return lambda exports=EXPORTS: export_missing(tiny_run.saved_model, out, exports)
+
+
+@pytest.fixture(scope="session")
+def tiny_tflite_and_golden(tiny_run, tmp_path_factory) -> tuple[Path, Path]:
+    """(dynamic-range .tflite artifact folder, golden folder) of the tiny model, shared by the device and iOS tests."""
+    from helpers.device import export_dynamic_tflite, write_golden_vectors
+
+    base = tmp_path_factory.mktemp("device-artifacts")
+    artifact = export_dynamic_tflite(tiny_run.saved_model, base / "artifacts")
+    return artifact, write_golden_vectors(tiny_run.saved_model, tiny_run.data_root, base / "golden")
+
+
+@pytest.fixture(scope="session")
+def tiny_reference(tiny_run):
+    """The tiny SavedModel's predictions on its preprocessed test split (helpers.exports.Reference)."""
+    from helpers.exports import reference_predictions
+
+    return reference_predictions(tiny_run)
 
 
 # Property-based suites: a quick default profile for every run, a long one for `--hypothesis-profile=long`.

@@ -9,7 +9,7 @@ import re
 
 import numpy as np
 import pytest
-from export_fixtures import COREML_WEIGHT_ERROR, read_json
+from helpers.exports import COREML_WEIGHT_ERROR, read_json
 
 from edgevit.exporters import export
 from edgevit.exporters.coreml import class_labels, mil_operations

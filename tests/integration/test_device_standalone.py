@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from device_fixtures import run_harness, tiny_tflite_and_golden
+from helpers.device import run_harness
 from edgevit.cli import main
 from edgevit.device.gates import golden_gate
 from edgevit.records import validate_document
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 MEMORY_CAP_BYTES = 512 * 2**20  # address space, not RSS: a Raspberry Pi Zero 2 has 512 MiB in all
 FORBIDDEN = ("tensorflow", "edgevit", "keras", "tf_keras", "psutil", "jax", "torch")
 IMPORT_GUARD = '''
@@ -70,8 +70,8 @@ def stripped_python(tmp_path_factory) -> str:
     return python
 
 
-def test_bundle_runs_standalone_on_one_core_under_a_memory_cap(tiny_run, tmp_path_factory, tmp_path, stripped_python):
-    artifact, golden = tiny_tflite_and_golden(tiny_run, tmp_path_factory)
+def test_bundle_runs_standalone_on_one_core_under_a_memory_cap(tiny_tflite_and_golden, tmp_path, stripped_python):
+    artifact, golden = tiny_tflite_and_golden
     bundle = tmp_path / "bundle"
     assert main(["device", "bundle", str(artifact), str(bundle), "--golden", str(golden), "--runs", "30"]) == 0
     guard = tmp_path / "guard"

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from ios_fixtures import IOS_DEMO, parse_pbxproj
+from helpers.ios import IOS_DEMO, parse_pbxproj
 
 PROJECT = IOS_DEMO / "EdgeViTDemo.xcodeproj" / "project.pbxproj"
 

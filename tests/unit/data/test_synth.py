@@ -19,7 +19,7 @@ from edgevit.data.synth import (
 )
 
 NAME_RE = re.compile(r"^[A-Z]+(?:[ -][A-Z]+)*$")
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def _render(seed: int, cls: int, index: int, *, split: str = "train", size: int = 32) -> np.ndarray:

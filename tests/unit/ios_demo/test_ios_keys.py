@@ -13,18 +13,17 @@ import json
 
 import pytest
 
-from device_fixtures import tiny_tflite_and_golden
-from ios_fixtures import IOS_DEMO, WRITER_ROOTS, _split, all_contracts, check_readers, check_writers, json_objects, schema_node, swift_files
+from helpers.ios import IOS_DEMO, WRITER_ROOTS, _split, all_contracts, check_readers, check_writers, json_objects, schema_node, swift_files
 from edgevit.records import schema as record_schema
 
 READER_ROOTS = ("manifest", "golden", "sync", "gate")
 
 
 @pytest.fixture(scope="module")
-def documents(tiny_run, tmp_path_factory):
+def documents(tiny_tflite_and_golden, tmp_path_factory):
     from edgevit.device.ios import ios_sync
 
-    artifact, golden = tiny_tflite_and_golden(tiny_run, tmp_path_factory)
+    artifact, golden = tiny_tflite_and_golden
     models = tmp_path_factory.mktemp("ios") / "Models"
     ios_sync(artifacts=[artifact], golden=golden, models_dir=models)
     return {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ios_fixtures import IOS_DEMO, swift_files, syntax_errors
+from helpers.ios import IOS_DEMO, swift_files, syntax_errors
 
 FILES = swift_files()
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from export_fixtures import TOLERANCES, compare, read_json, reference_predictions
+from helpers.exports import TOLERANCES, compare, read_json
 
 from edgevit.errors import UsageError
 from edgevit.exporters import export
@@ -17,8 +17,8 @@ QUANTIZATIONS = ("fp32", "fp16", "int8-dynamic")
 
 
 @pytest.fixture(scope="module")
-def reference(tiny_run):
-    return reference_predictions(tiny_run)
+def reference(tiny_reference):
+    return tiny_reference
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """`edgevit verify` on the tiny model: every artifact passes its gate, damaged ones fail, bad input is one line.
 
-The artifact of every export option is built once (verify_fixtures.tiny_artifacts); damaged copies
+The artifact of every export option is built once (the tiny_artifacts fixture (conftest.py)); damaged copies
 are made per test in tmp_path.
 """
 
@@ -14,15 +14,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from verify_fixtures import EXPORTS, copy_artifact, edit_manifest, tiny_artifacts, write_recipe, zero_onnx_weights
+from helpers.verify import EXPORTS, copy_artifact, edit_manifest, write_recipe, zero_onnx_weights
 
 from edgevit.cli import main
 from edgevit.errors import DataError, ModelError, ParityError, UsageError
 
 
 @pytest.fixture(scope="module")
-def artifacts(tiny_run, tmp_path_factory):
-    return tiny_artifacts(tiny_run, tmp_path_factory)
+def artifacts(tiny_artifacts):
+    return tiny_artifacts()
 
 
 @pytest.fixture(scope="module")

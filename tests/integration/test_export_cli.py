@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from export_fixtures import copy_manifest_only, read_json, save_module
+from helpers.exports import copy_manifest_only, read_json, save_module
 
 from edgevit.cli import build_parser, main
 from edgevit.errors import UsageError
@@ -136,7 +136,7 @@ def test_bad_recipes_are_one_line_naming_the_file(capsys, tmp_path, text, fragme
 def test_shipped_recipes_load_and_gate_every_artifact():
     from edgevit.recipes import load_recipe
 
-    root = Path(__file__).resolve().parents[1] / "export"
+    root = Path(__file__).resolve().parents[2] / "export"
     demo = load_recipe(root / "demo.toml")
     assert [j.name for j in demo.jobs] == ["tflite-dynamic", "tflite-fp16", "tflite-int8", "onnx-fp32", "onnx-int8-dynamic",
                                            "coreml-fp16", "coreml-int8"]
@@ -161,7 +161,7 @@ def test_format_all_plans_each_formats_default_and_quantizations_are_comma_separ
     assert _planned() == [("tflite-dynamic", "tflite")]  # no --format: weight-quantized TFLite
     assert _planned("--format", "tflite", "--quantization", "fp32,int8") == [("tflite-fp32", "tflite"), ("tflite-int8", "tflite")]
     assert _planned("--format", "onnx", "--name", "mine") == [("mine", "onnx")]
-    demo = str(Path(__file__).resolve().parents[1] / "export" / "demo.toml")
+    demo = str(Path(__file__).resolve().parents[2] / "export" / "demo.toml")
     assert _planned("--recipe", demo, "--format", "coreml") == [("coreml-fp16", "coreml"), ("coreml-int8", "coreml")]
     with pytest.raises(UsageError, match="only --format"):
         _planned("--recipe", demo, "--quantization", "fp16")

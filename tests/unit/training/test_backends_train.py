@@ -23,7 +23,7 @@ from edgevit.savedmodel.io import LoadedSavedModel
 from edgevit.savedmodel.deferred import PENDING_MANIFEST
 from edgevit.training.train import BEST_WEIGHTS, LAST_WEIGHTS, STATE_NAME, _initial_state
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 FAST = TrainConfig(variant="tiny", image_size=32, trainable_blocks="all", epochs=1, batch_size=16, pretrained=False, seed=3)
 TRAIN_ARGS = ["--variant", "tiny", "--image-size", "32", "--trainable-blocks", "all", "--batch-size", "16", "--no-pretrained",
               "--seed", "3", "--data-workers", "2"]

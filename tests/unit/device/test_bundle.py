@@ -13,7 +13,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from device_fixtures import run_harness, tiny_tflite_and_golden
+from helpers.device import run_harness
 from edgevit.cli import main
 from edgevit.device import HARNESS_PACKAGE
 from edgevit.device.gates import golden_gate
@@ -22,8 +22,8 @@ from edgevit.records import validate_document
 
 
 @pytest.fixture(scope="module")
-def files(tiny_run, tmp_path_factory):
-    return tiny_tflite_and_golden(tiny_run, tmp_path_factory)
+def files(tiny_tflite_and_golden):
+    return tiny_tflite_and_golden
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import shutil
 
 import numpy as np
 import pytest
-from verify_fixtures import edit_manifest, tiny_artifacts
+from helpers.verify import edit_manifest
 
 from edgevit.errors import ModelError, UsageError
 from edgevit.verify.gates import default_gate
@@ -15,9 +15,9 @@ from edgevit.runners import RUNTIMES_BY_FORMAT, RunnerOptions, RuntimeUnavailabl
 
 
 @pytest.fixture(scope="module")
-def artifacts(tiny_run, tmp_path_factory):
+def artifacts(tiny_artifacts):
     exports = (("tflite", "fp32"), ("tflite", "dynamic"), ("tflite", "int8"), ("onnx", "fp32"), ("onnx", "int8-dynamic"), ("coreml", "fp16"))
-    return tiny_artifacts(tiny_run, tmp_path_factory, exports)
+    return tiny_artifacts(exports)
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +175,7 @@ def test_corrupted_and_truncated_files_are_caught_before_loading(artifacts, tmp_
 
 def test_unreadable_model_with_matching_manifest_fails_to_load(artifacts, tmp_path):
     """A file that matches its manifest but is not a model (the manifest re-hashed): the runtime's own error, one line."""
-    from verify_fixtures import rehash
+    from helpers.verify import rehash
 
     folder = shutil.copytree(artifacts / "onnx-fp32", tmp_path / "garbage")
     (folder / "model.onnx").write_bytes(b"this is not an onnx file")

@@ -52,20 +52,13 @@ min_agreement = 0.75
 max_accuracy_drop = 15.0
 """
 
-_BUILT: dict[str, Path] = {}
-
-
-def tiny_artifacts(tiny_run, tmp_path_factory, exports=EXPORTS) -> Path:
-    """OUT/ with the artifacts of `exports` (built once per session per SavedModel)."""
+def export_missing(saved_model: Path, out: Path, exports=EXPORTS) -> Path:
+    """Build into `out` each artifact of `exports` that is not there yet; return `out`."""
     from edgevit.exporters import export
 
-    key = str(tiny_run.saved_model)
-    if key not in _BUILT:
-        _BUILT[key] = tmp_path_factory.mktemp("verify-artifacts")
-    out = _BUILT[key]
     for fmt, quantization in exports:
         if not (out / f"{fmt}-{quantization}" / "manifest.json").is_file():
-            export(fmt, saved_model=tiny_run.saved_model, out_dir=out, quantization=quantization)
+            export(fmt, saved_model=saved_model, out_dir=out, quantization=quantization)
     return out
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 IOS_DEMO = REPO / "ios_demo"
 WRITER_ROOTS = {"record": ("$defs", "record"), "records-file": ()}
 _MARKER = re.compile(r"^//\s*json:\s*(.+?)\s*$")

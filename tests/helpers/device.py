@@ -40,21 +40,6 @@ def write_golden_vectors(saved_model: Path, data_root: Path, out_dir: Path, coun
                         fingerprint=open_source(saved_model).fingerprint)
 
 
-# One tflite artifact + golden folder per test session, shared by every device/iOS test module.
-_SHARED: dict[str, tuple[Path, Path]] = {}
-
-
-def tiny_tflite_and_golden(tiny_run, tmp_path_factory) -> tuple[Path, Path]:
-    """(dynamic-range .tflite artifact folder, golden folder) for the session's tiny model, built once."""
-    key = str(tiny_run.saved_model)
-    if key not in _SHARED:
-        base = tmp_path_factory.mktemp("device-artifacts")
-        artifact = export_dynamic_tflite(tiny_run.saved_model, base / "artifacts")
-        golden = write_golden_vectors(tiny_run.saved_model, tiny_run.data_root, base / "golden")
-        _SHARED[key] = (artifact, golden)
-    return _SHARED[key]
-
-
 def run_harness(python: str, bundle: Path, *args: str, env: dict | None = None, prefix: tuple[str, ...] = (),
                 timeout: float = 120) -> tuple[int, dict | None, str]:
     """Run bundle/run.py; (exit code, the records file it wrote or None, stdout+stderr)."""

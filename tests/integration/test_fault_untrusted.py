@@ -14,7 +14,7 @@ from edgevit.errors import ModelError
 from edgevit.fsutil import path_inside
 from edgevit.artifact import open_artifact
 
-PACKAGE = Path(__file__).resolve().parents[1] / "edgevit"
+PACKAGE = Path(__file__).resolve().parents[2] / "edgevit"
 # Each of these can execute code stored in a file a user hands us.
 UNSAFE = {
     r"allow_pickle\s*=\s*True": "numpy pickle loading",

@@ -12,15 +12,14 @@ import math
 
 import numpy as np
 import pytest
-from verify_fixtures import tiny_artifacts
 
 from edgevit.errors import ModelError
 from edgevit.verify.gates import default_gate
 
 
 @pytest.fixture(scope="module")
-def artifacts(tiny_run, tmp_path_factory):
-    return tiny_artifacts(tiny_run, tmp_path_factory)
+def artifacts(tiny_artifacts):
+    return tiny_artifacts()
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from edgevit.bench.run import BenchOptions, bench_artifacts
 from edgevit.records import read_records
 from edgevit.report import write_report
 
-from bench_fixtures import FakeClock, constant_factory, write_fake_artifact
+from helpers.bench import FakeClock, constant_factory, write_fake_artifact
 from test_bench import NO_GPU_MACHINE
 
 MS = {"savedmodel": 12.0, "tflite-dynamic": 2.5, "tflite-fp32": 4.0, "onnx-fp32": 3.7}

@@ -13,7 +13,7 @@ from edgevit.errors import DataError, UsageError
 from edgevit.portable.timing import percentile
 from edgevit.records import validate_record
 
-from bench_fixtures import (FakeClock, ScriptedRunner, allocating_factory, constant_factory, fake_runtimes,
+from helpers.bench import (FakeClock, ScriptedRunner, allocating_factory, constant_factory, fake_runtimes,
                             scripted_factory, write_fake_artifact)
 
 FAST_PEAK = dict(peak_n=64, peak_runs=1, peak_warmup=0)

@@ -7,16 +7,15 @@ import shutil
 
 import pytest
 
-from device_fixtures import tiny_tflite_and_golden
 from edgevit.cli import main
 from edgevit.device.gates import golden_gate
 from edgevit.device.ios import MODELS_README, default_models_dir
-from ios_fixtures import IOS_DEMO
+from helpers.ios import IOS_DEMO
 
 
 @pytest.fixture(scope="module")
-def files(tiny_run, tmp_path_factory):
-    return tiny_tflite_and_golden(tiny_run, tmp_path_factory)
+def files(tiny_tflite_and_golden):
+    return tiny_tflite_and_golden
 
 
 def _fake_coreml(artifact, tmp_path, **changes):

@@ -1,0 +1,1 @@
+"""Plain helpers shared by the tests (builders, fakes, parsers); the fixtures are in conftest.py."""
