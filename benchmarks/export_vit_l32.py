@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         step_parity(args)
         return 0
 
-    from edgevit.machine import machine_fingerprint
+    from edgevit.portable.machine import fingerprint as machine_fingerprint
     from edgevit.manifest import tool_versions
 
     work = args.work

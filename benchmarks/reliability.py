@@ -21,7 +21,7 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 from pathlib import Path
 
-from edgevit.machine import machine_fingerprint
+from edgevit.portable.machine import fingerprint as machine_fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITES = ("tests/**/test_fuzz_*.py", "tests/**/test_fault_*.py")

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from edgevit.fsutil import atomic_write_text
-    from edgevit.machine import machine_fingerprint
+    from edgevit.portable.machine import fingerprint as machine_fingerprint
     from edgevit.recipes import load_recipe
     from edgevit.records import read_records, write_records
     from edgevit.report import write_report

@@ -135,7 +135,7 @@ def markdown(result: dict, table: str) -> str:
 def main(argv=None) -> int:
     args = parse_args(argv)
     from edgevit.fsutil import atomic_write_json, atomic_write_text
-    from edgevit.machine import machine_fingerprint
+    from edgevit.portable.machine import fingerprint as machine_fingerprint
     from edgevit.manifest import tool_versions
 
     work = Path(args.work)

@@ -29,7 +29,7 @@ from edgevit.portable.timing import DEFAULT_CLOCK, Clock, latency_block, through
 from edgevit.errors import DataError, ModelError, UsageError
 from edgevit.model_cost import model_block
 from edgevit.fsutil import folder_size, sha256_file
-from edgevit.machine import machine_fingerprint
+from edgevit.portable.machine import fingerprint as machine_fingerprint
 from edgevit.manifest import read_manifest, tool_versions
 from edgevit.bench.peak import BACKENDS, DEFAULT_N, best_peaks, measure_peak
 from edgevit.records import STATUS_EXPORT_FAILED, STATUS_FAILED, STATUS_NOT_AVAILABLE, STATUS_OK, new_record

@@ -1,17 +1,21 @@
-"""Machine fingerprint and process memory from /proc and the platform module (no psutil on devices).
+"""The one machine fingerprint (every record's `machine` block) and process memory, for host and device.
 
-The `id` slug is built the same way as edgevit/machine.py's, so device and host results line up by name.
+Read from /proc, the platform module and, where present, `sysctl` (macOS) and `nvidia-smi`: no psutil,
+so it runs on devices too, and host and device results of one machine share the same `id`.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
-# SIMD features that decide how fast float32 and int8 GEMMs can go (the same list as the host's).
+# SIMD features that decide how fast float32 and int8 GEMMs can go.
 _GEMM_FEATURES = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16",
                   "avx_vnni", "amx_tile", "amx_int8", "amx_bf16", "asimd", "asimddp", "i8mm", "sve", "neon")
 
@@ -39,12 +43,29 @@ def _cpuinfo_blocks() -> list[dict[str, str]]:
     return blocks
 
 
+def _sysctl(name: str) -> str | None:
+    """A macOS sysctl value, None where there is no sysctl or no such name."""
+    if shutil.which("sysctl") is None:
+        return None
+    try:
+        out = subprocess.run(["sysctl", "-n", name], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (out.stdout.strip() or None) if out.returncode == 0 else None
+
+
+def _is_apple_silicon() -> bool:
+    return platform.system() == "Darwin" and platform.machine() == "arm64"
+
+
 def _cpu_model(blocks: list[dict[str, str]]) -> str:
     for block in blocks:
         for key in ("model name", "Model", "Hardware", "cpu model"):
             if block.get(key):
                 return block[key]
     # Arm boards often put the SoC name only in the trailing block ("Hardware", "Model").
+    if platform.system() == "Darwin":
+        return _sysctl("machdep.cpu.brand_string") or platform.processor() or "unknown"
     return platform.processor() or "unknown"
 
 
@@ -57,6 +78,9 @@ def _features(blocks: list[dict[str, str]]) -> list[str]:
     flags: set[str] = set()
     for block in blocks[:1]:
         flags = set((block.get("flags") or block.get("Features") or "").split())
+    if not flags and _is_apple_silicon():
+        flags = {"neon", "asimd"} | ({"asimddp"} if _sysctl("hw.optional.arm.FEAT_DotProd") == "1" else set()) \
+            | ({"i8mm"} if _sysctl("hw.optional.arm.FEAT_I8MM") == "1" else set())
     return [f for f in _GEMM_FEATURES if f in flags]
 
 
@@ -88,8 +112,35 @@ def _is_android() -> bool:
     return hasattr(sys, "getandroidapilevel") or "ANDROID_ROOT" in os.environ
 
 
-def _accelerators() -> list[dict]:
-    """NVIDIA GPUs the driver lists under /proc (desktop and Jetson drivers alike); empty otherwise."""
+def _nvidia_smi_gpus() -> list[dict] | None:
+    """NVIDIA GPUs with their memory and driver from nvidia-smi; None where it is missing or fails."""
+    if shutil.which("nvidia-smi") is None:
+        return None
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader,nounits"],
+                             capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    found = []
+    for line in out.stdout.strip().splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) == 3:
+            memory = int(float(parts[1]) * 2**20) if re.fullmatch(r"[\d.]+", parts[1]) else None
+            found.append({"kind": "gpu", "name": parts[0], "memory_bytes": memory, "driver": parts[2]})
+    return found
+
+
+def _accelerators(cpu_model: str) -> list[dict]:
+    """NVIDIA GPUs (nvidia-smi where installed, else what the driver lists under /proc: desktop and
+    Jetson drivers alike), and Apple silicon's GPU and Neural Engine on macOS; empty otherwise."""
+    if _is_apple_silicon():
+        return [{"kind": "gpu", "name": f"{cpu_model} GPU", "memory_bytes": None, "driver": None},
+                {"kind": "ane", "name": f"{cpu_model} Neural Engine", "memory_bytes": None, "driver": None}]
+    smi = _nvidia_smi_gpus()
+    if smi is not None:
+        return smi
     found = []
     root = Path("/proc/driver/nvidia/gpus")
     if root.is_dir():
@@ -107,20 +158,22 @@ def _slug(text: str) -> str:
 
 
 def machine_id(*, os_name: str, arch: str, model: str, cores: int, memory: int, accel: list[dict]) -> str:
-    """e.g. linux-x86_64-amd-epyc-2c-24g, or ...-nvidia-h100-80gb-hbm3 with a GPU; edgevit.machine uses it too."""
+    """e.g. linux-x86_64-amd-epyc-2c-24g, or ...-nvidia-h100-80gb-hbm3 with a GPU: names committed result files."""
     parts = [os_name.lower(), arch, _slug(model) or "cpu", f"{cores}c", f"{round(memory / 2**30)}g"]
     parts += [_slug(a["name"]) for a in accel if a["kind"] == "gpu" and os_name != "Darwin"]
     return "-".join(p for p in parts if p)
 
 
+@functools.lru_cache(maxsize=1)
 def fingerprint() -> dict:
-    """The record's `machine` block."""
+    """The record's `machine` block (see edgevit/schemas/record-v1.schema.json); the same all run long.
+    Callers must not change the dict they get (it is cached)."""
     blocks = _cpuinfo_blocks()
     os_name = "Android" if _is_android() else platform.system()
     arch, model = platform.machine(), _cpu_model(blocks)
     cores = os.cpu_count() or 1
     memory = memory_bytes()
-    accel = _accelerators()
+    accel = _accelerators(model)
     return {
         "id": machine_id(os_name=os_name, arch=arch, model=model, cores=cores, memory=memory, accel=accel),
         "os": os_name,

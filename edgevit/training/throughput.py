@@ -167,7 +167,7 @@ def run_bench(config: BenchConfig, *, log=print) -> dict:
     activate_backend(config.backend)
     from edgevit.data.feed import default_workers
     from edgevit.keras_backend import import_keras
-    from edgevit.machine import machine_fingerprint
+    from edgevit.portable.machine import fingerprint as machine_fingerprint
     from edgevit.training.mfu import measure_matmul_peak, mfu, training_flops_per_image
     from edgevit.model_cost import vit_cost
     from edgevit.models import resolve_trainable_blocks, resolve_variant

@@ -106,7 +106,7 @@ def result_to_record(result: ArtifactResult, report: VerifyReport, *, machine: d
 
 
 def report_to_records(report: VerifyReport) -> list[dict]:
-    from edgevit.machine import machine_fingerprint
+    from edgevit.portable.machine import fingerprint as machine_fingerprint
     from edgevit.manifest import tool_versions
 
     machine, versions = machine_fingerprint(), tool_versions()

@@ -83,7 +83,7 @@ def test_zip_names_stay_inside_one_folder(bundle):
 
 
 def test_harness_record_follows_the_schema_and_its_parity_numbers_are_right(bundle, tmp_path):
-    from edgevit.machine import machine_fingerprint
+    from edgevit.portable.machine import fingerprint as machine_fingerprint
 
     code, document, output = run_harness(sys.executable, bundle)
     assert code == 0, output
