@@ -38,7 +38,7 @@ and ignored by git. See ../../README.md.
 
 def default_models_dir() -> Path:
     """ios_demo/EdgeViTDemo/Models of the edgevit checkout this module lives in."""
-    return Path(__file__).resolve().parent.parent / "ios_demo" / "EdgeViTDemo" / "Models"
+    return Path(__file__).resolve().parents[2] / "ios_demo" / "EdgeViTDemo" / "Models"
 
 
 def _check_destination(models_dir: Path) -> None:

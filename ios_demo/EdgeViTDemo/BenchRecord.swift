@@ -2,8 +2,8 @@ import Foundation
 
 // One benchmark record in edgevit's record schema (edgevit/schemas/record-v1.schema.json), so that
 // `edgevit report` merges the phone's numbers with the host's. Every key the schema requires is always
-// written (null where not measured): encode(to:) below encodes optionals explicitly instead of
-// leaving them out. tests/test_ios_keys.py checks these keys against the schema file.
+// written, null where not measured: optionals are `@NullEncoded` (NullEncoded.swift) rather than left
+// out. tests/test_ios_keys.py checks these keys against the schema file.
 
 // json: records-file
 struct RecordsFile: Encodable {
@@ -23,21 +23,24 @@ struct BenchRecord: Encodable {
     var created: String
     /// "ok", "parity failed", "failed" or "not available", as in the schema.
     var status: String
-    var reason: String?
+    @NullEncoded var reason: String?
     var producer: Producer
     var machine: MachineInfo
     var toolVersions: [String: String]
-    var artifact: ArtifactInfo?
-    var runtime: RuntimeInfo?
-    var model: ModelInfo?
-    var loadMs: Double?
-    var firstInferenceMs: Double?
-    var latency: LatencyStats?
+    @NullEncoded var artifact: ArtifactInfo?
+    @NullEncoded var runtime: RuntimeInfo?
+    @NullEncoded var model: ModelCost?
+    @NullEncoded var loadMs: Double?
+    @NullEncoded var firstInferenceMs: Double?
+    @NullEncoded var latency: LatencyStats?
     var throughput: [ThroughputEntry]
-    var memory: MemoryInfo?
-    var parity: ParityResult?
-    var command: String?
-    var notes: String?
+    @NullEncoded var memory: MemoryInfo?
+    /// No GEMM peak is measured on the phone, so there is no compute block and no peak record.
+    let compute = NotMeasured()
+    let peak = NotMeasured()
+    @NullEncoded var parity: ParityResult?
+    @NullEncoded var command: String?
+    @NullEncoded var notes: String?
 
     enum CodingKeys: String, CodingKey {
         case schemaVersion = "schema_version"
@@ -62,32 +65,6 @@ struct BenchRecord: Encodable {
         case command = "command"
         case notes = "notes"
     }
-
-    func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(schemaVersion, forKey: .schemaVersion)
-        try c.encode(kind, forKey: .kind)
-        try c.encode(created, forKey: .created)
-        try c.encode(status, forKey: .status)
-        try c.encode(reason, forKey: .reason)
-        try c.encode(producer, forKey: .producer)
-        try c.encode(machine, forKey: .machine)
-        try c.encode(toolVersions, forKey: .toolVersions)
-        try c.encode(artifact, forKey: .artifact)
-        try c.encode(runtime, forKey: .runtime)
-        try c.encode(model, forKey: .model)
-        try c.encode(loadMs, forKey: .loadMs)
-        try c.encode(firstInferenceMs, forKey: .firstInferenceMs)
-        try c.encode(latency, forKey: .latency)
-        try c.encode(throughput, forKey: .throughput)
-        try c.encode(memory, forKey: .memory)
-        // No GEMM peak is measured on the phone, so there is no compute block and no peak record.
-        try c.encodeNil(forKey: .compute)
-        try c.encodeNil(forKey: .peak)
-        try c.encode(parity, forKey: .parity)
-        try c.encode(command, forKey: .command)
-        try c.encode(notes, forKey: .notes)
-    }
 }
 
 // json: record.producer
@@ -109,11 +86,11 @@ struct MachineInfo: Encodable {
     let arch: String
     let cpuModel: String
     let cpuCoresLogical: Int
-    let cpuCoresPhysical: Int?
+    @NullEncoded var cpuCoresPhysical: Int?
     let cpuFeatures: [String]
     let memoryBytes: Int
-    let deviceModel: String?
-    let python: String?
+    @NullEncoded var deviceModel: String?
+    @NullEncoded var python: String?
     let accelerators: [Accelerator]
 
     enum CodingKeys: String, CodingKey {
@@ -129,22 +106,6 @@ struct MachineInfo: Encodable {
         case deviceModel = "device_model"
         case python = "python"
         case accelerators = "accelerators"
-    }
-
-    func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(os, forKey: .os)
-        try c.encode(osRelease, forKey: .osRelease)
-        try c.encode(arch, forKey: .arch)
-        try c.encode(cpuModel, forKey: .cpuModel)
-        try c.encode(cpuCoresLogical, forKey: .cpuCoresLogical)
-        try c.encode(cpuCoresPhysical, forKey: .cpuCoresPhysical)
-        try c.encode(cpuFeatures, forKey: .cpuFeatures)
-        try c.encode(memoryBytes, forKey: .memoryBytes)
-        try c.encode(deviceModel, forKey: .deviceModel)
-        try c.encode(python, forKey: .python)
-        try c.encode(accelerators, forKey: .accelerators)
     }
 }
 
@@ -165,10 +126,10 @@ struct ArtifactInfo: Encodable {
     let name: String
     let format: String
     let quantization: String
-    let file: String?
+    @NullEncoded var file: String?
     let fileSize: Int
-    let sha256: String?
-    let sourceFingerprint: String?
+    @NullEncoded var sha256: String?
+    @NullEncoded var sourceFingerprint: String?
 
     enum CodingKeys: String, CodingKey {
         case name = "name"
@@ -179,27 +140,16 @@ struct ArtifactInfo: Encodable {
         case sha256 = "sha256"
         case sourceFingerprint = "source_fingerprint"
     }
-
-    func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(name, forKey: .name)
-        try c.encode(format, forKey: .format)
-        try c.encode(quantization, forKey: .quantization)
-        try c.encode(file, forKey: .file)
-        try c.encode(fileSize, forKey: .fileSize)
-        try c.encode(sha256, forKey: .sha256)
-        try c.encode(sourceFingerprint, forKey: .sourceFingerprint)
-    }
 }
 
 // json: record.runtime
 struct RuntimeInfo: Encodable {
     /// "litert" (TensorFlowLiteSwift) or "coreml".
     let name: String
-    let version: String?
+    @NullEncoded var version: String?
     /// What was asked for: "cpu" for TFLite, "all" compute units for Core ML.
     let device: String
-    let threads: Int?
+    @NullEncoded var threads: Int?
     let emulated: Bool
     let details: [String: String]
 
@@ -210,42 +160,6 @@ struct RuntimeInfo: Encodable {
         case threads = "threads"
         case emulated = "emulated"
         case details = "details"
-    }
-
-    func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(name, forKey: .name)
-        try c.encode(version, forKey: .version)
-        try c.encode(device, forKey: .device)
-        try c.encode(threads, forKey: .threads)
-        try c.encode(emulated, forKey: .emulated)
-        try c.encode(details, forKey: .details)
-    }
-}
-
-// json: record.model
-struct ModelInfo: Encodable {
-    let variant: String?
-    let imageSize: Int
-    let numClasses: Int
-    let macsPerImage: Int?
-    let flopsPerImage: Int?
-
-    enum CodingKeys: String, CodingKey {
-        case variant = "variant"
-        case imageSize = "image_size"
-        case numClasses = "num_classes"
-        case macsPerImage = "macs_per_image"
-        case flopsPerImage = "flops_per_image"
-    }
-
-    func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(variant, forKey: .variant)
-        try c.encode(imageSize, forKey: .imageSize)
-        try c.encode(numClasses, forKey: .numClasses)
-        try c.encode(macsPerImage, forKey: .macsPerImage)
-        try c.encode(flopsPerImage, forKey: .flopsPerImage)
     }
 }
 
@@ -260,7 +174,7 @@ struct LatencyStats: Encodable {
     let minMs: Double
     let meanMs: Double
     let maxMs: Double
-    let stdevMs: Double?
+    @NullEncoded var stdevMs: Double?
     let percentileMethod = "linear"
     let clock: String
     let samplesMs: [Double]
@@ -279,23 +193,6 @@ struct LatencyStats: Encodable {
         case percentileMethod = "percentile_method"
         case clock = "clock"
         case samplesMs = "samples_ms"
-    }
-
-    func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(batch, forKey: .batch)
-        try c.encode(warmup, forKey: .warmup)
-        try c.encode(runs, forKey: .runs)
-        try c.encode(p50Ms, forKey: .p50Ms)
-        try c.encode(p90Ms, forKey: .p90Ms)
-        try c.encode(p99Ms, forKey: .p99Ms)
-        try c.encode(minMs, forKey: .minMs)
-        try c.encode(meanMs, forKey: .meanMs)
-        try c.encode(maxMs, forKey: .maxMs)
-        try c.encode(stdevMs, forKey: .stdevMs)
-        try c.encode(percentileMethod, forKey: .percentileMethod)
-        try c.encode(clock, forKey: .clock)
-        try c.encode(samplesMs, forKey: .samplesMs)
     }
 }
 
@@ -319,20 +216,13 @@ struct ThroughputEntry: Encodable {
 // json: record.memory
 struct MemoryInfo: Encodable {
     let peakRssBytes: Int
-    let rssBeforeLoadBytes: Int?
+    @NullEncoded var rssBeforeLoadBytes: Int?
     let scope: String
 
     enum CodingKeys: String, CodingKey {
         case peakRssBytes = "peak_rss_bytes"
         case rssBeforeLoadBytes = "rss_before_load_bytes"
         case scope = "scope"
-    }
-
-    func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(peakRssBytes, forKey: .peakRssBytes)
-        try c.encode(rssBeforeLoadBytes, forKey: .rssBeforeLoadBytes)
-        try c.encode(scope, forKey: .scope)
     }
 }
 
@@ -341,12 +231,12 @@ struct ParityResult: Encodable {
     let reference: String
     let split = "golden"
     let count: Int
-    let accuracy: Double?
-    let referenceAccuracy: Double?
+    @NullEncoded var accuracy: Double?
+    @NullEncoded var referenceAccuracy: Double?
     let agreement: Double
     let flips: Int
     /// nil when the model returned NaN or infinite probabilities.
-    let maxAbsDiff: Double?
+    @NullEncoded var maxAbsDiff: Double?
     let passed: Bool
     let gate: ParityGate
 
@@ -361,19 +251,5 @@ struct ParityResult: Encodable {
         case maxAbsDiff = "max_abs_diff"
         case passed = "passed"
         case gate = "gate"
-    }
-
-    func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(reference, forKey: .reference)
-        try c.encode(split, forKey: .split)
-        try c.encode(count, forKey: .count)
-        try c.encode(accuracy, forKey: .accuracy)
-        try c.encode(referenceAccuracy, forKey: .referenceAccuracy)
-        try c.encode(agreement, forKey: .agreement)
-        try c.encode(flips, forKey: .flips)
-        try c.encode(maxAbsDiff, forKey: .maxAbsDiff)
-        try c.encode(passed, forKey: .passed)
-        try c.encode(gate, forKey: .gate)
     }
 }

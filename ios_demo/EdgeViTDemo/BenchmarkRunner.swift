@@ -65,7 +65,7 @@ enum BenchmarkRunner {
             runtime: RuntimeInfo(name: classifier.runtime.name, version: classifier.runtime.version,
                                  device: classifier.runtime.device, threads: classifier.runtime.threads,
                                  emulated: false, details: classifier.runtime.details),
-            model: modelInfo(store.index.model),
+            model: store.index.model,
             loadMs: loadMs,
             firstInferenceMs: firstMs,
             latency: Statistics.latency(samples: samples, batch: 1, warmup: settings.warmup),
@@ -117,12 +117,6 @@ enum BenchmarkRunner {
         ArtifactInfo(name: manifest.name, format: manifest.format, quantization: manifest.quantization,
                      file: manifest.file, fileSize: manifest.fileSize, sha256: manifest.sha256,
                      sourceFingerprint: manifest.source?.fingerprint)
-    }
-
-    static func modelInfo(_ cost: ModelCost?) -> ModelInfo? {
-        guard let cost else { return nil }
-        return ModelInfo(variant: cost.variant, imageSize: cost.imageSize, numClasses: cost.numClasses,
-                         macsPerImage: cost.macsPerImage, flopsPerImage: cost.flopsPerImage)
     }
 }
 

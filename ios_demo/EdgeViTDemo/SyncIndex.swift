@@ -23,23 +23,6 @@ struct SyncIndex: Decodable {
     }
 }
 
-// json: sync.model
-struct ModelCost: Decodable {
-    let variant: String?
-    let imageSize: Int
-    let numClasses: Int
-    let macsPerImage: Int?
-    let flopsPerImage: Int?
-
-    enum CodingKeys: String, CodingKey {
-        case variant = "variant"
-        case imageSize = "image_size"
-        case numClasses = "num_classes"
-        case macsPerImage = "macs_per_image"
-        case flopsPerImage = "flops_per_image"
-    }
-}
-
 // json: sync.formats.*
 struct SyncedFormat: Decodable {
     let folder: String
@@ -60,7 +43,7 @@ struct ParityGate: Codable {
     let quantization: String
     let maxAbsError: Double
     /// nil: top-1 agreement is reported but not gated (float formats are judged by maxAbsError).
-    let minAgreement: Double?
+    @NullEncoded var minAgreement: Double?
     let source: String
 
     enum CodingKeys: String, CodingKey {
@@ -68,13 +51,5 @@ struct ParityGate: Codable {
         case maxAbsError = "max_abs_error"
         case minAgreement = "min_agreement"
         case source = "source"
-    }
-
-    func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(quantization, forKey: .quantization)
-        try c.encode(maxAbsError, forKey: .maxAbsError)
-        try c.encode(minAgreement, forKey: .minAgreement)
-        try c.encode(source, forKey: .source)
     }
 }

@@ -50,6 +50,30 @@ def syntax_errors(source: bytes) -> list[str]:
     return sorted(problems)
 
 
+def null_writing(source: bytes) -> list[str]:
+    """'line: what' for each hand-written `encode(to:)` and each `encodeNil` in the code (comments ignored).
+
+    The app writes JSON null in one place (NullEncoded.swift); a hand-written encode(to:) elsewhere is
+    how the duplicated null-writing bodies used to look, so both are reported.
+    """
+    tree = swift_parser().parse(source)
+    found: list[tuple[int, str]] = []
+    stack = [tree.root_node]
+    while stack:
+        node = stack.pop()
+        line = node.start_point[0] + 1
+        if node.type == "function_declaration":
+            name = next((c for c in node.children if c.type == "simple_identifier"), None)
+            first = next((c for c in node.children if c.type == "parameter"), None)
+            label = next((c for c in first.children if c.type == "simple_identifier"), None) if first else None
+            if name is not None and label is not None and _text(name, source) == "encode" and _text(label, source) == "to":
+                found.append((line, "hand-written encode(to:)"))
+        elif node.type == "simple_identifier" and _text(node, source) == "encodeNil":
+            found.append((line, "encodeNil"))
+        stack.extend(node.children)
+    return [f"{line}: {what}" for line, what in sorted(found)]
+
+
 @dataclass(frozen=True)
 class Contract:
     """One Swift type's JSON keys: `keys` maps the Swift case name to its JSON key."""

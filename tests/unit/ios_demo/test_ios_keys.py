@@ -4,6 +4,9 @@ The keys come from the Swift sources themselves (CodingKeys raw values, located 
 JSON comes from files edgevit really wrote for the tiny model (artifact manifest, golden vectors,
 ios-sync's sync.json and gate.json) and from edgevit/schemas/record-v1.schema.json. The rename tests
 show the check fails when any single key is renamed on either side.
+
+Two checks keep each concept in one Swift type: JSON null is written only by the shared @NullEncoded
+helper (no hand-written encode(to:) elsewhere), and the model-cost keys are declared by ModelCost alone.
 """
 
 from __future__ import annotations
@@ -13,10 +16,14 @@ import json
 
 import pytest
 
-from helpers.ios import IOS_DEMO, WRITER_ROOTS, _split, all_contracts, check_readers, check_writers, json_objects, schema_node, swift_files
+from helpers.ios import (IOS_DEMO, WRITER_ROOTS, _split, all_contracts, check_readers, check_writers, json_objects, null_writing,
+                         schema_node, swift_files)
 from edgevit.records import schema as record_schema
 
 READER_ROOTS = ("manifest", "golden", "sync", "gate")
+NULL_HELPER = "EdgeViTDemo/NullEncoded.swift"
+# Keys only the model-cost block has (image_size and num_classes are in golden.json too).
+MODEL_COST_KEYS = {"macs_per_image", "flops_per_image", "params"}
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +126,49 @@ def test_a_contract_without_its_json_comment_is_reported():
     source = b'struct Orphan: Decodable {\n    let a: Int\n    enum CodingKeys: String, CodingKey {\n        case a = "a"\n    }\n}\n'
     found, problems = all_contracts({"Orphan.swift": source})
     assert found == [] and problems == ["Orphan.swift:1: Orphan has CodingKeys but no `// json: PATH` comment above it"]
+
+
+def test_only_the_shared_helper_writes_null():
+    sources = _sources()
+    assert null_writing(sources[NULL_HELPER]) != []
+    elsewhere = {name: found for name, source in sources.items() if name != NULL_HELPER and (found := null_writing(source))}
+    assert elsewhere == {}, f"declare optionals `@NullEncoded var x: T?` ({NULL_HELPER}) instead of writing null by hand"
+
+
+def test_the_null_check_finds_a_hand_written_body_but_not_a_comment():
+    source = (b"// encode(to:) and encodeNil, named in a comment\n"
+              b"struct A: Encodable {\n"
+              b"    let x: Int?\n"
+              b"    func encode(to encoder: Encoder) throws {\n"
+              b"        var c = encoder.container(keyedBy: CodingKeys.self)\n"
+              b"        try c.encodeNil(forKey: .x)\n"
+              b"    }\n"
+              b"    func encode(_ other: Int) {}\n"
+              b"}\n")
+    assert null_writing(source) == ["4: hand-written encode(to:)", "6: encodeNil"]
+
+
+def _model_cost_owners(contracts):
+    return [c for c in contracts if MODEL_COST_KEYS & set(c.keys.values())]
+
+
+def test_one_type_reads_and_writes_the_model_cost(contracts):
+    (owner,) = _model_cost_owners(contracts)
+    assert owner.type_name == "ModelCost" and set(owner.paths) == {"sync.model", "record.model"}
+    assert set(owner.keys.values()) >= set(record_schema()["$defs"]["model"]["required"])
+
+
+def test_a_second_model_cost_type_is_caught():
+    copy_of_it = (b"// json: record.model\n"
+                  b"struct ModelInfo: Encodable {\n"
+                  b"    let macsPerImage: Int?\n"
+                  b"    enum CodingKeys: String, CodingKey {\n"
+                  b"        case macsPerImage = \"macs_per_image\"\n"
+                  b"    }\n"
+                  b"}\n")
+    found, problems = all_contracts({**_sources(), "EdgeViTDemo/ModelInfo.swift": copy_of_it})
+    assert problems == []
+    assert sorted(c.type_name for c in _model_cost_owners(found)) == ["ModelCost", "ModelInfo"]
 
 
 @pytest.mark.slow
