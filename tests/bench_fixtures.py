@@ -14,6 +14,7 @@ from typing import Callable
 
 import numpy as np
 
+from edgevit.bench.targets import target_name
 from edgevit.fsutil import atomic_write_bytes
 from edgevit.manifest import write_manifest
 from edgevit.runners.base import RunnerInfo
@@ -71,7 +72,7 @@ def constant_factory(clock: FakeClock, ms_by_name: dict[str, float], *, batch_ms
     """A batch-1 call of artifact NAME takes ms_by_name[NAME]; a batch of n takes n x batch_ms_per_image."""
 
     def factory(target, *, runtime, device, threads):
-        ms = ms_by_name[target.name]
+        ms = ms_by_name[target_name(target)]
         per_image = batch_ms_per_image if batch_ms_per_image is not None else ms
         return ScriptedRunner(clock, lambda batch: ms if batch == 1 else per_image * batch, device=device, threads=threads)
 
@@ -121,3 +122,4 @@ def write_fake_artifact(root: Path, name: str, *, fmt: str = "tflite", quantizat
     }
     write_manifest(folder, manifest)
     return folder
+
