@@ -81,7 +81,9 @@ def _demo_recipe() -> Path | None:
 
 def _ship_stages(out: Path, saved_model: Path, config: DemoConfig, summary: dict) -> list[str]:
     """export -> verify -> bench -> report; returns what failed (every stage still runs on what it can)."""
-    from edgevit.bench.run import BenchOptions, bench_artifacts, describe
+    from edgevit.bench.options import BenchOptions
+    from edgevit.bench.records import describe
+    from edgevit.bench.run import bench_artifacts
     from edgevit.exporters import export_all
     from edgevit.recipes import load_recipe
     from edgevit.report import write_report

@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def register(subparsers) -> None:
-    from edgevit.bench.run import BenchOptions
+    from edgevit.bench.options import BenchOptions
 
     d = BenchOptions()
     p = subparsers.add_parser(
@@ -43,7 +43,9 @@ def command_line(args) -> str:
 
 
 def cmd_bench(args) -> int:
-    from edgevit.bench.run import DEVICES, BenchOptions, bench_artifacts, describe, parse_threads
+    from edgevit.bench.options import DEVICES, BenchOptions, parse_threads
+    from edgevit.bench.records import describe
+    from edgevit.bench.run import bench_artifacts
     from edgevit.errors import UsageError
     from edgevit.records import read_records, write_records
 

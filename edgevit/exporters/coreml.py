@@ -31,9 +31,10 @@ from pathlib import Path
 import numpy as np
 
 from edgevit.errors import ExportError
-from edgevit.exporters.common import Built, open_source, write_artifact
+from edgevit.exporters.common import Built, write_artifact
 from edgevit.exporters.options import CoreMLOptions, default_name, make_options
 from edgevit.savedmodel.graph import ServingGraph, load_serving_graph
+from edgevit.savedmodel.source import open_source
 
 MAIN_FILE = "model.mlpackage"
 INPUT_NAME = "images"
@@ -53,7 +54,7 @@ def export_coreml(*, saved_model: Path, out_dir: Path, name: str | None = None, 
     precision, compression = opts.compute_precision, opts.compression
 
     def convert(folder: Path) -> Built:
-        graph = load_serving_graph(source.folder)
+        graph = load_serving_graph(source)
         height, width = graph.input_shape[1], graph.input_shape[2]
         shape = (1, height, width, 3)
         num_params = graph.num_params

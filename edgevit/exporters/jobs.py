@@ -29,10 +29,10 @@ from typing import Callable
 
 from edgevit.config import Format
 from edgevit.errors import EdgeVitError, ExportError, UsageError
-from edgevit.exporters.common import open_source
 from edgevit.exporters.options import ExportOptions, default_name, make_options, options_to_dict, parity_note
 from edgevit.fsutil import atomic_write_json
 from edgevit.manifest import now_iso, read_manifest
+from edgevit.savedmodel.source import open_source
 
 INDEX_NAME = "artifacts.json"
 LOGS_DIR = "logs"

@@ -21,9 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from edgevit.errors import ExportError
-from edgevit.exporters.common import Built, open_source, write_artifact
+from edgevit.exporters.common import Built, write_artifact
 from edgevit.exporters.options import OnnxOptions, OnnxQuantization, default_name, make_options, parity_note
 from edgevit.savedmodel.graph import ServingGraph, load_serving_graph
+from edgevit.savedmodel.source import open_source
 
 MAIN_FILE = "model.onnx"
 EXTERNAL_DATA_FILE = f"{MAIN_FILE}.data"
@@ -49,7 +50,7 @@ def export_onnx(*, saved_model: Path, out_dir: Path, name: str | None = None, **
         print(f"onnx {opts.quantization.value}: {note}")
 
     def convert(folder: Path) -> Built:
-        graph = load_serving_graph(source.folder)
+        graph = load_serving_graph(source)
         model = to_onnx(graph, opset=opts.opset, input_name=input_name, output_name=output_name)
         num_params = graph.num_params
         del graph  # the weights now live in the ONNX model only

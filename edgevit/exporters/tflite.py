@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from edgevit.errors import DataError, EdgeVitError, ExportError
-from edgevit.exporters.common import Built, SourceModel, open_source, write_artifact
+from edgevit.exporters.common import Built, write_artifact
 from edgevit.exporters.options import TFLiteOptions, TFLiteQuantization, default_name, make_options, parity_note
 from edgevit.exporters.tflite_file import (
     LABELS_FILE,
@@ -30,6 +30,7 @@ from edgevit.exporters.tflite_file import (
     read_labels,
     write_with_metadata,
 )
+from edgevit.savedmodel.source import SavedModelSource, open_source
 
 MAIN_FILE = "model.tflite"
 ROUTE = "tf.lite.TFLiteConverter.from_saved_model, builtin ops only"
@@ -91,11 +92,11 @@ def _import_converter() -> None:
 class RepresentativeSet:
     """Calibration images for int8: a seeded sample of the training split, preprocessed like training."""
 
-    def __init__(self, root: Path, paths: list[Path], source: SourceModel):
+    def __init__(self, root: Path, paths: list[Path], source: SavedModelSource):
         self.root, self.paths, self.source = root, paths, source
 
     @classmethod
-    def from_source(cls, source: SourceModel, opts: TFLiteOptions) -> "RepresentativeSet":
+    def from_source(cls, source: SavedModelSource, opts: TFLiteOptions) -> "RepresentativeSet":
         from edgevit.data.folders import load_image_folders
 
         recorded = (source.manifest.get("dataset") or {}).get("root")
@@ -131,7 +132,7 @@ class RepresentativeSet:
                 "first": str(self.paths[0].relative_to(self.root)) if self.paths else None}
 
 
-def _convert(source: SourceModel, quantization: TFLiteQuantization, representative: RepresentativeSet | None) -> bytes:
+def _convert(source: SavedModelSource, quantization: TFLiteQuantization, representative: RepresentativeSet | None) -> bytes:
     from edgevit.keras_backend import import_tf
 
     tf = import_tf()
@@ -155,7 +156,7 @@ def _convert(source: SourceModel, quantization: TFLiteQuantization, representati
         raise ExportError(f"the TFLite converter failed: {text[0] if text else type(exc).__name__}") from None
 
 
-def _metadata(source: SourceModel) -> ClassifierMetadata:
+def _metadata(source: SavedModelSource) -> ClassifierMetadata:
     from edgevit.manifest import preprocessing_of
 
     spec = preprocessing_of(source.manifest)
@@ -175,7 +176,7 @@ def _metadata(source: SourceModel) -> ClassifierMetadata:
     )
 
 
-def _io_specs(path: Path, source: SourceModel) -> tuple[dict, dict]:
+def _io_specs(path: Path, source: SavedModelSource) -> tuple[dict, dict]:
     """Load the file in LiteRT (the runtime the artifact ships to) and describe its input and output tensors."""
     from ai_edge_litert.interpreter import Interpreter
 

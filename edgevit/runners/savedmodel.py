@@ -13,7 +13,8 @@ from edgevit.runners.options import RunnerOptions, RuntimeUnavailable
 class SavedModelRunner:
     def __init__(self, artifact: Artifact, options: RunnerOptions):
         from edgevit.keras_backend import import_tf
-        from edgevit.savedmodel.io import LoadedSavedModel
+        from edgevit.savedmodel.load import LoadedSavedModel
+        from edgevit.savedmodel.signature import SIGNATURE
 
         tf = import_tf()
         gpus = tf.config.list_logical_devices("GPU")
@@ -32,7 +33,7 @@ class SavedModelRunner:
             version=tf.__version__,
             device="gpu" if gpus and options.device != "cpu" else "cpu",
             threads=threads,
-            details={"signature": "serving_default"},
+            details={"signature": SIGNATURE},
         )
 
     def predict(self, images: np.ndarray) -> np.ndarray:

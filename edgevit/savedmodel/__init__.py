@@ -1,1 +1,1 @@
-"""The SavedModel, the reference every artifact is judged against: write and load (io), its one fingerprint and signature check (source), the graph views converters need (graph, proto), and the deferred write of runs trained without TensorFlow."""
+"""The SavedModel, the reference every artifact is judged against: its signature names and check (signature), the one way to open it and its one fingerprint (source), write and load (write, load), the graph views converters need (graph, proto), and the deferred write of runs trained without TensorFlow (deferred)."""

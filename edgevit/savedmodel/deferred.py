@@ -45,7 +45,7 @@ def export_run(run_dir: Path | str, *, overwrite: bool = False) -> Path:
     activate_backend(Backend.TENSORFLOW)
     from edgevit.manifest import now_iso, tool_versions
     from edgevit.models import ClassifierConfig, build_classifier
-    from edgevit.savedmodel.io import save_savedmodel
+    from edgevit.savedmodel.write import save_savedmodel
 
     try:
         manifest = json.loads(pending.read_text(encoding="utf-8"))

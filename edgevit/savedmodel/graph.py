@@ -16,12 +16,13 @@ from __future__ import annotations
 import gc
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from edgevit.errors import ExportError, ModelError
+from edgevit.errors import ExportError
 from edgevit.keras_backend import import_tf
+from edgevit.savedmodel.load import load_serving_function
+from edgevit.savedmodel.source import SavedModelSource
 
 WEIGHT_PREFIX = "weights/"
 
@@ -48,16 +49,10 @@ class ServingGraph:
         return Counter(node.op for node in self.graph_def.node)
 
 
-def load_serving_graph(folder: Path) -> ServingGraph:
-    """The SavedModel's single serving signature as a ServingGraph (ModelError if it has not exactly one)."""
-    tf = import_tf()
-    loaded = tf.saved_model.load(str(folder))
-    signatures = list(loaded.signatures.keys())
-    if len(signatures) != 1:
-        raise ModelError(f"{folder}: expected exactly one serving signature, found {signatures}; re-save it with edgevit")
-    function = loaded.signatures[signatures[0]]
-    if len(function.inputs) - len(function.graph.captures) != 1 or len(function.outputs) != 1:
-        raise ModelError(f"{folder}: the serving signature must take one image tensor and return one tensor")
+def load_serving_graph(source: SavedModelSource) -> ServingGraph:
+    """The SavedModel's serving signature as a ServingGraph."""
+    loaded, function = load_serving_function(source)
+    # `source` checked the signature (one image input, one output); the function's other inputs are its captures.
     input_tensor = function.inputs[0]
     output_tensor = function.outputs[0]
     inlined = _inline_functions(function.graph.as_graph_def(), [input_tensor.name, output_tensor.name])

@@ -40,7 +40,7 @@ from edgevit.models import (
     resolve_variant,
 )
 from edgevit.training.precision import Precision, keep_float32_layers, parse_precision, precision_policy, wrap_optimizer
-from edgevit.savedmodel.io import save_savedmodel
+from edgevit.savedmodel.write import save_savedmodel
 from edgevit.savedmodel.deferred import BEST_WEIGHTS, export_in_subprocess, write_pending_manifest
 
 STATE_NAME = "train_state.json"

@@ -378,7 +378,7 @@ def verify_artifacts(
     Raises for problems that concern every artifact (no data, unknown classes, bad recipe);
     per-artifact problems become that artifact's status.
     """
-    from edgevit.exporters.common import open_source
+    from edgevit.savedmodel.source import open_source
 
     say = log or (lambda _message: None)
     started = time.perf_counter()
@@ -390,7 +390,7 @@ def verify_artifacts(
     overrides = read_gate_overrides(recipe)
     _check_gates_exist(folders, overrides)  # a missing gate is a usage error: found before any model runs
     source = open_source(resolve_saved_model(folders, saved_model))
-    reference = open_artifact(source.folder)
+    reference = source.artifact()
     fingerprint = source.fingerprint
     root = resolve_data_root(reference, data)
     evalset = load_eval_set(root, split, reference.labels, max_images=max_images)

@@ -14,9 +14,16 @@ from typing import Callable
 
 import numpy as np
 
+from edgevit.bench.targets import target_name
 from edgevit.fsutil import atomic_write_bytes
 from edgevit.manifest import write_manifest
 from edgevit.runners.base import RunnerInfo
+
+# A machine block with no accelerator (GPU rows must say "not available"), and the same with one.
+NO_GPU_MACHINE = {"id": "test-machine", "os": "Linux", "os_release": "6", "arch": "x86_64", "cpu_model": "Test CPU",
+                  "cpu_cores_logical": 2, "cpu_cores_physical": 2, "cpu_features": ["avx2"], "memory_bytes": 2**34,
+                  "device_model": None, "python": "3.11", "accelerators": []}
+GPU_MACHINE = {**NO_GPU_MACHINE, "accelerators": [{"kind": "gpu", "name": "Test GPU", "memory_bytes": 2**34, "driver": "1"}]}
 
 NUM_CLASSES = 3
 IMAGE_SIZE = 8
@@ -71,7 +78,7 @@ def constant_factory(clock: FakeClock, ms_by_name: dict[str, float], *, batch_ms
     """A batch-1 call of artifact NAME takes ms_by_name[NAME]; a batch of n takes n x batch_ms_per_image."""
 
     def factory(target, *, runtime, device, threads):
-        ms = ms_by_name[target.name]
+        ms = ms_by_name[target_name(target)]
         per_image = batch_ms_per_image if batch_ms_per_image is not None else ms
         return ScriptedRunner(clock, lambda batch: ms if batch == 1 else per_image * batch, device=device, threads=threads)
 
@@ -121,3 +128,4 @@ def write_fake_artifact(root: Path, name: str, *, fmt: str = "tflite", quantizat
     }
     write_manifest(folder, manifest)
     return folder
+

@@ -25,10 +25,10 @@ def write_golden_vectors(saved_model: Path, data_root: Path, out_dir: Path, coun
     """golden/ from the SavedModel on `count` test images spread over the split, through edgevit.verify.golden."""
     from edgevit.data.folders import load_image_folders
     from edgevit.data.preprocess import preprocess
-    from edgevit.exporters.common import open_source
+    from edgevit.savedmodel.source import open_source
     from edgevit.verify.golden import golden_indices, write_golden
     from edgevit.manifest import preprocessing_of
-    from edgevit.savedmodel.io import LoadedSavedModel
+    from edgevit.savedmodel.load import LoadedSavedModel
 
     model = LoadedSavedModel(saved_model)
     spec = preprocessing_of(model.manifest)

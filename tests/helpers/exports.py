@@ -49,7 +49,7 @@ def reference_predictions(tiny_run) -> Reference:
     from edgevit.data.folders import load_image_folders
     from edgevit.data.preprocess import preprocess
     from edgevit.manifest import preprocessing_of
-    from edgevit.savedmodel.io import LoadedSavedModel
+    from edgevit.savedmodel.load import LoadedSavedModel
 
     model = LoadedSavedModel(tiny_run.saved_model)
     spec = preprocessing_of(model.manifest)

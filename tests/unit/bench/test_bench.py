@@ -8,19 +8,17 @@ import numpy as np
 import pytest
 
 from edgevit.bench import run as bench_mod
-from edgevit.bench.run import BenchOptions, RuntimeUnavailable, bench_artifacts, parse_threads
+from edgevit.bench.options import BenchOptions, parse_threads
+from edgevit.bench.run import bench_artifacts
+from edgevit.bench.runtimes import RuntimeUnavailable
 from edgevit.errors import DataError, UsageError
 from edgevit.portable.timing import percentile
 from edgevit.records import validate_record
 
-from helpers.bench import (FakeClock, ScriptedRunner, allocating_factory, constant_factory, fake_runtimes,
-                            scripted_factory, write_fake_artifact)
+from helpers.bench import (GPU_MACHINE, NO_GPU_MACHINE, FakeClock, ScriptedRunner, allocating_factory, constant_factory,
+                           fake_runtimes, scripted_factory, write_fake_artifact)
 
 FAST_PEAK = dict(peak_n=64, peak_runs=1, peak_warmup=0)
-NO_GPU_MACHINE = {"id": "test-machine", "os": "Linux", "os_release": "6", "arch": "x86_64", "cpu_model": "Test CPU",
-                  "cpu_cores_logical": 2, "cpu_cores_physical": 2, "cpu_features": ["avx2"], "memory_bytes": 2**34,
-                  "device_model": None, "python": "3.11", "accelerators": []}
-GPU_MACHINE = {**NO_GPU_MACHINE, "accelerators": [{"kind": "gpu", "name": "Test GPU", "memory_bytes": 2**34, "driver": "1"}]}
 
 
 @pytest.fixture
@@ -181,9 +179,9 @@ def test_achieved_gflops_is_held_against_the_peak_of_its_dtype_and_thread_count(
 def test_parity_from_verify_records_is_attached_by_sha256(tmp_path, no_gpu):
     write_fake_artifact(tmp_path, "a")
     write_fake_artifact(tmp_path, "b")
-    from edgevit.bench.run import artifact_targets
+    from edgevit.bench.targets import artifact_targets
 
-    target_a = artifact_targets(tmp_path)[0]
+    target_a = artifact_targets(tmp_path)[0][0]
     parity = {"reference": "savedmodel", "split": "test", "count": 40, "accuracy": 0.9, "reference_accuracy": 0.925,
               "agreement": 0.975, "flips": 1, "max_abs_diff": 0.01, "passed": True, "gate": None}
     verify = [{"kind": "verify", "status": "ok", "artifact": {"name": "renamed", "sha256": target_a.manifest["sha256"]}, "parity": parity}]
@@ -210,6 +208,37 @@ def test_each_measurement_runs_in_its_own_process_so_peak_rss_is_per_artifact(tm
     assert memory["small"]["peak_rss_bytes"] < memory["large"]["peak_rss_bytes"] - 150 * 2**20
     assert memory["small"]["peak_rss_bytes"] < 250 * 2**20
     assert all("own process" in m["scope"] for m in memory.values())
+
+
+def test_the_savedmodel_row_carries_the_fingerprint_its_artifacts_record_as_their_source(tmp_path, no_gpu):
+    from edgevit.fsutil import folder_size
+    from edgevit.savedmodel.source import open_source
+
+    from helpers.savedmodel import write_fake_savedmodel
+
+    saved_model = write_fake_savedmodel(tmp_path / "run" / "saved_model")
+    clock = FakeClock()
+    options = BenchOptions(threads=(1,), runs=2, warmup=0, batch_runs=1, devices=("cpu",), isolate=False, **FAST_PEAK)
+    (record,) = bench_records(bench_artifacts(saved_model=saved_model, options=options, runtimes=fake_runtimes, clock=clock,
+                                              factory=constant_factory(clock, {"savedmodel": 2.0})))
+    assert record["status"] == "ok" and validate_record(record) == []
+    assert record["artifact"] == {"name": "savedmodel", "format": "savedmodel", "quantization": "none", "file": ".",
+                                  "file_size": folder_size(saved_model), "sha256": None,
+                                  "source_fingerprint": open_source(saved_model).fingerprint}
+
+
+def test_an_artifact_folder_that_cannot_be_opened_is_a_failed_record(tmp_path, no_gpu):
+    write_fake_artifact(tmp_path, "a")
+    (write_fake_artifact(tmp_path, "gone", fmt="onnx", quantization="fp16") / "model.bin").unlink()
+    clock = FakeClock()
+    options = BenchOptions(threads=(1, 2), runs=2, warmup=0, batch_runs=1, devices=("cpu",), isolate=False, **FAST_PEAK)
+    records = bench_records(bench_artifacts(tmp_path, options=options, runtimes=fake_runtimes, clock=clock,
+                                            factory=constant_factory(clock, {"a": 1.0})))
+    assert [(r["artifact"]["name"], r["status"]) for r in records] == [("gone", "failed"), ("a", "ok"), ("a", "ok")]
+    gone = records[0]
+    assert "model file model.bin is missing" in gone["reason"] and gone["runtime"]["name"] == "(none)"
+    assert (gone["artifact"]["format"], gone["artifact"]["quantization"], gone["latency"]) == ("onnx", "fp16", None)
+    assert all(validate_record(r) == [] for r in records)
 
 
 def test_no_artifacts_and_bad_options_are_user_errors(tmp_path):

@@ -123,9 +123,10 @@ def test_the_lean_route_gives_the_program_a_frozen_graph_gives(artifacts, tiny_r
 
     from edgevit.exporters.coreml import _name_output, _pipeline
     from edgevit.savedmodel.graph import load_serving_graph
+    from edgevit.savedmodel.source import open_source
 
     source = read_json(tiny_run.saved_model / "manifest.json")
-    frozen = _frozen_graph_def(load_serving_graph(tiny_run.saved_model))
+    frozen = _frozen_graph_def(load_serving_graph(open_source(tiny_run.saved_model)))
     _name_output(frozen, "probabilities")
     size = source["input"]["shape"][1]
     model = ct.convert(frozen, source="tensorflow", inputs=[ct.TensorType(name="images", shape=(1, size, size, 3), dtype=np.float32)],

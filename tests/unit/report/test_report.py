@@ -6,32 +6,20 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 
 from edgevit.bench import run as bench_mod
-from edgevit.bench.run import BenchOptions, bench_artifacts
+from edgevit.bench.options import BenchOptions
+from edgevit.bench.run import bench_artifacts
 from edgevit.records import read_records
 from edgevit.report import write_report
 
-from helpers.bench import FakeClock, constant_factory, write_fake_artifact
-from test_bench import NO_GPU_MACHINE
+from helpers.bench import NO_GPU_MACHINE, FakeClock, constant_factory, write_fake_artifact
+from helpers.savedmodel import write_fake_savedmodel
 
 MS = {"savedmodel": 12.0, "tflite-dynamic": 2.5, "tflite-fp32": 4.0, "onnx-fp32": 3.7}
 ACCURACY = {"tflite-dynamic": 0.875, "tflite-fp32": 0.9, "onnx-fp32": 0.9}
-
-
-def write_fake_savedmodel(folder: Path) -> Path:
-    """Enough of a SavedModel folder for bench's reference row (the fake runtime never reads it)."""
-    write_fake_artifact(folder.parent, folder.name, model={"variant": "tiny", "image_size": 64, "num_classes": 3})
-    manifest = json.loads((folder / "manifest.json").read_text())
-    manifest.update(kind="savedmodel")
-    (folder / "manifest.json").write_text(json.dumps(manifest))
-    (folder / "saved_model.pb").write_bytes(b"graph")
-    (folder / "variables").mkdir()
-    (folder / "variables" / "variables.index").write_bytes(b"index")
-    return folder
 
 
 @pytest.fixture(scope="module")

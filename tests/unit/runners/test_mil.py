@@ -27,7 +27,7 @@ def reference(tiny_run):
     from edgevit.data.folders import load_image_folders
     from edgevit.data.preprocess import preprocess
     from edgevit.manifest import preprocessing_of
-    from edgevit.savedmodel.io import LoadedSavedModel
+    from edgevit.savedmodel.load import LoadedSavedModel
 
     model = LoadedSavedModel(tiny_run.saved_model)
     spec = preprocessing_of(model.manifest)

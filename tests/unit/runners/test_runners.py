@@ -45,7 +45,7 @@ def _predict(runtime, folder, images, **options):
 
 
 def test_savedmodel_runner_is_the_reference(tiny_run, reference):
-    from edgevit.savedmodel.io import LoadedSavedModel
+    from edgevit.savedmodel.load import LoadedSavedModel
 
     images, expected = reference
     direct = LoadedSavedModel(tiny_run.saved_model).predict(images)

@@ -19,7 +19,7 @@ from edgevit.data.synth import write_synthetic_birds
 from edgevit.errors import UsageError
 from edgevit.models import ClassifierConfig, build_classifier
 from edgevit.training.precision import Precision
-from edgevit.savedmodel.io import LoadedSavedModel
+from edgevit.savedmodel.load import LoadedSavedModel
 from edgevit.savedmodel.deferred import PENDING_MANIFEST
 from edgevit.training.train import BEST_WEIGHTS, LAST_WEIGHTS, STATE_NAME, _initial_state
 

@@ -16,7 +16,7 @@ from edgevit.data.synth import write_synthetic_birds
 from edgevit.errors import UsageError
 from edgevit.manifest import preprocessing_of
 from edgevit.models import ClassifierConfig, build_classifier
-from edgevit.savedmodel.io import LoadedSavedModel
+from edgevit.savedmodel.load import LoadedSavedModel
 from edgevit.training.train import BEST_WEIGHTS, LAST_WEIGHTS, learning_rate_at, train
 
 FAST = TrainConfig(variant="tiny", image_size=32, trainable_blocks="all", epochs=2, batch_size=16, pretrained=False, seed=3)

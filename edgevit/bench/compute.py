@@ -1,0 +1,36 @@
+"""Achieved GFLOP/s of an artifact, held against the machine's GEMM peak for the dtype it computes in."""
+
+from __future__ import annotations
+
+from edgevit.artifact import Artifact
+from edgevit.records import STATUS_OK
+
+# Quantization modes whose matrix multiplies run in int8 (held against the int8 peak). Core ML's
+# int8/palettized modes compress weights only and compute in float, so coreml never is.
+INT8_COMPUTE = {"dynamic", "dynamic-range", "int8", "int8-dynamic", "full-int8"}
+
+
+def peak_dtype(target: Artifact) -> str:
+    return "int8" if target.format != "coreml" and target.quantization in INT8_COMPUTE else "float32"
+
+
+def compute_block(model: dict | None, result: dict, *, dtype: str, peaks: dict, threads: int | None) -> dict | None:
+    """Achieved GFLOP/s at batch-1 p50 against the measured GEMM peak of the same thread count."""
+    if not model or not model.get("flops_per_image") or result["status"] != STATUS_OK or result["latency"] is None:
+        return None
+    peak, fp32 = peaks.get((dtype, threads)), peaks.get(("float32", threads))
+    if not peak:
+        return None
+    flops = int(model["flops_per_image"])
+    achieved = flops / (result["latency"]["p50_ms"] / 1e3) / 1e9
+    batched = [t for t in result["throughput"] if t.get("status", STATUS_OK) == STATUS_OK and t["batch"] > 1]
+    return {
+        "flops_per_image": flops,
+        "achieved_gflops": achieved,
+        "achieved_gflops_batched": flops * max(t["images_per_second"] for t in batched) / 1e9 if batched else None,
+        "peak_dtype": dtype,
+        "peak_gflops": peak,
+        "fraction_of_peak": achieved / peak,
+        "float32_peak_gflops": fp32,
+        "fraction_of_float32_peak": achieved / fp32 if fp32 else None,
+    }

@@ -1,0 +1,64 @@
+"""What `edgevit bench` measures and for how long: devices, thread counts, runs; checked like CLI flags."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from edgevit.bench.peak import DEFAULT_N
+from edgevit.errors import UsageError
+
+CPU, GPU = "cpu", "gpu"
+DEVICES = (CPU, GPU)
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """What to measure and how long. `threads` entries are ints; "all" is resolved by `parse_threads`."""
+
+    threads: tuple[int, ...] = (1, 2)
+    runs: int = 50
+    warmup: int = 5
+    batch: int = 8  # the larger batch for throughput (batch 1 is always measured)
+    batch_runs: int = 10
+    batch_warmup: int = 2
+    devices: tuple[str, ...] = DEVICES
+    isolate: bool = True  # each measurement in its own spawned process (peak RSS per artifact)
+    peak_n: int = DEFAULT_N
+    peak_runs: int = 10  # the peak is the fastest call: more calls, better odds on a shared machine
+    peak_warmup: int = 2
+    timeout_s: float | None = 3600.0  # per measurement; a hung runtime becomes a "failed" record
+    seed: int = 0
+
+    def check(self) -> "BenchOptions":
+        if self.runs < 1:
+            raise UsageError(f"--runs must be at least 1, got {self.runs}")
+        if self.batch_runs < 1:
+            raise UsageError(f"--batch-runs must be at least 1, got {self.batch_runs}")
+        if self.warmup < 0 or self.batch_warmup < 0:
+            raise UsageError(f"--warmup must be 0 or more, got {self.warmup}")
+        if self.batch < 2:
+            raise UsageError(f"--batch is the larger throughput batch and must be at least 2, got {self.batch}")
+        if not self.threads or any(t < 1 for t in self.threads):
+            raise UsageError(f"--threads needs positive counts, got {self.threads}")
+        unknown = [d for d in self.devices if d not in DEVICES]
+        if unknown:
+            raise UsageError(f"unknown device(s) {', '.join(unknown)}; known: {', '.join(DEVICES)}")
+        return self
+
+
+def parse_threads(text: str) -> tuple[int, ...]:
+    """'1,2,all' -> (1, 2, os.cpu_count()), duplicates removed, order kept."""
+    counts: list[int] = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        try:
+            count = (os.cpu_count() or 1) if part == "all" else int(part)
+        except ValueError:
+            raise UsageError(f"--threads takes counts or 'all' separated by commas (e.g. 1,2,all), got '{part}'") from None
+        if count < 1:
+            raise UsageError(f"--threads counts must be at least 1, got {count}")
+        if count not in counts:
+            counts.append(count)
+    if not counts:
+        raise UsageError("--threads needs at least one count (e.g. 1,2,all)")
+    return tuple(counts)

@@ -1,0 +1,91 @@
+"""The bench's records (edgevit.records): peaks, one per measurement, one per target never measured; and their progress lines."""
+
+from __future__ import annotations
+
+from edgevit.artifact import SAVEDMODEL_FORMAT, Artifact
+from edgevit.bench.compute import compute_block, peak_dtype
+from edgevit.bench.options import CPU, BenchOptions
+from edgevit.bench.peak import BACKENDS, measure_peak
+from edgevit.bench.targets import NO_RUNTIME, Job, target_name
+from edgevit.fsutil import folder_size
+from edgevit.model_cost import model_block
+from edgevit.records import new_record
+from edgevit.savedmodel.source import savedmodel_fingerprint
+
+PRODUCER = "edgevit bench"
+
+
+def artifact_block(target: Artifact) -> dict:
+    m = target.manifest
+    if target.format == SAVEDMODEL_FORMAT:
+        # A folder with no single model file: no sha256; its fingerprint is the one its artifacts record as their source.
+        return {"name": target_name(target), "format": SAVEDMODEL_FORMAT, "quantization": "none", "file": ".",
+                "file_size": folder_size(target.folder), "sha256": None,
+                "source_fingerprint": savedmodel_fingerprint(target.folder)}
+    return {"name": target_name(target), "format": target.format, "quantization": target.quantization, "file": m.get("file"),
+            "file_size": int(m["file_size"]), "sha256": m.get("sha256"),
+            "source_fingerprint": (m.get("source") or {}).get("fingerprint")}
+
+
+def peak_records(options: BenchOptions, *, machine: dict, versions: dict, command: str | None = None) -> list[dict]:
+    """One `peak` record per (dtype, backend) and thread count."""
+    records = []
+    for threads in options.threads:
+        for dtype, backend in BACKENDS:
+            out = measure_peak(dtype, backend, threads=threads, n=options.peak_n, warmup=options.peak_warmup, runs=options.peak_runs)
+            records.append(new_record(kind="peak", status=out["status"], reason=out["reason"], machine=machine,
+                                      tool_versions=versions, producer=PRODUCER, peak=out["peak"], command=command))
+    return records
+
+
+def unmeasured_record(failure: dict, *, machine: dict, versions: dict, command: str | None) -> dict:
+    """The record of a target that was never measured (edgevit.bench.targets' failures)."""
+    return new_record(kind="bench", status=failure["status"], reason=failure["reason"], machine=machine, tool_versions=versions,
+                      producer=PRODUCER, artifact=failure["artifact"],
+                      runtime={"name": NO_RUNTIME, "version": None, "device": CPU, "threads": None, "emulated": False, "details": {}},
+                      command=command)
+
+
+def bench_record(job: Job, result: dict, *, machine: dict, versions: dict, peaks: dict, parity: dict | None,
+                 command: str | None) -> dict:
+    """The record of one measurement (`result` from edgevit.bench.measure, or a "not available" stand-in)."""
+    model = model_block(job.target.manifest.get("model"))
+    runtime = result.get("runtime") or {"name": job.runtime, "version": None, "device": job.device,
+                                        "threads": job.threads, "emulated": False, "details": {}}
+    return new_record(
+        kind="bench", status=result["status"], reason=result.get("reason"), machine=machine, tool_versions=versions, producer=PRODUCER,
+        artifact=artifact_block(job.target), runtime={**runtime, "device": job.device}, model=model,
+        load_ms=result.get("load_ms"), first_inference_ms=result.get("first_inference_ms"),
+        latency=result.get("latency"), throughput=result.get("throughput") or [], memory=result.get("memory"),
+        compute=compute_block(model, result, dtype=peak_dtype(job.target), peaks=peaks, threads=job.threads),
+        parity=parity, command=command,
+    )
+
+
+def parity_for(target: Artifact, verify_records: list[dict]) -> dict | None:
+    """The parity block of the verify record about this target (matched by sha256, else by name)."""
+    sha = target.manifest.get("sha256")
+    for record in verify_records:
+        artifact = record.get("artifact") or {}
+        if record.get("kind") != "verify" or not record.get("parity"):
+            continue
+        if (sha and artifact.get("sha256") == sha) or (not sha and artifact.get("name") == target_name(target)):
+            return record["parity"]
+    return None
+
+
+def describe(record: dict) -> str:
+    """One progress line saying what was measured and how."""
+    if record["kind"] == "peak":
+        if record["status"] != "ok":
+            return f"[peak] {record['status']}: {record['reason']}"
+        p = record["peak"]
+        return (f"[peak] {p['dtype']} {p['backend']} {p['op']}, {p['threads']} thread(s): {p['gflops']:.1f} GFLOP/s "
+                f"(fastest of {p['runs']} {p['n']}x{p['n']} GEMMs after {p['warmup']} warm-ups)")
+    a, rt = record["artifact"], record["runtime"]
+    where = f"{a['name']} on {rt['name']} {rt['device']}" + (f" x{rt['threads']}" if rt.get("threads") else "")
+    if record["status"] != "ok":
+        return f"[bench] {where}: {record['status']}: {record['reason']}"
+    lat, mem = record["latency"], record["memory"]
+    return (f"[bench] {where}: p50 {lat['p50_ms']:.3f} ms, p90 {lat['p90_ms']:.3f} ms (batch 1, {lat['runs']} runs after "
+            f"{lat['warmup']} warm-ups), load {record['load_ms']:.0f} ms, peak RSS {mem['peak_rss_bytes'] / 2**20:.0f} MiB")

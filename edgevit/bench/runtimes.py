@@ -1,0 +1,74 @@
+"""The runtimes a target is measured on, opened through one factory so tests can substitute a fake runtime."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Callable
+
+from edgevit.artifact import Artifact
+from edgevit.portable.timing import Clock, time_once
+
+
+class RuntimeUnavailable(Exception):
+    """Raised by a runner factory when the runtime or device does not exist here; the message is the reason."""
+
+
+RunnerFactory = Callable[..., object]  # (target, *, runtime, device, threads) -> Runner
+
+# The Python package behind each registered runtime. Imported before the load is timed: load time is
+# opening the model, not `import tensorflow` (seconds, once per process); the import time is kept
+# in runtime.details.import_ms.
+RUNTIME_PACKAGES = {"savedmodel": "tensorflow", "litert": "ai_edge_litert.interpreter", "onnxruntime": "onnxruntime",
+                    "coreml": "coremltools", "coreml-mil-numpy": "coremltools"}
+
+
+def runtimes_for(target: Artifact) -> list[str]:
+    """Every runtime of the runners registry that runs `target`'s format (each is measured or "not available")."""
+    from edgevit.runners import RUNTIMES_BY_FORMAT
+
+    return list(RUNTIMES_BY_FORMAT.get(target.format, []))
+
+
+def open_registered_runner(target: Artifact, *, runtime: str, device: str, threads: int | None):
+    """The default factory: `runtime` from edgevit.runners, pinned to `device` with `threads` intra-op threads."""
+    from edgevit import runners
+
+    if runtime == "savedmodel" and threads is not None:
+        _set_tensorflow_threads(threads)
+    try:
+        # By folder: the runner opens the artifact again with its integrity check, timed as part of the load.
+        return runners.open_runner(runtime, target.folder, device=device, threads=threads)
+    except runners.RuntimeUnavailable as exc:
+        raise RuntimeUnavailable(str(exc)) from None
+
+
+def _set_tensorflow_threads(threads: int) -> None:
+    """TensorFlow reads its thread counts once, at start-up: set them before the runner first touches it.
+
+    Both pools get `threads`, which is TensorFlow's own default when `threads` is every core, so the
+    "all" measurement is TensorFlow as users run it. Only valid in a fresh process (a bench child).
+    """
+    from edgevit.keras_backend import import_tf
+
+    tf = import_tf()
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError as exc:  # TensorFlow already initialised in this process
+        raise RuntimeUnavailable(f"TensorFlow was already running in this process, its threads cannot be set to {threads} "
+                                 f"(run the bench isolated): {exc}") from None
+
+
+def import_runtime_package(runtime: str, clock: Clock) -> float | None:
+    """Import `runtime`'s package; the milliseconds it took, or None (unknown runtime, or not installed)."""
+    package = RUNTIME_PACKAGES.get(runtime)
+    if package is None:
+        return None
+    if package == "tensorflow":
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        _, ms = time_once(lambda: importlib.import_module(package), clock=clock)
+    except ImportError:
+        return None  # the runner's own open will say what is missing
+    return ms
