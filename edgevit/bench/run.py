@@ -249,8 +249,6 @@ def _import_runtime_package(runtime: str, clock: Clock) -> float | None:
     package = RUNTIME_PACKAGES.get(runtime)
     if package is None:
         return None
-    if package == "tensorflow":
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         _, ms = time_once(lambda: importlib.import_module(package), clock=clock)
     except ImportError:
@@ -341,6 +339,9 @@ def _batched(runner, job: Job, clock: Clock) -> dict:
 
 
 def _child_main(conn, job: Job, factory: RunnerFactory) -> None:
+    from edgevit.console import configure_from_environment
+
+    configure_from_environment()  # a spawned process: the CLI's verbosity and third-party noise filter again
     if job.device == CPU:
         os.environ["CUDA_VISIBLE_DEVICES"] = "-1"  # a CPU measurement must not be able to reach a GPU
     try:
