@@ -45,7 +45,7 @@ def _prepare_data(out: Path, config: DemoConfig) -> Path:
         raise UsageError(str(exc)) from None
     atomic_write_json(marker, {"options": wanted, "counts": summary.counts})
     logger.info(f"[data] drew {sum(summary.counts.values())} images of {config.num_classes} species in "
-          f"{time.perf_counter() - started:.1f} s (wall clock) -> {data}")
+                f"{time.perf_counter() - started:.1f} s (wall clock) -> {data}")
     return data
 
 
@@ -61,8 +61,8 @@ def run_demo(out: Path, config: DemoConfig) -> int:
         shutil.rmtree(train_dir)  # the demo always retrains from scratch
     result = train(data, train_dir, config.train)
     logger.info(f"[train] {result.epochs_run} epochs in {result.seconds:.0f} s (wall clock), best epoch {result.best_epoch}: "
-          f"val accuracy {result.val_accuracy:.2%}, test accuracy {result.test_accuracy:.2%} "
-          f"(chance {1 / config.num_classes:.0%})")
+                f"val accuracy {result.val_accuracy:.2%}, test accuracy {result.test_accuracy:.2%} "
+                f"(chance {1 / config.num_classes:.0%})")
     logger.info(f"[train] SavedModel + manifest.json -> {result.saved_model}")
     if result.test_accuracy < config.min_test_accuracy:
         raise DemoGateError(f"test accuracy {result.test_accuracy:.2%} is below the demo's gate of "
@@ -133,7 +133,7 @@ def _ship_stages(out: Path, saved_model: Path, config: DemoConfig, summary: dict
                                   golden_dir=out / "golden", golden_count=8)
     logger.info(format_table(report))
     logger.info(f"[verify] parity of every artifact on the test split in {time.perf_counter() - started:.0f} s (wall clock); "
-          f"golden vectors -> {out / 'golden'}")
+                f"golden vectors -> {out / 'golden'}")
     error = summary_error(report)
     if error is not None:
         failures.append(str(error))

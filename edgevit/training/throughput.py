@@ -188,7 +188,7 @@ def run_bench(config: BenchConfig) -> dict:
     logger.info(f"device: {device_description(config.backend)}; keras {keras.__version__}")
     peak = measure_matmul_peak(config.backend, dtype=dtype, n=config.peak_n)
     logger.info(f"peak: {peak['flops_best'] / 1e12:.3g} TFLOP/s best, {peak['flops_median'] / 1e12:.3g} median "
-        f"({dtype} {config.peak_n}^3 matmul, {peak['samples']} samples of {peak['calls_per_sample']} calls)")
+                f"({dtype} {config.peak_n}^3 matmul, {peak['samples']} samples of {peak['calls_per_sample']} calls)")
     workers = config.data_workers or default_workers()
     rows = []
     with tempfile.TemporaryDirectory(prefix="edgevit-train-bench-") as workdir:
@@ -202,8 +202,8 @@ def run_bench(config: BenchConfig) -> dict:
                 row["achieved_flops"] = train_flops * row["images_per_s"]
                 row["mfu"] = mfu(flops_per_image=train_flops, images_per_s=row["images_per_s"], peak_flops=peak["flops_best"])
                 logger.info(f"batch {batch_size}: {row['step_ms']:.1f} ms/step, {row['images_per_s']:.1f} images/s "
-                    f"({config.steps} steps timed after {config.warmup_steps} warm-up), {row['achieved_flops'] / 1e12:.3g} TFLOP/s "
-                    f"= {100 * row['mfu']:.1f}% MFU")
+                            f"({config.steps} steps timed after {config.warmup_steps} warm-up), {row['achieved_flops'] / 1e12:.3g} TFLOP/s "
+                            f"= {100 * row['mfu']:.1f}% MFU")
             else:
                 logger.info(f"batch {batch_size}: failed: {row['reason']}")
             rows.append(row)
