@@ -36,6 +36,7 @@ def _ints(text: str) -> tuple[int, ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from edgevit.console import Verbosity, configure
     from edgevit.keras_backend import parse_backend
     from edgevit.config import VARIANTS
     from edgevit.training.precision import Precision
@@ -72,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         precision=Precision(args.precision), jit_compile=args.jit_compile, input=args.input, images=args.images,
         synth_images=args.synth_images, data_workers=args.data_workers, peak_n=args.peak_n,
     )
-    result = run_bench(config, log=lambda line: print(line, flush=True))
+    configure(Verbosity.DEFAULT)  # run_bench logs its progress lines; shown as the edgevit CLI shows them
+    result = run_bench(config)
     json_path, md_path = write_results(result, args.results)
     print(f"wrote {json_path} and {md_path}")
     print(f"command: {result['command']}")

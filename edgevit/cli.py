@@ -9,6 +9,7 @@ from importlib import import_module
 
 from edgevit import __version__
 from edgevit.commands import COMMAND_MODULES, Parser
+from edgevit.console import Verbosity, configure
 from edgevit.errors import EdgeVitError
 
 INTERNAL_ERROR_EXIT = 70
@@ -17,6 +18,7 @@ INTERNAL_ERROR_EXIT = 70
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="edgevit", description="Fine-tune a ViT, export it for devices, verify and benchmark every artifact.")
     parser.add_argument("--version", action="version", version=f"edgevit {__version__}")
+    parser.set_defaults(verbosity=Verbosity.DEFAULT)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     for module in COMMAND_MODULES:
@@ -27,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        configure(args.verbosity)  # before any command imports TensorFlow: its C++ log level is read at import
         args.argv = list(argv) if argv is not None else sys.argv[1:]  # what was typed, for train --resume
         return args.func(args)
     except EdgeVitError as exc:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import shutil
 import time
 from dataclasses import asdict
@@ -13,6 +15,8 @@ from edgevit.errors import EdgeVitError, UsageError
 from edgevit.fsutil import atomic_write_json
 
 DATA_MARKER = "data.json"
+
+logger = logging.getLogger(__name__)
 
 
 class DemoGateError(EdgeVitError):
@@ -27,7 +31,7 @@ def _prepare_data(out: Path, config: DemoConfig) -> Path:
     wanted = {"num_classes": config.num_classes, "per_class": config.per_class, "eval_per_class": config.eval_per_class,
               "image_size": config.image_size, "seed": config.seed}
     if marker.is_file() and json.loads(marker.read_text()).get("options") == wanted and data.is_dir():
-        print(f"[data] reusing synthetic birds in {data}")
+        logger.info(f"[data] reusing synthetic birds in {data}")
         return data
     if data.exists():
         if not marker.is_file():
@@ -40,8 +44,8 @@ def _prepare_data(out: Path, config: DemoConfig) -> Path:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     atomic_write_json(marker, {"options": wanted, "counts": summary.counts})
-    print(f"[data] drew {sum(summary.counts.values())} images of {config.num_classes} species in "
-          f"{time.perf_counter() - started:.1f} s (wall clock) -> {data}")
+    logger.info(f"[data] drew {sum(summary.counts.values())} images of {config.num_classes} species in "
+                f"{time.perf_counter() - started:.1f} s (wall clock) -> {data}")
     return data
 
 
@@ -56,10 +60,10 @@ def run_demo(out: Path, config: DemoConfig) -> int:
             raise UsageError(f"{train_dir} exists and was not written by edgevit; pick another --out")
         shutil.rmtree(train_dir)  # the demo always retrains from scratch
     result = train(data, train_dir, config.train)
-    print(f"[train] {result.epochs_run} epochs in {result.seconds:.0f} s (wall clock), best epoch {result.best_epoch}: "
-          f"val accuracy {result.val_accuracy:.2%}, test accuracy {result.test_accuracy:.2%} "
-          f"(chance {1 / config.num_classes:.0%})")
-    print(f"[train] SavedModel + manifest.json -> {result.saved_model}")
+    logger.info(f"[train] {result.epochs_run} epochs in {result.seconds:.0f} s (wall clock), best epoch {result.best_epoch}: "
+                f"val accuracy {result.val_accuracy:.2%}, test accuracy {result.test_accuracy:.2%} "
+                f"(chance {1 / config.num_classes:.0%})")
+    logger.info(f"[train] SavedModel + manifest.json -> {result.saved_model}")
     if result.test_accuracy < config.min_test_accuracy:
         raise DemoGateError(f"test accuracy {result.test_accuracy:.2%} is below the demo's gate of "
                             f"{config.min_test_accuracy:.0%}; training did not converge")
@@ -69,8 +73,29 @@ def run_demo(out: Path, config: DemoConfig) -> int:
     atomic_write_json(out / "demo.json", summary)
     if failures:
         raise DemoGateError("; ".join(failures) + f" (details in {out})")
-    print(f"demo finished: everything is under {out}")
+    logger.info(f"demo finished: everything is under {out}")
     return 0
+
+
+@contextlib.contextmanager
+def _stage_lines(module: str, prefix: str | None):
+    """While a stage runs, the progress (INFO) lines its library module logs read '<prefix> line' in the
+    demo's narrative, or are left out when prefix is None. Debug lines and warnings pass unchanged."""
+
+    def narrate(record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO:
+            return True
+        if prefix is None:
+            return False
+        record.msg, record.args = f"{prefix} {record.getMessage()}", ()
+        return True
+
+    stage_logger = logging.getLogger(module)
+    stage_logger.addFilter(narrate)
+    try:
+        yield
+    finally:
+        stage_logger.removeFilter(narrate)
 
 
 def _demo_recipe() -> Path | None:
@@ -97,18 +122,20 @@ def _ship_stages(out: Path, saved_model: Path, config: DemoConfig, summary: dict
         shutil.rmtree(artifacts)  # the demo rebuilds everything from the SavedModel it just trained
     recipe = _demo_recipe()
     started = time.perf_counter()
-    exported = export_all(saved_model=saved_model, out_dir=artifacts, recipe=load_recipe(recipe) if recipe else None, echo=lambda line: print(f"[export] {line}", flush=True))
+    with _stage_lines("edgevit.exporters.jobs", "[export]"):
+        exported = export_all(saved_model=saved_model, out_dir=artifacts, recipe=load_recipe(recipe) if recipe else None)
     built = [r for r in exported if r.ok]
-    print(f"[export] {len(built)} of {len(exported)} artifacts built in {time.perf_counter() - started:.0f} s (wall clock) -> {artifacts}")
+    logger.info(f"[export] {len(built)} of {len(exported)} artifacts built in {time.perf_counter() - started:.0f} s (wall clock) -> {artifacts}")
     if len(built) < len(exported):
         failures.append(f"{len(exported) - len(built)} artifact(s) failed to export")
 
     started = time.perf_counter()
-    report = verify_artifacts([artifacts], saved_model=saved_model, recipe=recipe, options=RunnerOptions(threads=None),
-                              golden_dir=out / "golden", golden_count=8)
-    print(format_table(report))
-    print(f"[verify] parity of every artifact on the test split in {time.perf_counter() - started:.0f} s (wall clock); "
-          f"golden vectors -> {out / 'golden'}")
+    with _stage_lines("edgevit.verify.run", None):  # the table below says it all
+        report = verify_artifacts([artifacts], saved_model=saved_model, recipe=recipe, options=RunnerOptions(threads=None),
+                                  golden_dir=out / "golden", golden_count=8)
+    logger.info(format_table(report))
+    logger.info(f"[verify] parity of every artifact on the test split in {time.perf_counter() - started:.0f} s (wall clock); "
+                f"golden vectors -> {out / 'golden'}")
     error = summary_error(report)
     if error is not None:
         failures.append(str(error))
@@ -118,12 +145,11 @@ def _ship_stages(out: Path, saved_model: Path, config: DemoConfig, summary: dict
     # Fewer runs than `edgevit bench`'s defaults: the demo shows the pipeline; benchmarks/ holds the careful numbers.
     options = BenchOptions(threads=(config.bench_threads,), runs=config.bench_runs, warmup=3, batch=8, batch_runs=5).check()
     records = bench_artifacts(artifacts, saved_model=saved_model, options=options, verify_records=verify_records,
-                              command="edgevit demo", progress=lambda record: print(f"[bench] {describe(record)}", flush=True))
-    print(f"[bench] {sum(1 for r in records if r['kind'] == 'bench')} measurements in {time.perf_counter() - started:.0f} s (wall clock)")
+                              command="edgevit demo", progress=lambda record: logger.info(f"[bench] {describe(record)}"))
+    logger.info(f"[bench] {sum(1 for r in records if r['kind'] == 'bench')} measurements in {time.perf_counter() - started:.0f} s (wall clock)")
     paths = write_report([*verify_records, *records], out / "report", title="edgevit demo: tiny ViT on synthetic birds",
                          commands=["edgevit demo"])
-    print()
-    print(paths.markdown.read_text())
-    print(f"[report] {paths.markdown}, {paths.html}")
+    logger.info("\n" + paths.markdown.read_text())
+    logger.info(f"[report] {paths.markdown}, {paths.html}")
     summary.update(artifacts=str(artifacts), report=str(paths.markdown), failures=failures)
     return failures

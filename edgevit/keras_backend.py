@@ -121,7 +121,6 @@ def device_description(backend: Backend) -> str:
 
 def import_keras():
     """Return the keras module; its backend is KERAS_BACKEND, else TensorFlow if installed, else JAX, else torch."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("KERAS_BACKEND", default_backend().value)
     import keras
 
@@ -129,7 +128,6 @@ def import_keras():
 
 
 def import_tf():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 
     return tf

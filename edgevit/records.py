@@ -50,12 +50,15 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 from pathlib import Path
 from typing import Any, Iterable
 
 from edgevit.errors import DataError
 from edgevit.fsutil import atomic_write_json
 from edgevit.manifest import now_iso
+
+logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "record-v1.schema.json"
@@ -259,4 +262,5 @@ def read_records(paths: Iterable[Path | str]) -> list[dict]:
             more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
             raise DataError(f"{path}: does not follow record-v1.schema.json: {'; '.join(errors[:3])}{more}")
         records.extend(document["records"])
+        logger.debug(f"{path}: {len(document['records'])} records")
     return records

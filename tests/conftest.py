@@ -9,6 +9,8 @@ tests/helpers/, importable because pyproject.toml puts tests/ on pytest's python
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +27,24 @@ class TinyRun:
     data_root: Path  # ROOT/{train,valid,test}/<CLASS>/*.png
     run_dir: Path  # what `edgevit train` wrote
     saved_model: Path  # run_dir/saved_model
+
+
+@pytest.fixture(autouse=True)
+def _logging_left_as_found():
+    """cli.main configures logging for its whole process (edgevit.console); a test that calls it in-process
+    must not change what later tests log."""
+    root, ours = logging.getLogger(), logging.getLogger("edgevit")
+    handlers, levels = list(root.handlers), (root.level, ours.level)
+    env = {name: os.environ.get(name) for name in ("EDGEVIT_VERBOSITY", "TF_CPP_MIN_LOG_LEVEL")}
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(levels[0])
+    ours.setLevel(levels[1])
+    for name, value in env.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")

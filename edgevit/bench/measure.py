@@ -96,6 +96,9 @@ def measure_isolated(job: Job, factory: RunnerFactory) -> dict:
 
 
 def _child_main(conn, job: Job, factory: RunnerFactory) -> None:
+    from edgevit.console import configure_from_environment
+
+    configure_from_environment()  # a spawned process: the CLI's verbosity and third-party noise filter again
     if job.device == CPU:
         os.environ["CUDA_VISIBLE_DEVICES"] = "-1"  # a CPU measurement must not be able to reach a GPU
     try:

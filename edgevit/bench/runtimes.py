@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import os
 from typing import Callable
 
 from edgevit.artifact import Artifact
@@ -65,8 +64,6 @@ def import_runtime_package(runtime: str, clock: Clock) -> float | None:
     package = RUNTIME_PACKAGES.get(runtime)
     if package is None:
         return None
-    if package == "tensorflow":
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         _, ms = time_once(lambda: importlib.import_module(package), clock=clock)
     except ImportError:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import shlex
 from pathlib import Path
+
+logger = logging.getLogger(__name__)
 
 
 def register(subparsers) -> None:
@@ -60,7 +63,7 @@ def cmd_bench(args) -> int:
     verify_records = read_records(args.verify) if args.verify else []
     command = command_line(args)
     records = bench_artifacts(args.artifacts, saved_model=args.saved_model, options=options, verify_records=verify_records,
-                              command=command, progress=lambda record: print(describe(record), flush=True))
+                              command=command, progress=lambda record: logger.info(describe(record)))  # progress: -q hides it
     out = write_records(Path(args.out), records)
     measured = sum(1 for r in records if r["kind"] == "bench" and r["status"] == "ok")
     total = sum(1 for r in records if r["kind"] == "bench")

@@ -48,7 +48,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     jobs, recipe = _jobs(args)
     out = Path(args.out)
-    results = export_all(saved_model=Path(args.saved_model), out_dir=out, recipe=recipe, jobs=jobs, echo=print)
+    results = export_all(saved_model=Path(args.saved_model), out_dir=out, recipe=recipe, jobs=jobs)
     built = sum(r.ok for r in results)
     print(f"{built} of {len(results)} artifact(s) built; index: {out / 'artifacts.json'}")
     raise_for_failures(results)

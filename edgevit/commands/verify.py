@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 
@@ -27,7 +26,6 @@ def register(subparsers) -> None:
     p.add_argument("--records", help="also write one record-v1 'verify' record per artifact (for `edgevit bench`/`report`)")
     p.add_argument("--write-golden", metavar="DIR", help="write golden vectors (inputs + SavedModel probabilities) to DIR")
     p.add_argument("--golden-count", type=int, default=8, help="images in the golden vectors (default %(default)s)")
-    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=cmd_verify)
 
 
@@ -47,7 +45,6 @@ def cmd_verify(args: argparse.Namespace) -> int:
         max_images=args.max_images,
         golden_dir=args.write_golden,
         golden_count=args.golden_count,
-        log=None if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True)),
     )
     print(format_table(report))
     if args.json:

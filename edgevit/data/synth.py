@@ -11,6 +11,7 @@ process or on rendering order.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import shutil
@@ -19,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "MAX_CLASSES",
@@ -523,6 +526,7 @@ def write_synthetic_birds(out_dir: Path, *, num_classes: int, per_class: int,
                 for i in range(n):
                     img = render_bird(genome, image_rng(seed, split, cls, i), image_size=image_size)
                     img.save(folder / f"{i:05d}.jpg", format="JPEG", quality=92)
+            logger.debug(f"{split}: {n} images of each of {len(genomes)} species at {image_size}px")
         existed = out_dir.exists()
         if existed:
             out_dir.rmdir()  # empty (checked above); rename cannot replace a folder

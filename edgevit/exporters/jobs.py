@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -25,7 +26,6 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from edgevit.config import Format
 from edgevit.errors import EdgeVitError, ExportError, UsageError
@@ -38,6 +38,8 @@ INDEX_NAME = "artifacts.json"
 LOGS_DIR = "logs"
 STATUS_OK, STATUS_FAILED = "ok", "failed"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+logger = logging.getLogger(__name__)
 # A child asked to stop gets this long to clean its temp folder before it is killed.
 _STOP_GRACE_SECONDS = 30
 
@@ -100,14 +102,13 @@ def export_all(
     recipe=None,
     jobs: list[ArtifactJob] | None = None,
     formats: list[Format | str] | None = None,
-    echo: Callable[[str], None] | None = None,
 ) -> list[ArtifactResult]:
     """Build every job (a recipe's, the given ones, or one default per format), each in a child process.
 
     `recipe` is a loaded Recipe (edgevit.recipes.load_recipe: recipes sit above exporters); `formats` keeps only those formats' jobs. Bad
     input (not a SavedModel, several signatures, no fixed size, unwritable OUT) raises before any child starts.
+    Progress is logged (INFO): a line as each artifact starts and its summary line when it ends.
     """
-    echo = echo or (lambda line: None)
     jobs = _select_jobs(recipe=recipe, jobs=jobs, formats=formats)
     source = open_source(saved_model)
     out_dir = Path(out_dir)
@@ -117,11 +118,11 @@ def export_all(
     with _terminate_as_interrupt():
         for k, job in enumerate(jobs, 1):
             note = parity_note(job.options)
-            echo(f"[{k}/{len(jobs)}] {job.name}: building ({_describe(job)})" + (f"; note: {note}" if note else ""))
+            logger.info(f"[{k}/{len(jobs)}] {job.name}: building ({_describe(job)})" + (f"; note: {note}" if note else ""))
             result = _run_child(job, source.folder, out_dir, logs / f"{job.name}.log", note)
             results.append(result)
             index.record(result)
-            echo(_summary_line(result))
+            logger.info(_summary_line(result))
     return results
 
 
@@ -193,11 +194,10 @@ def _run_child(job: ArtifactJob, saved_model: Path, out_dir: Path, log: Path, no
         }))
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         started = time.perf_counter()
+        command = [sys.executable, "-m", "edgevit.exporters.worker", str(job_file), str(result_file)]
+        logger.debug(f"{job.name}: {' '.join(command)} (its output: {log})")
         with open(log, "w") as log_file:
-            child = subprocess.Popen(
-                [sys.executable, "-m", "edgevit.exporters.worker", str(job_file), str(result_file)],
-                stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, env=env,
-            )
+            child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, env=env)
             try:
                 exit_code, peak = _wait(child)
             except KeyboardInterrupt:

@@ -26,6 +26,8 @@ from edgevit.exporters.options import OnnxOptions, OnnxQuantization, default_nam
 from edgevit.savedmodel.graph import ServingGraph, load_serving_graph
 from edgevit.savedmodel.source import open_source
 
+logger = logging.getLogger(__name__)
+
 MAIN_FILE = "model.onnx"
 EXTERNAL_DATA_FILE = f"{MAIN_FILE}.data"
 # A protobuf message cannot exceed 2 GiB; above this the weights go to EXTERNAL_DATA_FILE.
@@ -47,7 +49,7 @@ def export_onnx(*, saved_model: Path, out_dir: Path, name: str | None = None, **
     input_name, output_name = source.manifest["input"]["name"], source.manifest["output"]["name"]
     note = parity_note(opts)
     if note:
-        print(f"onnx {opts.quantization.value}: {note}")
+        logger.info(f"onnx {opts.quantization.value}: {note}")
 
     def convert(folder: Path) -> Built:
         graph = load_serving_graph(source)
@@ -104,12 +106,12 @@ def _tf2onnx_errors():
             messages.append(record.getMessage().splitlines()[0])
 
     handler = Collect(level=logging.ERROR)
-    logger = logging.getLogger("tf2onnx")
-    logger.addHandler(handler)
+    tf2onnx_logger = logging.getLogger("tf2onnx")
+    tf2onnx_logger.addHandler(handler)
     try:
         yield messages
     finally:
-        logger.removeHandler(handler)
+        tf2onnx_logger.removeHandler(handler)
 
 
 def _attach_weights(model, values: dict[str, np.ndarray]) -> None:

@@ -13,6 +13,7 @@ training; input and output are int8, with their scale and zero point in the arti
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,8 @@ from edgevit.exporters.tflite_file import (
 )
 from edgevit.savedmodel.source import SavedModelSource, open_source
 
+logger = logging.getLogger(__name__)
+
 MAIN_FILE = "model.tflite"
 ROUTE = "tf.lite.TFLiteConverter.from_saved_model, builtin ops only"
 
@@ -45,7 +48,7 @@ def export_tflite(*, saved_model: Path, out_dir: Path, name: str | None = None, 
     representative = RepresentativeSet.from_source(source, opts) if quantization is TFLiteQuantization.INT8 else None
     note = parity_note(opts)
     if note:
-        print(f"tflite {quantization.value}: {note}")
+        logger.info(f"tflite {quantization.value}: {note}")
 
     def convert(folder: Path) -> Built:
         model = _convert(source, quantization, representative)

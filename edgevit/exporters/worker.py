@@ -12,6 +12,7 @@ import sys
 import traceback
 from pathlib import Path
 
+from edgevit.console import configure_from_environment
 from edgevit.errors import EdgeVitError
 from edgevit.fsutil import atomic_write_json
 from edgevit.portable.machine import peak_rss_bytes
@@ -63,6 +64,7 @@ def _exit_on_sigterm(signum, frame):
 
 
 def main(argv: list[str]) -> int:
+    configure_from_environment()  # the CLI's verbosity and noise filter, in this process's log (OUT/logs/<name>.log)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     signal.signal(signal.SIGINT, _interrupt_on_sigint)  # Python's own behaviour, plus a note of it
     job_file, result_file = argv

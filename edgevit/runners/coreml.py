@@ -32,9 +32,8 @@ class CoreMLRunner:
                 f"coreml: Core ML is not available on {platform.system()} (it runs only on macOS); "
                 "use the runtime coreml-mil-numpy, an emulated reference, here"
             )
-        from edgevit.runners.mil.program import import_coremltools
+        import coremltools as ct  # its import-time warnings are filtered by edgevit.console
 
-        ct = import_coremltools()
         # device cpu/gpu pin Core ML to those units; auto leaves the choice to compute_units (default: all, ANE included).
         unit_name = {"cpu": "cpu_only", "gpu": "cpu_and_gpu"}.get(options.device, options.compute_units)
         units = getattr(ct.ComputeUnit, unit_name.upper())

@@ -10,6 +10,7 @@ from importlib import metadata
 
 import numpy as np
 
+from edgevit.console import native_noise_filtered
 from edgevit.errors import ModelError
 from edgevit.artifact import Artifact
 from edgevit.runners.base import RunnerInfo
@@ -26,10 +27,11 @@ class LiteRTRunner:
 
         resolver = litert.OpResolverType.AUTO if options.xnnpack else litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
         try:
-            self._interpreter = litert.Interpreter(
-                model_path=str(artifact.model_path), num_threads=options.threads, experimental_op_resolver_type=resolver
-            )
-            self._interpreter.allocate_tensors()
+            with native_noise_filtered():  # LiteRT's C++ prints an XNNPACK banner on stderr as it loads
+                self._interpreter = litert.Interpreter(
+                    model_path=str(artifact.model_path), num_threads=options.threads, experimental_op_resolver_type=resolver
+                )
+                self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"{artifact.model_path}: LiteRT cannot load it ({first_line(exc)}); re-export the artifact") from None
         inputs, outputs = self._interpreter.get_input_details(), self._interpreter.get_output_details()

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgevit.console import configure_from_environment
 from edgevit.keras_backend import Backend, activate_backend
 
 
@@ -106,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", default="[{}]",
                    help="JSON list of runs in this one process, each overriding epochs/batch_size/devices/precision (default: one run)")
     args = p.parse_args(argv)
+    configure_from_environment()  # a process entry: third-party noise filtered as under the edgevit CLI
     backend = activate_backend(args.backend)
     split_host_cpu(backend, args.host_devices)
     with np.load(args.data) as arrays:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import logging
 import platform
 import shlex
 import sys
@@ -28,6 +29,8 @@ import numpy as np
 from edgevit.keras_backend import Backend, activate_backend, backend_versions, device_description
 from edgevit.config import Preprocessing
 from edgevit.training.precision import COMPUTE_DTYPES, Precision
+
+logger = logging.getLogger(__name__)
 
 INPUTS = ("synthetic", "images")
 SCHEMA = "edgevit-train-bench-v1"
@@ -162,8 +165,8 @@ def time_batch_size(keras, config: BenchConfig, batch_size: int, *, image_source
     return row
 
 
-def run_bench(config: BenchConfig, *, log=print) -> dict:
-    """Measure the matmul peak, then every batch size; the result dict (see write_results)."""
+def run_bench(config: BenchConfig) -> dict:
+    """Measure the matmul peak, then every batch size; the result dict (see write_results). Progress is logged (INFO)."""
     activate_backend(config.backend)
     from edgevit.data.feed import default_workers
     from edgevit.keras_backend import import_keras
@@ -181,28 +184,28 @@ def run_bench(config: BenchConfig, *, log=print) -> dict:
     forward = vit_cost(spec, image_size=image_size, num_classes=config.num_classes)
     train_flops = training_flops_per_image(spec, image_size=image_size, num_classes=config.num_classes, trainable_blocks=blocks)
     dtype = COMPUTE_DTYPES[config.precision]
-    log(f"command: {config.command}")
-    log(f"device: {device_description(config.backend)}; keras {keras.__version__}")
+    logger.info(f"command: {config.command}")
+    logger.info(f"device: {device_description(config.backend)}; keras {keras.__version__}")
     peak = measure_matmul_peak(config.backend, dtype=dtype, n=config.peak_n)
-    log(f"peak: {peak['flops_best'] / 1e12:.3g} TFLOP/s best, {peak['flops_median'] / 1e12:.3g} median "
-        f"({dtype} {config.peak_n}^3 matmul, {peak['samples']} samples of {peak['calls_per_sample']} calls)")
+    logger.info(f"peak: {peak['flops_best'] / 1e12:.3g} TFLOP/s best, {peak['flops_median'] / 1e12:.3g} median "
+                f"({dtype} {config.peak_n}^3 matmul, {peak['samples']} samples of {peak['calls_per_sample']} calls)")
     workers = config.data_workers or default_workers()
     rows = []
     with tempfile.TemporaryDirectory(prefix="edgevit-train-bench-") as workdir:
         image_source = None
         if config.input == "images":
             image_source = _image_source(config, Preprocessing(height=image_size, width=image_size), Path(workdir))
-            log(f"images: {len(image_source[1])} files decoded every step by {workers} threads")
+            logger.info(f"images: {len(image_source[1])} files decoded every step by {workers} threads")
         for batch_size in config.batch_sizes:
             row = time_batch_size(keras, config, batch_size, image_source=image_source, workers=workers)
             if row["status"] == "ok":
                 row["achieved_flops"] = train_flops * row["images_per_s"]
                 row["mfu"] = mfu(flops_per_image=train_flops, images_per_s=row["images_per_s"], peak_flops=peak["flops_best"])
-                log(f"batch {batch_size}: {row['step_ms']:.1f} ms/step, {row['images_per_s']:.1f} images/s "
-                    f"({config.steps} steps timed after {config.warmup_steps} warm-up), {row['achieved_flops'] / 1e12:.3g} TFLOP/s "
-                    f"= {100 * row['mfu']:.1f}% MFU")
+                logger.info(f"batch {batch_size}: {row['step_ms']:.1f} ms/step, {row['images_per_s']:.1f} images/s "
+                            f"({config.steps} steps timed after {config.warmup_steps} warm-up), {row['achieved_flops'] / 1e12:.3g} TFLOP/s "
+                            f"= {100 * row['mfu']:.1f}% MFU")
             else:
-                log(f"batch {batch_size}: failed: {row['reason']}")
+                logger.info(f"batch {batch_size}: failed: {row['reason']}")
             rows.append(row)
     return {
         "schema": SCHEMA,

@@ -13,6 +13,7 @@ SavedModel from them on a machine with TensorFlow (edgevit.savedmodel.deferred).
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 import zipfile
@@ -42,6 +43,8 @@ from edgevit.models import (
 from edgevit.training.precision import Precision, keep_float32_layers, parse_precision, precision_policy, wrap_optimizer
 from edgevit.savedmodel.write import save_savedmodel
 from edgevit.savedmodel.deferred import BEST_WEIGHTS, export_in_subprocess, write_pending_manifest
+
+logger = logging.getLogger(__name__)
 
 STATE_NAME = "train_state.json"
 LAST_WEIGHTS = "last.weights.h5"
@@ -90,7 +93,8 @@ def _make_batches(keras, split: Split, spec: Preprocessing, batch_size: int, opt
     Each epoch gets its own dataset with its order fixed up front (seed None: file order), so a
     resumed run sees exactly the batches an uninterrupted one would, whatever keras prefetches.
     """
-    source = SplitPixels(split, spec, options, progress=sys.stderr.isatty())
+    show_progress = sys.stderr.isatty() and logger.isEnabledFor(logging.INFO)  # not under --quiet
+    source = SplitPixels(split, spec, options, progress=show_progress)
 
     def for_epoch(epoch: int):
         order = epoch_order(len(split), seed=seed, epoch=epoch) if seed is not None else np.arange(len(split))
@@ -289,13 +293,13 @@ def train(data_root: Path | str, out: Path | str, config: TrainConfig, *, resume
     recipe = RecipeCallback(keras, out=out, config=config, base_lr=base_lr, state=state, train_images=len(train_split))
     callbacks = [recipe.build(), recipe.progress_bar()]
     device = device_description(backend)
-    if verbose is None:
-        verbose = 1 if sys.stdout.isatty() else 2
+    if verbose is None:  # Keras' epoch lines are progress too: none under --quiet
+        verbose = 0 if not logger.isEnabledFor(logging.INFO) else 1 if sys.stdout.isatty() else 2
     replicas = f", data parallel over {placement.count} devices" if placement.count > 1 else ""
-    print(
+    logger.debug(f"training options: {config.to_dict()}")
+    logger.info(
         f"training {spec_v.name} at {image_size}px on {device} ({precision.value}{replicas}): {len(train_split)} train / "
-        f"{len(valid_split)} valid images, {folders.num_classes} classes, {trainable_blocks}/{spec_v.num_layers} blocks trainable",
-        flush=True,
+        f"{len(valid_split)} valid images, {folders.num_classes} classes, {trainable_blocks}/{spec_v.num_layers} blocks trainable"
     )
     started = time.perf_counter()
     with distribution_scope(keras, placement):
@@ -388,9 +392,8 @@ def _write_savedmodel(model, out: Path, manifest: dict, backend: Backend) -> Pat
     pending = write_pending_manifest(out, manifest)
     if is_installed(Backend.TENSORFLOW):
         return export_in_subprocess(out)
-    print(
+    logger.info(
         f"no TensorFlow here: the SavedModel is not written yet. The best weights are in {out / 'checkpoints' / BEST_WEIGHTS} "
-        f"and its manifest in {pending}; on a machine with TensorFlow run: edgevit savedmodel {out}",
-        flush=True,
+        f"and its manifest in {pending}; on a machine with TensorFlow run: edgevit savedmodel {out}"
     )
     return None

@@ -18,10 +18,11 @@ gates: edgevit/verify/gates.py; JSON, records and the printed table: edgevit/ver
 from __future__ import annotations
 
 import enum
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 
@@ -35,6 +36,8 @@ from edgevit.runners.batching import first_line
 # Images normalised at a time (ViT-L/32 at 224 px: 256 images are 154 MB of float32).
 CHUNK_IMAGES = 256
 REFERENCE_RUNTIME = "savedmodel"
+
+logger = logging.getLogger(__name__)
 
 
 class Status(str, enum.Enum):
@@ -368,33 +371,35 @@ def verify_artifacts(
     max_images: int | None = None,
     golden_dir: Path | str | None = None,
     golden_count: int = 8,
-    log: Callable[[str], None] | None = None,
 ) -> VerifyReport:
     """Verify every artifact (folders, or folders of artifact folders) against the SavedModel.
 
     runtimes: format -> runtime name (default: each format's default runner; Core ML on Linux is
     the emulated `coreml-mil-numpy`). max_images: an evenly spread subset of the split.
     golden_dir: also write golden vectors (see edgevit/verify/golden.py) of `golden_count` images there.
+    Progress is logged (INFO) as each artifact is verified.
     Raises for problems that concern every artifact (no data, unknown classes, bad recipe);
     per-artifact problems become that artifact's status.
     """
     from edgevit.savedmodel.source import open_source
 
-    say = log or (lambda _message: None)
     started = time.perf_counter()
     if max_images is not None and (isinstance(max_images, bool) or max_images < 1):
         raise UsageError(f"max_images must be a positive integer, got {max_images!r}")
     if isinstance(golden_count, bool) or golden_count < 1:
         raise UsageError(f"golden count must be a positive integer, got {golden_count!r}")
     folders = collect_artifact_folders(artifacts)
+    logger.debug(f"artifacts to verify: {', '.join(str(f) for f in folders)}")
     overrides = read_gate_overrides(recipe)
+    if overrides:
+        logger.debug(f"gates from {recipe}: {overrides}")
     _check_gates_exist(folders, overrides)  # a missing gate is a usage error: found before any model runs
     source = open_source(resolve_saved_model(folders, saved_model))
     reference = source.artifact()
     fingerprint = source.fingerprint
     root = resolve_data_root(reference, data)
     evalset = load_eval_set(root, split, reference.labels, max_images=max_images)
-    say(f"reference: {source.folder} on {root}/{split} ({len(evalset.paths)} images)")
+    logger.info(f"reference: {source.folder} on {root}/{split} ({len(evalset.paths)} images)")
 
     ref_runner = runner_for(reference, runtime=REFERENCE_RUNTIME, options=options)
     try:
@@ -411,14 +416,14 @@ def verify_artifacts(
         write_golden(golden_dir, inputs=np.concatenate([evalset.inputs(reference.preprocessing, i, i + 1) for i in chosen]),
                      probabilities=ref_probs[chosen], true_labels=evalset.labels[chosen], label_names=reference.labels,
                      preprocessing=reference.preprocessing.to_dict(), fingerprint=fingerprint, runtime=REFERENCE_RUNTIME)
-        say(f"golden vectors: {len(chosen)} images -> {golden_dir}")
+        logger.info(f"golden vectors: {len(chosen)} images -> {golden_dir}")
 
     results = []
     for folder in folders:
-        say(f"verifying {folder.name} ...")
+        logger.info(f"verifying {folder.name} ...")
         result = _verify_one(folder, reference=reference, fingerprint=fingerprint, ref_probs=ref_probs, evalset=evalset,
                              overrides=overrides, options=options, runtimes=runtimes or {})
-        say(f"  {result.name}: {result.status.value}" + (f" ({result.reason})" if result.reason else ""))
+        logger.info(f"  {result.name}: {result.status.value}" + (f" ({result.reason})" if result.reason else ""))
         results.append(result)
     data_info = DataInfo(root, split, len(evalset.paths), len(set(evalset.labels.tolist())))
     return VerifyReport(ref_result, data_info, tuple(results), time.perf_counter() - started)

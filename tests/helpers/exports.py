@@ -3,7 +3,9 @@ predictions of the tiny SavedModel on its test split, and SavedModels that are w
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +70,26 @@ def compare(outputs: np.ndarray, reference: Reference) -> tuple[float, float]:
 
 def read_json(path: Path) -> dict:
     return json.loads(Path(path).read_text())
+
+
+@contextlib.contextmanager
+def logged_lines(logger_name: str):
+    """The messages `logger_name` logs at INFO and up while the block runs (a module-scoped fixture cannot use caplog)."""
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    logger, handler = logging.getLogger(logger_name), Collect(level=logging.INFO)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def copy_manifest_only(tiny_run, folder: Path) -> None:

@@ -52,24 +52,9 @@ class Program:
     op_types: dict[str, int] = field(default_factory=dict)
 
 
-def import_coremltools():
-    """coremltools without its import-time warnings (untested TF/scikit-learn versions, no Core ML runtime
-    on Linux): a dozen lines on every run that say nothing about the model."""
-    import logging
-
-    logger = logging.getLogger("coremltools")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        import coremltools
-    finally:
-        logger.setLevel(level)
-    return coremltools
-
-
 def load_program(path: Path) -> Program:
     """Parse the main function of an mlprogram .mlpackage (ModelError if it is not one)."""
-    ct = import_coremltools()
+    import coremltools as ct  # its import-time warnings are filtered by edgevit.console
 
     path = Path(path)
     try:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers.exports import TOLERANCES, compare, read_json
+from helpers.exports import TOLERANCES, compare, logged_lines, read_json
 
 from edgevit.errors import UsageError
 from edgevit.exporters import export
@@ -23,17 +23,13 @@ def reference(tiny_reference):
 
 @pytest.fixture(scope="module")
 def exported(tiny_run, tmp_path_factory):
-    """{quantization: folder} plus what each export printed."""
-    import contextlib
-    import io
-
+    """{quantization: folder} plus the lines each export logged."""
     out = tmp_path_factory.mktemp("onnx")
     folders, printed = {}, {}
     for quantization in QUANTIZATIONS:
-        buffer = io.StringIO()
-        with contextlib.redirect_stdout(buffer):
+        with logged_lines("edgevit.exporters.onnx") as lines:
             folders[quantization] = export("onnx", saved_model=tiny_run.saved_model, out_dir=out, quantization=quantization)
-        printed[quantization] = buffer.getvalue()
+        printed[quantization] = "\n".join(lines)
     return folders, printed
 
 

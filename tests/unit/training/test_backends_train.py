@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -125,14 +126,15 @@ def test_resume_of_a_run_from_before_the_runtime_options(tmp_path):
 
 # --- the training benchmark -------------------------------------------------------------------
 
-def test_train_benchmark_smoke_on_tensorflow(tmp_path):
+def test_train_benchmark_smoke_on_tensorflow(tmp_path, caplog):
     from edgevit.training.throughput import BenchConfig, markdown, run_bench, write_results
 
     config = BenchConfig(backend=Backend.TENSORFLOW, variant="tiny", image_size=32, num_classes=5, batch_sizes=(4,), steps=2,
                          warmup_steps=1, precision=Precision.FP32, input="images", synth_images=20, data_workers=2, peak_n=128,
                          command="python benchmarks/train_vit_l32.py --smoke")
-    lines = []
-    result = run_bench(config, log=lines.append)
+    with caplog.at_level(logging.INFO, logger="edgevit.training.throughput"):
+        result = run_bench(config)
+    lines = [r.getMessage() for r in caplog.records if r.name == "edgevit.training.throughput"]
     assert [r["status"] for r in result["runs"]] == ["ok"], result["runs"]
     train_flops = result["model"]["training_flops_per_image"]
     assert train_flops == 3 * result["model"]["forward_flops_per_image"]
