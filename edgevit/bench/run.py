@@ -27,6 +27,7 @@ from edgevit.config import MANIFEST_NAME
 from edgevit.portable.machine import peak_rss_bytes
 from edgevit.portable.timing import DEFAULT_CLOCK, Clock, latency_block, throughput_entry, time_calls, time_once
 from edgevit.errors import DataError, ModelError, UsageError
+from edgevit.formats import REFERENCE_FORMAT, REFERENCE_RUNTIME, RUNTIMES, matmul_dtype, runtimes_of
 from edgevit.model_cost import model_block
 from edgevit.fsutil import folder_size, sha256_file
 from edgevit.machine import machine_fingerprint
@@ -40,9 +41,6 @@ CPU, GPU = "cpu", "gpu"
 DEVICES = (CPU, GPU)
 MEMORY_SCOPE_ISOLATED = "own process per measurement (spawned child)"
 MEMORY_SCOPE_SHARED = "the bench process (not isolated: includes earlier measurements)"
-# Quantization modes whose matrix multiplies run in int8 (held against the int8 peak). Core ML's
-# int8/palettized modes compress weights only and compute in float, so coreml never is.
-INT8_COMPUTE = {"dynamic", "dynamic-range", "int8", "int8-dynamic", "full-int8"}
 
 
 @dataclass(frozen=True)
@@ -122,8 +120,8 @@ class Target:
 
     def artifact_block(self) -> dict:
         m = self.manifest
-        if self.format == "savedmodel":
-            return {"name": self.name, "format": "savedmodel", "quantization": "none", "file": ".",
+        if self.format == REFERENCE_FORMAT:
+            return {"name": self.name, "format": REFERENCE_FORMAT.value, "quantization": "none", "file": ".",
                     "file_size": folder_size(self.folder), "sha256": None,
                     "source_fingerprint": savedmodel_fingerprint(self.folder)}
         return {"name": self.name, "format": self.format, "quantization": self.quantization, "file": m.get("file"),
@@ -144,7 +142,8 @@ def saved_model_target(folder: Path | str) -> Target:
     folder = Path(folder)
     if not (folder / "saved_model.pb").is_file():
         raise ModelError(f"{folder}: not a SavedModel (no saved_model.pb); pass the saved_model/ folder `edgevit train` wrote")
-    return Target(name="savedmodel", format="savedmodel", quantization="none", folder=folder, manifest=read_manifest(folder))
+    return Target(name=REFERENCE_FORMAT.value, format=REFERENCE_FORMAT.value, quantization="none", folder=folder,
+                  manifest=read_manifest(folder))
 
 
 def artifact_targets(artifacts_dir: Path | str) -> list[Target]:
@@ -192,17 +191,15 @@ RunnerFactory = Callable[..., object]  # (target, *, runtime, device, threads) -
 
 
 def runtimes_for(target: Target) -> list[str]:
-    """Every runtime of the runners registry that runs `target`'s format (each is measured or "not available")."""
-    from edgevit.runners import RUNTIMES_BY_FORMAT
-
-    return list(RUNTIMES_BY_FORMAT.get(target.format, []))
+    """Every runtime of edgevit.formats that runs `target`'s format (each is measured or "not available")."""
+    return [runtime.name.value for runtime in runtimes_of(target.format)]
 
 
 def open_registered_runner(target: Target, *, runtime: str, device: str, threads: int | None):
     """The default factory: `runtime` from edgevit.runners, pinned to `device` with `threads` intra-op threads."""
     from edgevit import runners
 
-    if runtime == "savedmodel" and threads is not None:
+    if runtime == REFERENCE_RUNTIME and threads is not None:
         _set_tensorflow_threads(threads)
     try:
         return runners.open_runner(runtime, target.folder, device=device, threads=threads)
@@ -238,17 +235,13 @@ class Job:
     options: BenchOptions
 
 
-# The Python package behind each registered runtime. Imported before the load is timed: load time is
-# opening the model, not `import tensorflow` (seconds, once per process); the import time is kept
-# in runtime.details.import_ms.
-RUNTIME_PACKAGES = {"savedmodel": "tensorflow", "litert": "ai_edge_litert.interpreter", "onnxruntime": "onnxruntime",
-                    "coreml": "coremltools", "coreml-mil-numpy": "coremltools"}
-
-
 def _import_runtime_package(runtime: str, clock: Clock) -> float | None:
-    package = RUNTIME_PACKAGES.get(runtime)
-    if package is None:
+    """Import the runtime's Python module (edgevit.formats) before the load is timed: load time is opening
+    the model, not `import tensorflow` (seconds, once per process); the import time is kept in
+    runtime.details.import_ms."""
+    if runtime not in RUNTIMES:
         return None
+    package = RUNTIMES[runtime].module
     if package == "tensorflow":
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
@@ -382,7 +375,8 @@ def measure_isolated(job: Job, factory: RunnerFactory) -> dict:
 
 
 def peak_dtype(target: Target) -> str:
-    return "int8" if target.format != "coreml" and target.quantization in INT8_COMPUTE else "float32"
+    """The GEMM peak an artifact is held against: the dtype its matrix multiplies run in (edgevit.formats)."""
+    return matmul_dtype(target.format, target.quantization)
 
 
 def compute_block(model: dict | None, result: dict, *, dtype: str, peaks: dict, threads: int | None) -> dict | None:

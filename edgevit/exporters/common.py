@@ -15,7 +15,7 @@ from typing import Callable
 from edgevit.portable.machine import peak_rss_bytes
 from edgevit.errors import ExportError, ModelError
 from edgevit.fsutil import atomic_dir, folder_size, sha256_file
-from edgevit.manifest import now_iso, read_manifest, tool_versions, write_manifest
+from edgevit.manifest import SAVEDMODEL_KIND, now_iso, read_manifest, tool_versions, write_manifest
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def open_source(saved_model: Path | str) -> SourceModel:
     if not (folder / "variables" / "variables.index").is_file():
         raise ModelError(f"{folder}: SavedModel without variables/variables.index; re-save it with `edgevit train`")
     manifest = read_manifest(folder)
-    if manifest.get("kind") != "savedmodel":
+    if manifest.get("kind") != SAVEDMODEL_KIND:
         raise ModelError(f"{folder}: manifest kind is {manifest.get('kind')!r}, expected 'savedmodel'")
     signature, input_name, shape = _serving_signature(folder)
     declared = list(manifest["input"].get("shape", []))[1:3]

@@ -27,10 +27,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from edgevit.config import Format
 from edgevit.errors import EdgeVitError, ExportError, UsageError
 from edgevit.exporters.common import open_source
 from edgevit.exporters.options import ExportOptions, default_name, make_options, options_to_dict, parity_note
+from edgevit.formats import EXPORT_FORMATS, Format
 from edgevit.fsutil import atomic_write_json
 from edgevit.manifest import now_iso, read_manifest
 
@@ -90,7 +90,7 @@ class ArtifactResult:
 
 def default_jobs(formats: list[Format | str] | None = None) -> list[ArtifactJob]:
     """One artifact per format with that format's default options (tflite-dynamic, onnx-fp32, coreml-fp16)."""
-    return [ArtifactJob.create(fmt) for fmt in (formats or list(Format))]
+    return [ArtifactJob.create(fmt) for fmt in (formats or EXPORT_FORMATS)]
 
 
 def export_all(

@@ -19,7 +19,7 @@ import numpy as np
 
 from edgevit.errors import DataError, EdgeVitError, ExportError
 from edgevit.exporters.common import Built, SourceModel, open_source, write_artifact
-from edgevit.exporters.options import TFLiteOptions, TFLiteQuantization, default_name, make_options, parity_note
+from edgevit.exporters.options import TFLiteOptions, default_name, make_options, parity_note
 from edgevit.exporters.tflite_file import (
     LABELS_FILE,
     METADATA_NAME,
@@ -30,6 +30,7 @@ from edgevit.exporters.tflite_file import (
     read_labels,
     write_with_metadata,
 )
+from edgevit.formats import TFLiteQuantization
 
 MAIN_FILE = "model.tflite"
 ROUTE = "tf.lite.TFLiteConverter.from_saved_model, builtin ops only"
