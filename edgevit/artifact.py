@@ -13,16 +13,15 @@ from pathlib import Path
 from edgevit.config import Preprocessing
 from edgevit.errors import ModelError
 from edgevit.fsutil import folder_size, path_inside, sha256_file
-from edgevit.manifest import preprocessing_of, read_manifest
-
-SAVEDMODEL_FORMAT = "savedmodel"
+from edgevit.formats import REFERENCE_FORMAT, SavedModelQuantization
+from edgevit.manifest import SAVEDMODEL_KIND, preprocessing_of, read_manifest
 
 
 @dataclass(frozen=True)
 class Artifact:
     folder: Path
     manifest: dict
-    format: str  # "tflite" | "onnx" | "coreml" | "savedmodel"
+    format: str  # an edgevit.formats.Format value (savedmodel for the reference)
     quantization: str
     model_path: Path  # the model file or folder (.mlpackage, SavedModel folder)
 
@@ -54,8 +53,8 @@ def open_artifact(folder: Path | str, *, check_integrity: bool = True) -> Artifa
         raise ModelError(f"{folder}: not an artifact folder; pass a folder written by `edgevit export`")
     manifest = read_manifest(folder)
     kind = manifest.get("kind")
-    if kind == "savedmodel":
-        return Artifact(folder, manifest, SAVEDMODEL_FORMAT, "fp32", folder)
+    if kind == SAVEDMODEL_KIND:
+        return Artifact(folder, manifest, REFERENCE_FORMAT.value, SavedModelQuantization.FP32.value, folder)
     if kind != "artifact":
         raise ModelError(f"{folder}: manifest kind is {kind!r}, expected 'artifact' or 'savedmodel'")
     for key in ("format", "quantization", "file"):

@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-import enum
 import math
 from dataclasses import asdict, dataclass, field
-
-
-class Format(str, enum.Enum):
-    TFLITE = "tflite"
-    ONNX = "onnx"
-    COREML = "coreml"
 
 
 @dataclass(frozen=True)

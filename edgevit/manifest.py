@@ -14,10 +14,14 @@ from pathlib import Path
 
 from edgevit.config import LABELS_NAME, MANIFEST_NAME, MANIFEST_SCHEMA_VERSION, Preprocessing
 from edgevit.errors import ModelError
+from edgevit.formats import REFERENCE_FORMAT, packages
 from edgevit.fsutil import atomic_write_json, atomic_write_text
 
 REQUIRED_KEYS = ("schema_version", "kind", "input", "output", "preprocessing", "labels")
-_TOOLS = ("edgevit", "tensorflow-cpu", "keras", "vit-keras", "numpy", "pillow", "tf2onnx", "onnx", "onnxruntime", "coremltools", "ai-edge-litert")
+# The manifest "kind" of the reference model is its format's name; every exported model's is "artifact".
+SAVEDMODEL_KIND = REFERENCE_FORMAT.value
+# Training's own packages, then every format's builders and runtimes (edgevit.formats).
+_TOOLS = tuple(dict.fromkeys(("edgevit", "tensorflow-cpu", "keras", "vit-keras", "numpy", "pillow", *packages())))
 
 
 def tool_versions(names: tuple[str, ...] = _TOOLS) -> dict[str, str]:

@@ -6,7 +6,7 @@
     command = "edgevit export SAVED_MODEL --out OUT --recipe export/demo.toml"   # the exact command
 
     [artifacts.tflite-dynamic]          # the artifact's folder name under OUT
-    format = "tflite"                   # tflite | onnx | coreml
+    format = "tflite"                   # tflite | onnx | coreml (edgevit/formats.py)
     quantization = "dynamic"            # plus any other option of that format (exporters/options.py)
 
     [gates.tflite-dynamic]              # read by `edgevit verify` (edgevit/verify/gates.py); every key optional
@@ -14,8 +14,8 @@
     max_accuracy_drop = 0.5             # SavedModel accuracy minus artifact accuracy, percentage points
     max_abs_error = 0.01                # largest |p_artifact - p_savedmodel| over every probability
 
-A gate's keys override the default gate of the artifact's format and quantization (gates.py) and are
-checked by gates.py itself, so a recipe that loads here also loads in `edgevit verify`. A relative
+A gate's keys override the default gate of the artifact's format and quantization (edgevit/formats.py)
+and are checked by verify/gates.py, so a recipe that loads here also loads in `edgevit verify`. A relative
 `data` path (TFLite int8's calibration images) is relative to the recipe file.
 """
 

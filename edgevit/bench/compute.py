@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from edgevit.artifact import Artifact
+from edgevit.formats import matmul_dtype
 from edgevit.records import STATUS_OK
 
-# Quantization modes whose matrix multiplies run in int8 (held against the int8 peak). Core ML's
-# int8/palettized modes compress weights only and compute in float, so coreml never is.
-INT8_COMPUTE = {"dynamic", "dynamic-range", "int8", "int8-dynamic", "full-int8"}
-
-
 def peak_dtype(target: Artifact) -> str:
-    return "int8" if target.format != "coreml" and target.quantization in INT8_COMPUTE else "float32"
+    """The GEMM peak an artifact is held against: the dtype its matrix multiplies run in (edgevit.formats)."""
+    return matmul_dtype(target.format, target.quantization)
 
 
 def compute_block(model: dict | None, result: dict, *, dtype: str, peaks: dict, threads: int | None) -> dict | None:

@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 
+from edgevit.formats import Runtime
 from edgevit.portable.timing import percentile, time_calls
 from edgevit.records import STATUS_FAILED, STATUS_OK
 
@@ -75,8 +76,8 @@ def _ort_int8(n: int, threads: int):
 # (dtype, backend) -> builder(n, threads) -> (call, close, op name)
 BACKENDS: dict[tuple[str, str], Callable] = {
     ("float32", "numpy"): _numpy_float32,
-    ("float32", "onnxruntime"): _ort_float32,
-    ("int8", "onnxruntime"): _ort_int8,
+    ("float32", Runtime.ONNXRUNTIME.value): _ort_float32,
+    ("int8", Runtime.ONNXRUNTIME.value): _ort_int8,
 }
 
 

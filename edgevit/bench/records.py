@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from edgevit.artifact import SAVEDMODEL_FORMAT, Artifact
+from edgevit.artifact import Artifact
+from edgevit.formats import REFERENCE_FORMAT
 from edgevit.bench.compute import compute_block, peak_dtype
 from edgevit.bench.options import CPU, BenchOptions
 from edgevit.bench.peak import BACKENDS, measure_peak
@@ -17,9 +18,9 @@ PRODUCER = "edgevit bench"
 
 def artifact_block(target: Artifact) -> dict:
     m = target.manifest
-    if target.format == SAVEDMODEL_FORMAT:
+    if target.format == REFERENCE_FORMAT:
         # A folder with no single model file: no sha256; its fingerprint is the one its artifacts record as their source.
-        return {"name": target_name(target), "format": SAVEDMODEL_FORMAT, "quantization": "none", "file": ".",
+        return {"name": target_name(target), "format": REFERENCE_FORMAT.value, "quantization": "none", "file": ".",
                 "file_size": folder_size(target.folder), "sha256": None,
                 "source_fingerprint": savedmodel_fingerprint(target.folder)}
     return {"name": target_name(target), "format": target.format, "quantization": target.quantization, "file": m.get("file"),

@@ -6,6 +6,7 @@ import importlib
 from typing import Callable
 
 from edgevit.artifact import Artifact
+from edgevit.formats import REFERENCE_RUNTIME, RUNTIMES, runtimes_of
 from edgevit.portable.timing import Clock, time_once
 
 
@@ -15,25 +16,17 @@ class RuntimeUnavailable(Exception):
 
 RunnerFactory = Callable[..., object]  # (target, *, runtime, device, threads) -> Runner
 
-# The Python package behind each registered runtime. Imported before the load is timed: load time is
-# opening the model, not `import tensorflow` (seconds, once per process); the import time is kept
-# in runtime.details.import_ms.
-RUNTIME_PACKAGES = {"savedmodel": "tensorflow", "litert": "ai_edge_litert.interpreter", "onnxruntime": "onnxruntime",
-                    "coreml": "coremltools", "coreml-mil-numpy": "coremltools"}
-
 
 def runtimes_for(target: Artifact) -> list[str]:
-    """Every runtime of the runners registry that runs `target`'s format (each is measured or "not available")."""
-    from edgevit.runners import RUNTIMES_BY_FORMAT
-
-    return list(RUNTIMES_BY_FORMAT.get(target.format, []))
+    """Every runtime of edgevit.formats that runs `target`'s format (each is measured or "not available")."""
+    return [runtime.name.value for runtime in runtimes_of(target.format)]
 
 
 def open_registered_runner(target: Artifact, *, runtime: str, device: str, threads: int | None):
     """The default factory: `runtime` from edgevit.runners, pinned to `device` with `threads` intra-op threads."""
     from edgevit import runners
 
-    if runtime == "savedmodel" and threads is not None:
+    if runtime == REFERENCE_RUNTIME and threads is not None:
         _set_tensorflow_threads(threads)
     try:
         # By folder: the runner opens the artifact again with its integrity check, timed as part of the load.
@@ -60,10 +53,12 @@ def _set_tensorflow_threads(threads: int) -> None:
 
 
 def import_runtime_package(runtime: str, clock: Clock) -> float | None:
-    """Import `runtime`'s package; the milliseconds it took, or None (unknown runtime, or not installed)."""
-    package = RUNTIME_PACKAGES.get(runtime)
-    if package is None:
+    """Import the runtime's Python module (edgevit.formats) before the load is timed: load time is opening
+    the model, not `import tensorflow` (seconds, once per process); the import time is kept in
+    runtime.details.import_ms. The milliseconds it took, or None (unknown runtime, or not installed)."""
+    if runtime not in RUNTIMES:
         return None
+    package = RUNTIMES[runtime].module
     try:
         _, ms = time_once(lambda: importlib.import_module(package), clock=clock)
     except ImportError:

@@ -12,22 +12,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from edgevit.artifact import SAVEDMODEL_FORMAT, Artifact, open_artifact
+from edgevit.artifact import Artifact, open_artifact
 from edgevit.bench.options import CPU, GPU, BenchOptions
 from edgevit.config import MANIFEST_NAME
 from edgevit.errors import DataError, ModelError
+from edgevit.formats import REFERENCE_FORMAT
 from edgevit.manifest import read_manifest
 from edgevit.records import STATUS_EXPORT_FAILED, STATUS_FAILED, STATUS_OK
 from edgevit.savedmodel.source import open_source
 
 EXPORT_INDEX = "artifacts.json"  # written by `edgevit export` (exporters/jobs.py): every artifact tried, failed ones too
-SAVEDMODEL_ROW = "savedmodel"  # the SavedModel's name in bench records, whatever its folder is called
+SAVEDMODEL_ROW = REFERENCE_FORMAT.value  # the SavedModel's name in bench records, whatever its folder is called
 NO_RUNTIME = "(none)"
 
 
 def target_name(target: Artifact) -> str:
     """The name a target's records carry."""
-    return SAVEDMODEL_ROW if target.format == SAVEDMODEL_FORMAT else target.name
+    return SAVEDMODEL_ROW if target.format == REFERENCE_FORMAT else target.name
 
 
 def saved_model_target(folder: Path | str) -> Artifact:

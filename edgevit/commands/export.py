@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 from edgevit.errors import UsageError
+from edgevit.exporters.options import (COREML_MINIMUM_IOS, ONNX_OPSETS, OPTIONS, CoreMLOptions, OnnxOptions, TFLiteOptions,
+                                      make_options, options_to_dict)
+from edgevit.formats import EXPORT_FORMATS, FORMATS, Format, TFLiteQuantization, parse_format
 
 ALL = "all"
-DEFAULT_FORMAT = "tflite"  # its default quantization is dynamic range (int8 weights), what the reference case shipped
-# Flags that belong to one format's options: flag dest -> format.
-_FORMAT_FLAGS = {"data": "tflite", "representative_images": "tflite", "opset": "onnx", "minimum_ios": "coreml"}
+DEFAULT_FORMAT = Format.TFLITE  # its default quantization is dynamic range (int8 weights), what the reference case shipped
+# Flags that belong to one format's options: option name -> format (every option but quantization has
+# at most one flag; options without a flag, like representative_seed, are simply never set from the CLI).
+_FORMAT_FLAGS = {f.name: fmt for fmt, cls in OPTIONS.items() for f in fields(cls) if f.name != "quantization"}
 
 
 def register(subparsers) -> None:
-    from edgevit.exporters.options import COREML_MINIMUM_IOS, ONNX_OPSETS, OPTIONS, CoreMLOptions, OnnxOptions, TFLiteOptions
-
     def choices(fmt) -> str:
         cls = OPTIONS[fmt]
         default = cls().quantization
@@ -24,13 +26,13 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser(
         "export",
-        help="SavedModel -> TFLite / ONNX / Core ML artifacts (each built in its own process)",
+        help=f"SavedModel -> {' / '.join(FORMATS[fmt].title for fmt in EXPORT_FORMATS)} artifacts (each built in its own process)",
         description="Build device artifacts from a SavedModel written by `edgevit train`. Each artifact is a folder "
         "OUT/<name>/ with the model, manifest.json and labels.txt; OUT/artifacts.json lists every artifact and its status.",
     )
     p.add_argument("saved_model", help="the saved_model/ folder `edgevit train` wrote")
     p.add_argument("--out", required=True, help="output folder for the artifacts")
-    p.add_argument("--format", choices=[*(fmt.value for fmt in OPTIONS), ALL], help="format to build (default tflite, weight-quantized: what ships to the phone); 'all' builds each format's default")
+    p.add_argument("--format", choices=[*(fmt.value for fmt in OPTIONS), ALL], help=f"format to build (default {DEFAULT_FORMAT}, weight-quantized: what ships to the phone); 'all' builds each format's default")
     p.add_argument("--quantization", help="comma-separated; " + "; ".join(choices(fmt) for fmt in OPTIONS))
     p.add_argument("--recipe", help="TOML recipe naming the artifacts and their parity gates (see export/demo.toml)")
     p.add_argument("--name", help="artifact folder name (one artifact only; default <format>-<quantization>)")
@@ -56,7 +58,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _format_flags(args) -> dict:
-    return {dest: getattr(args, dest) for dest in _FORMAT_FLAGS if getattr(args, dest) is not None}
+    return {dest: getattr(args, dest) for dest in _FORMAT_FLAGS if getattr(args, dest, None) is not None}
 
 
 def _jobs(args):
@@ -66,8 +68,8 @@ def _jobs(args):
     flags = _format_flags(args)
     if args.recipe:
         return None, _recipe(args, flags)
-    args.format = args.format or DEFAULT_FORMAT
-    formats = ["tflite", "onnx", "coreml"] if args.format == ALL else [args.format]
+    args.format = args.format or DEFAULT_FORMAT.value
+    formats = list(OPTIONS) if args.format == ALL else [parse_format(args.format, EXPORT_FORMATS)]
     for dest in flags:
         if _FORMAT_FLAGS[dest] not in formats:
             raise UsageError(f"--{dest.replace('_', '-')} is a {_FORMAT_FLAGS[dest]} option; it does not apply to --format {args.format}")
@@ -91,7 +93,6 @@ def _jobs(args):
 
 
 def _recipe(args, flags: dict):
-    from edgevit.exporters.options import TFLiteQuantization, make_options, parse_format
     from edgevit.recipes import load_recipe
 
     if args.quantization or args.name or set(flags) - {"data"}:
@@ -99,21 +100,15 @@ def _recipe(args, flags: dict):
     recipe = load_recipe(args.recipe)
     jobs = list(recipe.jobs)
     if args.format and args.format != ALL:
-        fmt = parse_format(args.format)
+        fmt = parse_format(args.format, EXPORT_FORMATS)
         jobs = [j for j in jobs if j.format is fmt]
         if not jobs:
             raise UsageError(f"{args.recipe} has no {args.format} artifact; its artifacts: {', '.join(j.name for j in recipe.jobs)}")
     if "data" in flags:
         # --data overrides the calibration images of the recipe's TFLite int8 artifacts.
         jobs = [
-            replace(j, options=make_options(j.format, {**_as_options(j.options), "data": flags["data"]}))
-            if j.format.value == "tflite" and j.options.quantization is TFLiteQuantization.INT8 else j
+            replace(j, options=make_options(j.format, {**options_to_dict(j.options), "data": flags["data"]}))
+            if j.format is Format.TFLITE and j.options.quantization is TFLiteQuantization.INT8 else j
             for j in jobs
         ]
     return replace(recipe, jobs=tuple(jobs))
-
-
-def _as_options(options) -> dict:
-    from edgevit.exporters.options import options_to_dict
-
-    return options_to_dict(options)

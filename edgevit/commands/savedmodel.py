@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+from edgevit.formats import Format
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "savedmodel",
+        Format.SAVEDMODEL.value,  # the command is named after the format it writes
         help="write RUN_DIR/saved_model from a run trained on the jax or torch backend (needs TensorFlow)",
         description="Rebuild the model from RUN_DIR/savedmodel.pending.json, load checkpoints/best.weights.h5 and write "
         "RUN_DIR/saved_model with its manifest, as `edgevit train` does on the TensorFlow backend.",

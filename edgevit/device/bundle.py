@@ -26,6 +26,7 @@ from edgevit.portable import BUNDLE_INDEX, BUNDLE_SCHEMA_VERSION
 from edgevit.portable.runtimes import PIP_NAMES, RUNTIMES_FOR_FORMAT
 from edgevit.device.sources import Artifact, copy_artifact, copy_golden, find_golden, open_artifact, open_golden
 from edgevit.errors import UsageError
+from edgevit.formats import Format
 from edgevit.fsutil import atomic_dir, atomic_write_json, atomic_write_text
 from edgevit.manifest import now_iso
 
@@ -147,7 +148,7 @@ def _pip_line(fmt: str) -> str:
 def _readme(art: Artifact, index: dict) -> str:
     gate, defaults = index["gate"], index["defaults"]
     agreement = "" if gate["min_agreement"] is None else f" and top-1 agreement at least {gate['min_agreement']:.1%}"
-    fallback = " (or `tflite-runtime` where no ai-edge-litert wheel exists)" if art.format == "tflite" else ""
+    fallback = " (or `tflite-runtime` where no ai-edge-litert wheel exists)" if art.format == Format.TFLITE else ""
     return f"""# edgevit device bundle: {art.manifest.get('name', art.folder.name)}
 
 {art.format} artifact, quantization `{art.quantization}`, {len(art.manifest['labels'])} classes,

@@ -1,11 +1,11 @@
 """Golden-vector gates: how far a device's probabilities may be from the reference's, per artifact mode.
 
-They start from verify's gate for the artifact's format and quantization (edgevit.verify.gates, the one home
-of parity tolerances): its max abs probability error for float modes and its top-1 agreement for
-quantized ones. Verify judges quantized modes by decisions on a whole labelled split; a handful of
-golden vectors on a device also needs a bound on the probabilities themselves, which is the one number
-added here: a broken port (wrong preprocessing, a miscompiled op) moves probabilities by tenths,
-while healthy weight-only int8 stays within a few hundredths (the tiny test ViT: 0.003).
+They start from verify's gate for the artifact's format and quantization (edgevit.verify.gates): its max
+abs probability error for float modes and its top-1 agreement for quantized ones. Verify judges
+quantized modes by decisions on a whole labelled split; a handful of golden vectors on a device also
+needs a bound on the probabilities themselves: the mode's `device_max_abs_error` in edgevit.formats, the
+one home of these numbers. A broken port (wrong preprocessing, a miscompiled op) moves probabilities
+by tenths, while healthy weight-only int8 stays within a few hundredths (the tiny test ViT: 0.003).
 
 The gate is written into each bundle (bundle.json) and each iOS sync (gate.json), so the device
 applies exactly the numbers the host chose.
@@ -16,17 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from edgevit.errors import UsageError
-from edgevit.verify.gates import DEFAULT_GATES, default_gate
-
-# (format, quantization) -> max |probability - reference probability| for modes whose verify gate has none.
-QUANTIZED_PROBABILITY_BOUNDS: dict[tuple[str, str], float] = {
-    ("tflite", "dynamic"): 0.05,  # int8 weights, float activations
-    ("coreml", "int8"): 0.05,
-    ("coreml", "palettize6"): 0.05,
-    ("tflite", "int8"): 0.15,  # activations quantized too
-    ("onnx", "int8-dynamic"): 0.15,
-    ("coreml", "palettize4"): 0.15,  # 16 weight values per tensor
-}
+from edgevit.formats import EXPORT_FORMATS, find_mode, mode_names
+from edgevit.verify.gates import default_gate
 
 
 @dataclass(frozen=True)
@@ -44,10 +35,11 @@ def golden_gate(fmt: str, quantization: str, *, max_abs_error: float | None = No
                 min_agreement: float | None = None) -> GoldenGate:
     """The gate for an artifact of `fmt`/`quantization`, either bound overridable; UsageError when none is known."""
     base = default_gate(fmt, quantization)
-    bound = QUANTIZED_PROBABILITY_BOUNDS.get((fmt, quantization))
+    mode = find_mode(fmt, quantization)
+    bound = mode.device_max_abs_error if mode is not None else None
     known_error = base.max_abs_error if base is not None and base.max_abs_error is not None else bound
     if max_abs_error is None and known_error is None:
-        known = ", ".join(f"{f}/{q}" for f, q in DEFAULT_GATES if f != "savedmodel")
+        known = ", ".join(mode_names(EXPORT_FORMATS))
         raise UsageError(f"no golden-vector gate for {fmt}/{quantization} (known: {known}); pass --max-abs-error")
     parts = []
     if base is not None:

@@ -21,10 +21,12 @@ from edgevit.device.gates import golden_gate
 from edgevit.device.bundle import model_cost
 from edgevit.device.sources import Artifact, copy_artifact, copy_golden, find_golden, open_artifact, open_golden
 from edgevit.errors import UsageError
+from edgevit.formats import FORMATS, Format
 from edgevit.fsutil import atomic_dir, atomic_write_json, atomic_write_text
 from edgevit.manifest import now_iso
 
-IOS_FORMATS = ("tflite", "coreml")
+IOS_FORMATS = (Format.TFLITE, Format.COREML)
+IOS_HINT = f"the iOS app runs {' and '.join(FORMATS[f].title for f in IOS_FORMATS)}"
 SYNC_INDEX = "sync.json"
 SYNC_SCHEMA_VERSION = 1
 GATE_FILE = "gate.json"
@@ -67,7 +69,7 @@ def ios_sync(*, artifacts: list[Path], models_dir: Path | None = None, golden: P
     _check_destination(models_dir)
     opened: dict[str, Artifact] = {}
     for folder in artifacts:
-        art = open_artifact(folder, formats=IOS_FORMATS, hint="the iOS app runs TFLite and Core ML")
+        art = open_artifact(folder, formats=IOS_FORMATS, hint=IOS_HINT)
         if art.format in opened:
             raise UsageError(f"two {art.format} artifacts ({opened[art.format].folder}, {art.folder}); the app holds one per format")
         opened[art.format] = art

@@ -4,7 +4,7 @@
     export_onnx(*, saved_model, out_dir, name=None, **options) -> Path     (exporters/onnx.py)
     export_coreml(*, saved_model, out_dir, name=None, **options) -> Path   (exporters/coreml.py)
 
-Options per format are in exporters/options.py. `export` calls one of them in this process;
+Options per format are in exporters/options.py, what each format and mode is in edgevit/formats.py. `export` calls one of them in this process;
 `export_all` (exporters/jobs.py) runs each artifact in its own child process and writes
 OUT/artifacts.json. Modules are imported on first use: registering the CLI imports no converter.
 """
@@ -15,8 +15,8 @@ from importlib import import_module
 from pathlib import Path
 from typing import Callable
 
-from edgevit.config import Format
 from edgevit.exporters.options import parse_format
+from edgevit.formats import Format
 
 # format -> "module:function"; adding a format is one module and one entry here.
 EXPORTERS: dict[Format, str] = {

@@ -27,9 +27,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from edgevit.config import Format
 from edgevit.errors import EdgeVitError, ExportError, UsageError
 from edgevit.exporters.options import ExportOptions, default_name, make_options, options_to_dict, parity_note
+from edgevit.formats import EXPORT_FORMATS, Format
 from edgevit.fsutil import atomic_write_json
 from edgevit.manifest import now_iso, read_manifest
 from edgevit.savedmodel.source import open_source
@@ -92,7 +92,7 @@ class ArtifactResult:
 
 def default_jobs(formats: list[Format | str] | None = None) -> list[ArtifactJob]:
     """One artifact per format with that format's default options (tflite-dynamic, onnx-fp32, coreml-fp16)."""
-    return [ArtifactJob.create(fmt) for fmt in (formats or list(Format))]
+    return [ArtifactJob.create(fmt) for fmt in (formats or EXPORT_FORMATS)]
 
 
 def export_all(

@@ -22,7 +22,8 @@ import numpy as np
 
 from edgevit.errors import ExportError
 from edgevit.exporters.common import Built, write_artifact
-from edgevit.exporters.options import OnnxOptions, OnnxQuantization, default_name, make_options, parity_note
+from edgevit.exporters.options import OnnxOptions, default_name, make_options, parity_note
+from edgevit.formats import Format, OnnxQuantization, find_mode
 from edgevit.savedmodel.graph import ServingGraph, load_serving_graph
 from edgevit.savedmodel.source import open_source
 
@@ -33,11 +34,6 @@ EXTERNAL_DATA_FILE = f"{MAIN_FILE}.data"
 # A protobuf message cannot exceed 2 GiB; above this the weights go to EXTERNAL_DATA_FILE.
 EXTERNAL_DATA_THRESHOLD = 1_800_000_000
 ROUTE = "tf2onnx on the inlined serving graph with weights as placeholders, attached as initializers"
-PARITY_RISK = {
-    OnnxQuantization.FP32: "lowest: same arithmetic as the SavedModel",
-    OnnxQuantization.FP16: "low: weights and activations rounded to fp16, float32 inputs and outputs",
-    OnnxQuantization.INT8_DYNAMIC: "highest: int8 weights and per-batch uint8 activations in MatMul/Conv; check top-1 agreement",
-}
 # Ops whose output is their input rearranged: safe and cheap to fold when every input is a weight.
 _FOLDABLE = ("Reshape", "Transpose", "Squeeze", "Unsqueeze", "Identity")
 
@@ -272,5 +268,5 @@ def _details(path: Path, *, opset: int, quantization: OnnxQuantization, num_para
         "nodes": len(model.graph.node),
         "op_types": dict(sorted(Counter(n.op_type for n in model.graph.node).items())),
         "external_data": EXTERNAL_DATA_FILE if external.exists() else None,
-        "parity_risk": PARITY_RISK[quantization],
+        "parity_risk": find_mode(Format.ONNX, quantization).parity_risk,
     }

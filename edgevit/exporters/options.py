@@ -1,7 +1,8 @@
-"""What each format can build: its options as frozen dataclasses and str Enums, and their defaults.
+"""What each format can build: its options as frozen dataclasses, and their defaults.
 
-This module describes "what" only: it imports no converter, so the CLI and recipes can check options
-and name artifacts before any heavy work starts (each conversion then runs in its own process).
+The formats and their quantization modes themselves are rows of edgevit.formats. This module
+describes "what" only: it imports no converter, so the CLI and recipes can check options and name
+artifacts before any heavy work starts (each conversion then runs in its own process).
 """
 
 from __future__ import annotations
@@ -11,31 +12,9 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import ClassVar
 
-from edgevit.config import Format
 from edgevit.errors import UsageError
-
-
-class TFLiteQuantization(str, enum.Enum):
-    DYNAMIC = "dynamic"  # int8 weights, float activations (weight-only): what the reference case shipped
-    FP32 = "fp32"
-    FP16 = "fp16"  # fp16 weights, dequantized to float32 at load
-    INT8 = "int8"  # full integer: int8 weights, activations, input and output; needs a representative set
-
-
-class OnnxQuantization(str, enum.Enum):
-    FP32 = "fp32"
-    FP16 = "fp16"  # weights and activations fp16, float32 input and output
-    INT8_DYNAMIC = "int8-dynamic"  # ORT quantize_dynamic: int8 weights, per-batch uint8 activations
-
-
-class CoreMLQuantization(str, enum.Enum):
-    """Compute precision plus weight compression; every compressed option computes in fp16."""
-
-    FP16 = "fp16"
-    FP32 = "fp32"
-    INT8 = "int8"  # linear symmetric int8 weights
-    PALETTIZE6 = "palettize6"  # 6-bit k-means lookup table per weight
-    PALETTIZE4 = "palettize4"
+from edgevit.formats import EXPORT_FORMATS, CoreMLQuantization, Format, OnnxQuantization, TFLiteQuantization, find_mode
+from edgevit.formats import parse_format as _parse_format
 
 
 def _enum_value(enum_type: type[enum.Enum], value, what: str):
@@ -102,7 +81,8 @@ class CoreMLOptions:
 
     @property
     def compute_precision(self) -> str:
-        return "fp32" if self.quantization is CoreMLQuantization.FP32 else "fp16"
+        """fp32 or fp16: only the fp32 mode computes in float32."""
+        return (CoreMLQuantization.FP32 if self.quantization is CoreMLQuantization.FP32 else CoreMLQuantization.FP16).value
 
     @property
     def compression(self) -> str:
@@ -114,28 +94,15 @@ ExportOptions = TFLiteOptions | OnnxOptions | CoreMLOptions
 
 OPTIONS: dict[Format, type] = {Format.TFLITE: TFLiteOptions, Format.ONNX: OnnxOptions, Format.COREML: CoreMLOptions}
 
-# Said before and after building these, because they are the likeliest to miss a parity gate.
-PARITY_NOTES: dict[tuple[Format, str], str] = {
-    (Format.ONNX, OnnxQuantization.INT8_DYNAMIC.value): (
-        "the riskiest option for parity (int8 weights and per-batch uint8 activations in every MatMul); "
-        "run `edgevit verify` before shipping it"
-    ),
-    (Format.TFLITE, TFLiteQuantization.INT8.value): (
-        "full-integer activations are calibrated on a sample of the training split; verify top-1 agreement"
-    ),
-}
-
 
 def parse_format(name: str) -> Format:
-    try:
-        return Format(name)
-    except ValueError:
-        raise UsageError(f"unknown format {name!r}; known: {', '.join(f.value for f in Format)}") from None
+    """A format edgevit can export to (not the SavedModel it exports from); UsageError listing them."""
+    return _parse_format(name, EXPORT_FORMATS)
 
 
 def make_options(fmt: Format | str, options: dict) -> ExportOptions:
     """The format's options from keyword values; UsageError naming the known options for an unknown one."""
-    fmt = parse_format(fmt) if not isinstance(fmt, Format) else fmt
+    fmt = parse_format(fmt)
     cls = OPTIONS[fmt]
     known = [f.name for f in fields(cls)]
     unknown = sorted(set(options) - set(known))
@@ -156,8 +123,9 @@ def options_to_dict(options: ExportOptions) -> dict:
 
 def default_name(options: ExportOptions) -> str:
     """`<format>-<quantization>`, e.g. tflite-dynamic, onnx-fp32, coreml-int8."""
-    return f"{options.format.value}-{options.quantization.value}"
+    return find_mode(options.format, options.quantization).artifact_name
 
 
 def parity_note(options: ExportOptions) -> str | None:
-    return PARITY_NOTES.get((options.format, options.quantization.value))
+    """What to check before shipping this mode (edgevit.formats), None for the modes that need no warning."""
+    return find_mode(options.format, options.quantization).parity_note

@@ -20,7 +20,7 @@ import numpy as np
 
 from edgevit.errors import DataError, EdgeVitError, ExportError
 from edgevit.exporters.common import Built, write_artifact
-from edgevit.exporters.options import TFLiteOptions, TFLiteQuantization, default_name, make_options, parity_note
+from edgevit.exporters.options import TFLiteOptions, default_name, make_options, parity_note
 from edgevit.exporters.tflite_file import (
     LABELS_FILE,
     METADATA_NAME,
@@ -31,6 +31,7 @@ from edgevit.exporters.tflite_file import (
     read_labels,
     write_with_metadata,
 )
+from edgevit.formats import TFLiteQuantization
 from edgevit.savedmodel.source import SavedModelSource, open_source
 
 logger = logging.getLogger(__name__)

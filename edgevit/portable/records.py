@@ -10,6 +10,7 @@ from importlib import metadata
 from pathlib import Path
 
 from . import PRODUCER_NAME
+from .runtimes import PIP_NAMES
 
 SCHEMA_VERSION = 1
 # Every record carries every key (null where not measured), in the host's order.
@@ -18,7 +19,7 @@ RECORD_KEYS = (
     "artifact", "runtime", "model", "load_ms", "first_inference_ms", "latency", "throughput", "memory",
     "compute", "peak", "parity", "command", "notes",
 )
-_TOOLS = ("numpy", "ai-edge-litert", "tflite-runtime", "onnxruntime")
+_TOOLS = ("numpy", *PIP_NAMES.values())  # runtime names stay in runtimes.py, the harness's one runtime table
 
 
 def now_iso() -> str:

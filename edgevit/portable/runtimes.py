@@ -141,6 +141,9 @@ def _load_onnxruntime(path, threads, manifest):
     return OnnxModel(path, threads=threads, module=module, output_name=(manifest.get("output") or {}).get("name"))
 
 
+# The harness's own runtime table. It cannot import edgevit.formats (it is copied onto devices alone and
+# reads an artifact's format from its manifest at run time), so this module, and only this one in the
+# harness, names formats and runtimes by string (tests/unit/test_format_strings.py holds it to that).
 # runtime name -> loader; tried in this order for a format when no runtime is named.
 RUNTIMES: dict[str, Callable] = {
     "litert": _load_litert,

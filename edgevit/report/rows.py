@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from edgevit.formats import REFERENCE_FORMAT, REFERENCE_RUNTIME, Format
 from edgevit.records import STATUS_OK
 
 STATUS_LABELS = {
@@ -18,7 +19,7 @@ STATUS_LABELS = {
     "export failed": "❌ export failed",
     "parity failed": "⚠️ parity failed",
 }
-FORMAT_ORDER = {"savedmodel": 0, "tflite": 1, "onnx": 2, "coreml": 3}
+FORMAT_ORDER = {fmt.value: k for k, fmt in enumerate(Format)}  # the reference first, then the table's order
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ def _verify_index(records: list[dict]) -> dict[str, dict]:
 def _reference_accuracy(records: list[dict]) -> float | None:
     for r in records:
         parity = r.get("parity") or {}
-        if parity.get("reference") == "savedmodel" and parity.get("reference_accuracy") is not None:
+        if parity.get("reference") == REFERENCE_RUNTIME and parity.get("reference_accuracy") is not None:
             return parity["reference_accuracy"]
     return None
 
@@ -115,7 +116,7 @@ def build_rows(records: list[dict]) -> list[Row]:
         latency, compute = r.get("latency") or {}, r.get("compute") or {}
         verify = verify_index.get(artifact.get("sha256") or artifact.get("name")) or {}
         parity = r.get("parity") or verify.get("parity") or {}
-        is_reference = artifact.get("format") == "savedmodel"
+        is_reference = artifact.get("format") == REFERENCE_FORMAT
         status, reason = r["status"], r.get("reason")
         if status == STATUS_OK and parity.get("passed") is False:
             # Measured fine, but it gives other answers than the SavedModel: that is what a reader must see first.
@@ -155,7 +156,7 @@ def _export_failures_in_every_cpu_group(rows: list[Row]) -> list[Row]:
 
 
 def _with_speedups(rows: list[Row]) -> list[Row]:
-    reference = {row.group: row.p50_ms for row in rows if row.format == "savedmodel" and row.measured and row.p50_ms > 0}
+    reference = {row.group: row.p50_ms for row in rows if row.format == REFERENCE_FORMAT and row.measured and row.p50_ms > 0}
     return [replace(row, speedup=reference[row.group] / row.p50_ms) if row.measured and row.p50_ms > 0 and row.group in reference
             else row for row in rows]
 

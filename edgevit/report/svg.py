@@ -10,9 +10,11 @@ import math
 from dataclasses import dataclass
 from html import escape
 
+from edgevit.formats import Format
+
 FONT = "font-family=\"system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif\""
-FORMAT_COLORS = {"savedmodel": "#6b7280", "tflite": "#d97706", "onnx": "#2563eb", "coreml": "#16a34a"}
-OTHER_COLOR = "#9333ea"
+FORMAT_COLORS = {Format.SAVEDMODEL: "#6b7280", Format.TFLITE: "#d97706", Format.ONNX: "#2563eb", Format.COREML: "#16a34a"}
+OTHER_COLOR = "#9333ea"  # formats without a color of their own
 CHAR_WIDTH = 6.6  # average px per character at 12 px: for layout, not exact
 
 

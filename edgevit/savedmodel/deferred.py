@@ -18,6 +18,7 @@ from pathlib import Path
 
 from edgevit.keras_backend import Backend, activate_backend, backend_versions
 from edgevit.errors import ModelError, UsageError
+from edgevit.formats import Format
 from edgevit.fsutil import atomic_write_json
 
 PENDING_MANIFEST = "savedmodel.pending.json"
@@ -71,7 +72,7 @@ def export_in_subprocess(run_dir: Path) -> Path:
     # CPU only: saving needs no accelerator, and the training process still holds the GPU's memory.
     env = {**os.environ, "KERAS_BACKEND": Backend.TENSORFLOW.value, "CUDA_VISIBLE_DEVICES": ""}
     # --overwrite: a resumed run replaces the SavedModel of its earlier session, as on TensorFlow.
-    command = [sys.executable, "-m", "edgevit", "savedmodel", str(run_dir), "--overwrite"]
+    command = [sys.executable, "-m", "edgevit", Format.SAVEDMODEL.value, str(run_dir), "--overwrite"]  # `edgevit savedmodel`
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         reason = (done.stderr.strip().splitlines() or ["no output"])[-1]

@@ -15,7 +15,7 @@ from pathlib import Path
 from edgevit.artifact import Artifact, open_artifact
 from edgevit.errors import ModelError
 from edgevit.fsutil import sha256_file
-from edgevit.manifest import read_manifest
+from edgevit.manifest import SAVEDMODEL_KIND, read_manifest
 from edgevit.savedmodel.signature import read_serving_signature
 
 # The graph and the variables index (which holds a checksum of every weight): together they name the model.
@@ -58,7 +58,7 @@ def open_source(saved_model: Path | str) -> SavedModelSource:
     if not (folder / "variables" / "variables.index").is_file():
         raise ModelError(f"{folder}: SavedModel without variables/variables.index; re-save it with `edgevit train`")
     manifest = read_manifest(folder)
-    if manifest.get("kind") != "savedmodel":
+    if manifest.get("kind") != SAVEDMODEL_KIND:
         raise ModelError(f"{folder}: manifest kind is {manifest.get('kind')!r}, expected 'savedmodel'")
     serving = read_serving_signature(folder)
     declared = list(manifest["input"].get("shape", []))[1:3]

@@ -31,7 +31,7 @@ from edgevit.training.distribute import Placement, distribution_scope, parse_dev
 from edgevit.errors import ModelError, UsageError
 from edgevit.fsutil import atomic_write_bytes, atomic_write_json
 from edgevit.keras_backend import import_keras
-from edgevit.manifest import io_spec, now_iso, tool_versions
+from edgevit.manifest import SAVEDMODEL_KIND, io_spec, now_iso, tool_versions
 from edgevit.models import (
     ClassifierConfig,
     build_classifier,
@@ -326,7 +326,7 @@ def train(data_root: Path | str, out: Path | str, config: TrainConfig, *, resume
     input_spec, output_spec = io_spec(preprocessing, folders.num_classes)
     manifest = {
         "schema_version": 1,
-        "kind": "savedmodel",
+        "kind": SAVEDMODEL_KIND,
         "created": now_iso(),
         "model": model_config.to_dict(),
         "input": input_spec,

@@ -1,10 +1,7 @@
-"""Parity gates: the tolerances each quantization mode must meet, as data, overridable per recipe.
+"""Parity gates: the tolerances each quantization mode must meet, overridable per recipe.
 
-A gate checks up to three numbers against the reference (the SavedModel) on a labelled split:
-  max_abs_error      largest |artifact probability - reference probability| (float formats)
-  min_agreement      fraction of images with the same top-1 class as the reference (quantized formats)
-  max_accuracy_drop  reference accuracy minus artifact accuracy, in percentage points
-A recipe TOML overrides them per artifact name:
+The default gate of each mode is a row of edgevit.formats (Gate says what its three numbers mean). A
+recipe TOML overrides them per artifact name:
 
     [gates.tflite-int8]
     min_agreement = 0.99
@@ -14,59 +11,17 @@ A recipe TOML overrides them per artifact name:
 from __future__ import annotations
 
 import tomllib
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from edgevit.errors import UsageError
-
-GATE_KEYS = ("min_agreement", "max_accuracy_drop", "max_abs_error")
-
-
-@dataclass(frozen=True)
-class Gate:
-    min_agreement: float | None = None
-    max_accuracy_drop: float | None = None  # percentage points
-    max_abs_error: float | None = None
-    source: str = ""  # where the numbers came from, for reports
-
-    def limits(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if k in GATE_KEYS and v is not None}
-
-    def to_dict(self) -> dict:
-        return {**self.limits(), "source": self.source}
-
-
-def _float_gate(max_abs_error: float) -> Gate:
-    return Gate(max_abs_error=max_abs_error)
-
-
-def _quantized_gate(min_agreement: float, max_accuracy_drop: float) -> Gate:
-    return Gate(min_agreement=min_agreement, max_accuracy_drop=max_accuracy_drop)
-
-
-# (format, quantization) -> gate. Float formats must reproduce the probabilities; quantized ones the
-# decisions. Looser where the method is lossier: full-integer activations (TFLite int8, ORT's
-# per-batch uint8 activations) and 4-bit palettes lose more than int8 weights with float activations.
-DEFAULT_GATES: dict[tuple[str, str], Gate] = {
-    ("savedmodel", "fp32"): _float_gate(1e-4),
-    ("tflite", "fp32"): _float_gate(1e-4),
-    ("tflite", "fp16"): _float_gate(1e-2),
-    ("tflite", "dynamic"): _quantized_gate(0.995, 0.3),
-    ("tflite", "int8"): _quantized_gate(0.97, 1.0),
-    ("onnx", "fp32"): _float_gate(1e-4),
-    ("onnx", "fp16"): _float_gate(1e-2),
-    ("onnx", "int8-dynamic"): _quantized_gate(0.90, 3.0),
-    ("coreml", "fp32"): _float_gate(1e-4),
-    ("coreml", "fp16"): _float_gate(1e-2),
-    ("coreml", "int8"): _quantized_gate(0.99, 0.5),
-    ("coreml", "palettize6"): _quantized_gate(0.98, 1.0),
-    ("coreml", "palettize4"): _quantized_gate(0.95, 2.0),
-}
+from edgevit.formats import GATE_KEYS, Gate, find_mode, mode_names
 
 
 def default_gate(fmt: str, quantization: str) -> Gate | None:
-    gate = DEFAULT_GATES.get((fmt, quantization))
-    return replace(gate, source=f"default for {fmt}/{quantization}") if gate else None
+    """The table's gate of `fmt`/`quantization` (edgevit.formats), None for a mode it does not know."""
+    mode = find_mode(fmt, quantization)
+    return replace(mode.gate, source=f"default for {fmt}/{quantization}") if mode else None
 
 
 def gate_for(name: str, fmt: str, quantization: str, overrides: dict[str, dict]) -> Gate:
@@ -75,7 +30,7 @@ def gate_for(name: str, fmt: str, quantization: str, overrides: dict[str, dict])
     override = overrides.get(name)
     if override is None:
         if base is None:
-            known = ", ".join(f"{f}/{q}" for f, q in DEFAULT_GATES)
+            known = ", ".join(mode_names())
             raise UsageError(f"{name}: no parity gate for {fmt}/{quantization} (known: {known}); add [gates.{name}] to a --recipe")
         return base
     return replace(base or Gate(), **override, source=f"recipe [gates.{name}]" + (f" over {base.source}" if base else ""))

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from edgevit.errors import DataError
+from edgevit.formats import REFERENCE_RUNTIME
 from edgevit.fsutil import atomic_dir
 
 SCHEMA_VERSION = 1
@@ -71,7 +72,7 @@ def write_golden(
     label_names: list[str],
     preprocessing: dict,
     fingerprint: str,
-    runtime: str = "savedmodel",
+    runtime: str = REFERENCE_RUNTIME.value,
 ) -> Path:
     inputs = np.asarray(inputs, dtype=np.float32)
     probabilities = np.asarray(probabilities, dtype=np.float32)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 
 from edgevit.errors import EdgeVitError, ModelError
+from edgevit.formats import REFERENCE_RUNTIME
 from edgevit.runners import RunnerInfo
-from edgevit.verify.run import REFERENCE_RUNTIME, ArtifactResult, Status, VerifyReport
+from edgevit.verify.run import ArtifactResult, Status, VerifyReport
 
 SHOWN_FLIPS = 5  # per artifact in the printed table; the JSON lists every one
 
@@ -95,7 +96,7 @@ def result_to_record(result: ArtifactResult, report: VerifyReport, *, machine: d
     m = result.metrics
     parity = None
     if m is not None:
-        parity = {"reference": REFERENCE_RUNTIME, "split": report.data.split, "count": m.count, "accuracy": _number(m.accuracy),
+        parity = {"reference": REFERENCE_RUNTIME.value, "split": report.data.split, "count": m.count, "accuracy": _number(m.accuracy),
                   "reference_accuracy": _number(m.reference_accuracy), "agreement": m.agreement, "flips": len(m.flips),
                   "max_abs_diff": _number(m.max_abs_error, 9), "passed": result.passed,
                   "gate": result.gate.to_dict() if result.gate else None}

@@ -12,7 +12,7 @@ device would do), so a manifest with a wrong mean/std fails parity rather than b
 Each artifact ends in one status: "passed", "parity failed" (the gate's failures say which number
 missed and by how much) or "failed to load" (corrupted file, wrong labels or input size, a runtime
 that cannot open it; verification continues with the next artifact). Metrics: see edgevit/verify/metrics.py;
-gates: edgevit/verify/gates.py; JSON, records and the printed table: edgevit/verify_report.py.
+gates: edgevit/verify/gates.py; JSON, records and the printed table: edgevit/verify/report.py.
 """
 
 from __future__ import annotations
@@ -28,14 +28,14 @@ import numpy as np
 
 from edgevit.config import MANIFEST_NAME, Preprocessing
 from edgevit.errors import DataError, EdgeVitError, ModelError, UsageError
-from edgevit.verify.gates import Gate, gate_failures, gate_for, read_gate_overrides
+from edgevit.formats import REFERENCE_FORMAT, REFERENCE_RUNTIME, Gate
+from edgevit.verify.gates import gate_failures, gate_for, read_gate_overrides
 from edgevit.verify.metrics import AccuracyDifference, abs_errors, accuracy, accuracy_difference, agreement, mean_kl_divergence, top1
 from edgevit.runners import Artifact, RunnerInfo, RunnerOptions, open_artifact, runner_for
 from edgevit.runners.batching import first_line
 
 # Images normalised at a time (ViT-L/32 at 224 px: 256 images are 154 MB of float32).
 CHUNK_IMAGES = 256
-REFERENCE_RUNTIME = "savedmodel"
 
 logger = logging.getLogger(__name__)
 
@@ -290,7 +290,7 @@ def _pre_checks(artifact: Artifact, reference: Artifact, fingerprint: str) -> No
             f"its input is {size[0]}x{size[1]}, the SavedModel's is {reference.input_size[0]}x{reference.input_size[1]}; "
             "it was exported from another model: pass its own --saved-model"
         )
-    if artifact.format != "savedmodel":
+    if artifact.format != REFERENCE_FORMAT:
         source = (artifact.manifest.get("source") or {}).get("fingerprint")
         if source != fingerprint:
             raise ModelError(
@@ -415,7 +415,7 @@ def verify_artifacts(
         chosen = golden_indices(len(evalset.paths), golden_count)
         write_golden(golden_dir, inputs=np.concatenate([evalset.inputs(reference.preprocessing, i, i + 1) for i in chosen]),
                      probabilities=ref_probs[chosen], true_labels=evalset.labels[chosen], label_names=reference.labels,
-                     preprocessing=reference.preprocessing.to_dict(), fingerprint=fingerprint, runtime=REFERENCE_RUNTIME)
+                     preprocessing=reference.preprocessing.to_dict(), fingerprint=fingerprint, runtime=REFERENCE_RUNTIME.value)
         logger.info(f"golden vectors: {len(chosen)} images -> {golden_dir}")
 
     results = []

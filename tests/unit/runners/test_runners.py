@@ -11,7 +11,8 @@ from helpers.verify import edit_manifest
 
 from edgevit.errors import ModelError, UsageError
 from edgevit.verify.gates import default_gate
-from edgevit.runners import RUNTIMES_BY_FORMAT, RunnerOptions, RuntimeUnavailable, default_runtime, open_runner
+from edgevit.formats import default_runtime, runtimes_of
+from edgevit.runners import RunnerOptions, RuntimeUnavailable, open_runner
 
 
 @pytest.fixture(scope="module")
@@ -131,8 +132,8 @@ def test_coreml_runtimes(artifacts, reference):
 
 
 def test_registry_names_known_runtimes_and_formats(artifacts):
-    assert RUNTIMES_BY_FORMAT == {"savedmodel": ["savedmodel"], "tflite": ["litert"], "onnx": ["onnxruntime"],
-                                  "coreml": ["coreml", "coreml-mil-numpy"]}
+    assert {fmt: [r.name for r in runtimes_of(fmt)] for fmt in ("savedmodel", "tflite", "onnx", "coreml")} == {
+        "savedmodel": ["savedmodel"], "tflite": ["litert"], "onnx": ["onnxruntime"], "coreml": ["coreml", "coreml-mil-numpy"]}
     with pytest.raises(UsageError, match="unknown runtime 'tensorrt'; known: savedmodel, litert, onnxruntime, coreml, coreml-mil-numpy"):
         open_runner("tensorrt", artifacts / "onnx-fp32")
     with pytest.raises(UsageError, match="runtime litert runs tflite models, not onnx"):
