@@ -7,9 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import EXIT_BUNDLE
+from .errors import EXIT_BUNDLE, HarnessError
 from .files import inside, read_json
-from .errors import HarnessError
 
 GOLDEN_INDEX = "golden.json"
 GOLDEN_SCHEMA_VERSION = 1

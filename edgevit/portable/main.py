@@ -14,9 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import EXIT_BUNDLE, EXIT_OK, EXIT_PARITY, EXIT_USAGE
 from .files import Bundle, check_sha256, open_bundle
-from .errors import HarnessError
+from .errors import EXIT_BUNDLE, EXIT_CRASHED, EXIT_OK, EXIT_PARITY, EXIT_USAGE, HarnessError
 from .golden import check_matches_manifest, read_golden
 from .machine import current_rss_bytes, fingerprint, peak_rss_bytes, usable_cpus
 from .parity import golden_parity
@@ -24,7 +23,6 @@ from .records import artifact_block, new_record, runtime_block, write_records_fi
 from .runtimes import BatchNotSupported, load_model
 from .timing import latency_block, throughput_entry, time_calls, time_once
 
-EXIT_CRASHED = 1
 FALLBACK_DEFAULTS = {"warmup": 5, "runs": 50, "throughput_batch": 8, "throughput_runs": 10}
 
 

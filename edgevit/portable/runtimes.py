@@ -13,8 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import EXIT_BUNDLE
-from .errors import HarnessError
+from .errors import EXIT_BUNDLE, EXIT_USAGE, HarnessError
 
 
 class BatchNotSupported(Exception):
@@ -164,7 +163,7 @@ def load_model(path: Path, manifest: dict, *, threads: int, runtime: str | None 
     if runtime is not None:
         if runtime not in candidates:
             raise HarnessError(f"runtime {runtime!r} cannot run a {fmt} model; known for {fmt}: {', '.join(candidates)}",
-                               exit_code=2)
+                               exit_code=EXIT_USAGE)
         candidates = (runtime,)
     missing = []
     for name in candidates:
