@@ -32,7 +32,7 @@ from edgevit.fsutil import folder_size, sha256_file
 from edgevit.machine import machine_fingerprint
 from edgevit.manifest import read_manifest, tool_versions
 from edgevit.bench.peak import BACKENDS, DEFAULT_N, best_peaks, measure_peak
-from edgevit.records import STATUS_EXPORT_FAILED, STATUS_FAILED, STATUS_NOT_AVAILABLE, STATUS_OK, new_record
+from edgevit.records import STATUS_EXPORT_FAILED, STATUS_FAILED, STATUS_NOT_AVAILABLE, STATUS_OK, artifact_block, new_record
 
 PRODUCER = "edgevit bench"
 EXPORT_INDEX = "artifacts.json"  # written by `edgevit export` (exporters/jobs.py): every artifact tried, failed ones too
@@ -121,14 +121,11 @@ class Target:
         return int(batch) if isinstance(batch, int) else None
 
     def artifact_block(self) -> dict:
-        m = self.manifest
-        if self.format == "savedmodel":
-            return {"name": self.name, "format": "savedmodel", "quantization": "none", "file": ".",
-                    "file_size": folder_size(self.folder), "sha256": None,
-                    "source_fingerprint": savedmodel_fingerprint(self.folder)}
-        return {"name": self.name, "format": self.format, "quantization": self.quantization, "file": m.get("file"),
-                "file_size": int(m["file_size"]), "sha256": m.get("sha256"),
-                "source_fingerprint": (m.get("source") or {}).get("fingerprint")}
+        if self.format == "savedmodel":  # described the way an artifact's manifest would describe it
+            return artifact_block({"format": "savedmodel", "quantization": "none", "file": ".",
+                                   "file_size": folder_size(self.folder),
+                                   "source": {"fingerprint": savedmodel_fingerprint(self.folder)}}, name=self.name)
+        return artifact_block(self.manifest, name=self.name)
 
 
 def savedmodel_fingerprint(folder: Path) -> str:
@@ -173,9 +170,8 @@ def export_failures(artifacts_dir: Path | str) -> list[dict]:
     failed = []
     for entry in entries:
         if isinstance(entry, dict) and entry.get("status") not in (None, STATUS_OK) and entry.get("name"):
-            failed.append({"artifact": {"name": entry["name"], "format": str(entry.get("format", "?")),
-                                        "quantization": str(entry.get("quantization", "?")), "file": None, "file_size": None,
-                                        "sha256": None, "source_fingerprint": None},
+            failed.append({"artifact": artifact_block({"format": entry.get("format", "?"), "quantization": entry.get("quantization", "?")},
+                                                      name=entry["name"]),
                            "reason": entry.get("error") or "`edgevit export` recorded no error message"})
     return failed
 

@@ -84,14 +84,11 @@ _RECORD_STATUS = {Status.PASSED: "ok", Status.PARITY_FAILED: "parity failed", St
 
 def result_to_record(result: ArtifactResult, report: VerifyReport, *, machine: dict, versions: dict) -> dict:
     """One record-v1 "verify" record (edgevit/records.py) for bench and report to attach."""
-    from edgevit.records import new_record
+    from edgevit.records import artifact_block, new_record
 
-    manifest = result.manifest
     artifact = None
-    if result.format is not None:
-        artifact = {"name": result.name, "format": result.format, "quantization": result.quantization,
-                    "file": manifest.get("file"), "file_size": int(manifest.get("file_size") or 0), "sha256": manifest.get("sha256"),
-                    "source_fingerprint": (manifest.get("source") or {}).get("fingerprint")}
+    if result.format is not None:  # the format and quantization verify read (a SavedModel's manifest names neither)
+        artifact = artifact_block({**result.manifest, "format": result.format, "quantization": result.quantization}, name=result.name)
     m = result.metrics
     parity = None
     if m is not None:
