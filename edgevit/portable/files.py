@@ -36,9 +36,14 @@ def path_inside(root: Path, relative: str) -> Path | None:
     """
     if not isinstance(relative, str) or not relative or Path(relative).is_absolute():
         return None
-    root = Path(root).resolve()
-    path = (root / relative).resolve()
-    return path if path == root or root in path.parents else None
+    path = (Path(root) / relative).resolve()
+    return path if is_within(path, root) else None
+
+
+def is_within(path: Path, folder: Path) -> bool:
+    """Whether `path` is `folder` or lies below it, once both are resolved (through '..' and symlinks)."""
+    path, folder = Path(path).resolve(), Path(folder).resolve()
+    return path == folder or folder in path.parents
 
 
 def inside(root: Path, relative: str, what: str) -> Path:
