@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from edgevit.bench import run as bench_mod
-from edgevit.bench.run import BenchOptions, RuntimeUnavailable, bench_artifacts, parse_threads
+from edgevit.bench.run import BenchOptions, bench_artifacts, parse_threads
+from edgevit.runners.options import RuntimeUnavailable
 from edgevit.errors import DataError, UsageError
 from edgevit.portable.timing import percentile
 from edgevit.records import validate_record

@@ -32,6 +32,7 @@ from edgevit.fsutil import folder_size, sha256_file
 from edgevit.machine import machine_fingerprint
 from edgevit.manifest import read_manifest, tool_versions
 from edgevit.bench.peak import BACKENDS, DEFAULT_N, best_peaks, measure_peak
+from edgevit.runners.options import RuntimeUnavailable
 from edgevit.records import STATUS_EXPORT_FAILED, STATUS_FAILED, STATUS_NOT_AVAILABLE, STATUS_OK, artifact_block, new_record
 
 PRODUCER = "edgevit bench"
@@ -180,10 +181,7 @@ def export_failures(artifacts_dir: Path | str) -> list[dict]:
 # Runners: the bench talks to them through one factory so tests can substitute a fake runtime.
 
 
-class RuntimeUnavailable(Exception):
-    """Raised by a runner factory when the runtime or device does not exist here; the message is the reason."""
-
-
+# A factory raises edgevit.runners' RuntimeUnavailable when the runtime or device does not exist here.
 RunnerFactory = Callable[..., object]  # (target, *, runtime, device, threads) -> Runner
 
 
@@ -200,10 +198,7 @@ def open_registered_runner(target: Target, *, runtime: str, device: str, threads
 
     if runtime == "savedmodel" and threads is not None:
         _set_tensorflow_threads(threads)
-    try:
-        return runners.open_runner(runtime, target.folder, device=device, threads=threads)
-    except runners.RuntimeUnavailable as exc:
-        raise RuntimeUnavailable(str(exc)) from None
+    return runners.open_runner(runtime, target.folder, device=device, threads=threads)
 
 
 def _set_tensorflow_threads(threads: int) -> None:

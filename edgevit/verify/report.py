@@ -6,7 +6,7 @@ import math
 
 from edgevit.errors import EdgeVitError, ModelError
 from edgevit.runners import RunnerInfo
-from edgevit.verify.run import REFERENCE_RUNTIME, ArtifactResult, Status, VerifyReport
+from edgevit.verify.run import REFERENCE_RUNTIME, ArtifactParity, Status, VerifyReport
 
 SHOWN_FLIPS = 5  # per artifact in the printed table; the JSON lists every one
 
@@ -25,7 +25,7 @@ def _runner_dict(info: RunnerInfo | None) -> dict | None:
             "emulated": info.emulated, "details": info.details}
 
 
-def result_to_dict(result: ArtifactResult) -> dict:
+def result_to_dict(result: ArtifactParity) -> dict:
     m = result.metrics
     return {
         "name": result.name,
@@ -82,7 +82,7 @@ def report_to_dict(report: VerifyReport) -> dict:
 _RECORD_STATUS = {Status.PASSED: "ok", Status.PARITY_FAILED: "parity failed", Status.FAILED_TO_LOAD: "failed"}
 
 
-def result_to_record(result: ArtifactResult, report: VerifyReport, *, machine: dict, versions: dict) -> dict:
+def result_to_record(result: ArtifactParity, report: VerifyReport, *, machine: dict, versions: dict) -> dict:
     """One record-v1 "verify" record (edgevit/records.py) for bench and report to attach."""
     from edgevit.records import artifact_block, new_record
 
