@@ -23,17 +23,23 @@ _TOOLS = ("numpy", "ai-edge-litert", "tflite-runtime", "onnxruntime")
 
 
 def now_iso() -> str:
+    """UTC now, to the second: every `created` field, on the host (edgevit.manifest) and the device."""
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def tool_versions(harness_version: str) -> dict[str, str]:
-    versions = {"python": platform.python_version(), "edgevit-device-harness": harness_version}
-    for name in _TOOLS:
+def installed_versions(names: tuple[str, ...]) -> dict[str, str]:
+    """{distribution: version} for those of `names` installed here (the others left out); edgevit.manifest uses it too."""
+    versions = {}
+    for name in names:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             continue
     return versions
+
+
+def tool_versions(harness_version: str) -> dict[str, str]:
+    return {"python": platform.python_version(), "edgevit-device-harness": harness_version, **installed_versions(_TOOLS)}
 
 
 def artifact_block(manifest: dict, *, name: str | None = None) -> dict:
