@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgevit.config import Preprocessing
-from edgevit.errors import ModelError
+from edgevit.errors import ModelError, UsageError
 from edgevit.fsutil import folder_size, path_inside, sha256_file
 from edgevit.formats import REFERENCE_FORMAT, SavedModelQuantization
 from edgevit.manifest import SAVEDMODEL_KIND, preprocessing_of, read_manifest
@@ -34,6 +34,11 @@ class Artifact:
         return list(self.manifest["labels"])
 
     @property
+    def source_fingerprint(self) -> str | None:
+        """The fingerprint of the SavedModel it was exported from (None for the SavedModel itself)."""
+        return (self.manifest.get("source") or {}).get("fingerprint")
+
+    @property
     def preprocessing(self) -> Preprocessing:
         return preprocessing_of(self.manifest)
 
@@ -46,20 +51,29 @@ class Artifact:
         return int(shape[1]), int(shape[2])
 
 
-def open_artifact(folder: Path | str, *, check_integrity: bool = True) -> Artifact:
-    """Read `folder`'s manifest and locate its model; ModelError says what is wrong and what to do."""
+def open_artifact(folder: Path | str, *, check_integrity: bool = True, formats: tuple[str, ...] | None = None,
+                  hint: str = "") -> Artifact:
+    """Read `folder`'s manifest and locate its model; ModelError says what is wrong and what to do.
+
+    `formats`: the only formats the caller can use (a SavedModel only when it lists "savedmodel");
+    any other is a UsageError that names them and says `hint` (where that format goes instead).
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise ModelError(f"{folder}: not an artifact folder; pass a folder written by `edgevit export`")
     manifest = read_manifest(folder)
     kind = manifest.get("kind")
-    if kind == SAVEDMODEL_KIND:
+    takes_savedmodel = formats is None or REFERENCE_FORMAT in formats
+    if kind == SAVEDMODEL_KIND and takes_savedmodel:
         return Artifact(folder, manifest, REFERENCE_FORMAT.value, SavedModelQuantization.FP32.value, folder)
     if kind != "artifact":
-        raise ModelError(f"{folder}: manifest kind is {kind!r}, expected 'artifact' or 'savedmodel'")
+        expected = "'artifact' or 'savedmodel'" if takes_savedmodel else "'artifact' (a folder written by `edgevit export`)"
+        raise ModelError(f"{folder}: manifest kind is {kind!r}, expected {expected}")
     for key in ("format", "quantization", "file"):
         if not isinstance(manifest.get(key), str):
             raise ModelError(f"{folder}/manifest.json: missing '{key}'; re-export the artifact")
+    if formats is not None and manifest["format"] not in formats:
+        raise UsageError(f"{folder}: format {manifest['format']!r} cannot go here ({hint}); known: {', '.join(formats)}")
     if path_inside(folder, manifest["file"]) is None:
         raise ModelError(f"{folder}/manifest.json: 'file' {manifest['file']!r} points outside the artifact folder; re-export the artifact")
     model_path = folder / manifest["file"]

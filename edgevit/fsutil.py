@@ -9,8 +9,9 @@ import shutil
 from pathlib import Path
 from typing import Iterator
 
-# The device harness checks bundles with the same hashing (it may import nothing from edgevit, so it owns it).
-from edgevit.portable.files import sha256_file  # noqa: F401  (re-exported: edgevit.fsutil.sha256_file)
+# The device harness checks bundles with the same hashing and the same "stays inside its folder" rule
+# (it may import nothing from edgevit, so it owns them); re-exported as edgevit.fsutil.*.
+from edgevit.portable.files import is_within, path_inside, sha256_file  # noqa: F401
 
 
 def _temp_sibling(path: Path) -> Path:
@@ -64,16 +65,3 @@ def folder_size(path: Path) -> int:
     if path.is_file():
         return path.stat().st_size
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
-def path_inside(folder: Path, relative: str) -> Path | None:
-    """folder/relative if it stays inside folder (after resolving '..' and symlinks), else None.
-
-    Manifests and bundles are user input: a 'file' entry like '../../secret' or '/etc/passwd'
-    must not make edgevit read or write outside the artifact's own folder.
-    """
-    folder = Path(folder).resolve()
-    if not relative or Path(relative).is_absolute():
-        return None
-    candidate = (folder / relative).resolve()
-    return candidate if candidate == folder or folder in candidate.parents else None

@@ -6,16 +6,16 @@ it came from (data fingerprint, training recipe, tool versions) and how well it 
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import platform
-from importlib import metadata
 from pathlib import Path
 
 from edgevit.config import LABELS_NAME, MANIFEST_NAME, MANIFEST_SCHEMA_VERSION, Preprocessing
 from edgevit.errors import ModelError
 from edgevit.formats import REFERENCE_FORMAT, packages
 from edgevit.fsutil import atomic_write_json, atomic_write_text
+# Shared with the device harness, whose records carry the same timestamps and version lists.
+from edgevit.portable.records import installed_versions, now_iso  # noqa: F401  (now_iso re-exported)
 
 REQUIRED_KEYS = ("schema_version", "kind", "input", "output", "preprocessing", "labels")
 # The manifest "kind" of the reference model is its format's name; every exported model's is "artifact".
@@ -25,17 +25,7 @@ _TOOLS = tuple(dict.fromkeys(("edgevit", "tensorflow-cpu", "keras", "vit-keras",
 
 
 def tool_versions(names: tuple[str, ...] = _TOOLS) -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in names:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions
-
-
-def now_iso() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return {"python": platform.python_version(), **installed_versions(names)}
 
 
 def io_spec(preprocessing: Preprocessing, num_classes: int) -> tuple[dict, dict]:

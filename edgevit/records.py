@@ -1,8 +1,8 @@
 """Measurement records: the ONE JSON format for bench, verify summaries, the device harness and the iOS app.
 
 The contract is `edgevit/schemas/record-v1.schema.json` (JSON Schema 2020-12); this module builds,
-checks, writes and reads files that follow it. Writers that cannot import edgevit (the device harness,
-the iOS app) follow the schema file alone.
+checks, writes and reads files that follow it. The device harness builds its records with the same
+functions (edgevit.portable.records, re-exported here); the iOS app follows the schema file alone.
 
 A records file::
 
@@ -54,13 +54,16 @@ import logging
 from pathlib import Path
 from typing import Any, Iterable
 
+from edgevit import __version__
 from edgevit.errors import DataError
 from edgevit.fsutil import atomic_write_json
-from edgevit.manifest import now_iso
+# The key list, the record builder and its artifact block live with the device harness, which
+# writes the same records on devices; re-exported here as edgevit.records.*.
+from edgevit.portable.records import RECORD_KEYS, SCHEMA_VERSION, artifact_block  # noqa: F401
+from edgevit.portable.records import new_record as _new_record
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "record-v1.schema.json"
 
 KINDS = ("bench", "peak", "verify")
@@ -71,33 +74,14 @@ STATUS_EXPORT_FAILED = "export failed"
 STATUS_PARITY_FAILED = "parity failed"
 STATUSES = (STATUS_OK, STATUS_NOT_AVAILABLE, STATUS_FAILED, STATUS_EXPORT_FAILED, STATUS_PARITY_FAILED)
 
-# Keys present in every record written by edgevit (null when not measured), in this order.
-RECORD_KEYS = (
-    "schema_version", "kind", "created", "status", "reason", "producer", "machine", "tool_versions",
-    "artifact", "runtime", "model", "load_ms", "first_inference_ms", "latency", "throughput", "memory",
-    "compute", "peak", "parity", "command", "notes",
-)
+# new_record(kind=, status=, machine=, tool_versions=, producer="edgevit bench", reason=None, **fields):
+# the portable builder with this edgevit's version as the producer's.
+new_record = functools.partial(_new_record, producer_version=__version__)
 
 
 @functools.lru_cache(maxsize=1)
 def schema() -> dict:
     return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-
-
-def new_record(*, kind: str, status: str, machine: dict, tool_versions: dict, producer: str,
-               reason: str | None = None, **fields: Any) -> dict:
-    """A record with every key present (null/empty where not given); `fields` fill the rest."""
-    from edgevit import __version__
-
-    unknown = set(fields) - set(RECORD_KEYS)
-    if unknown:
-        raise ValueError(f"unknown record key(s): {', '.join(sorted(unknown))}; known: {', '.join(RECORD_KEYS)}")
-    record: dict[str, Any] = {key: None for key in RECORD_KEYS}
-    record.update(schema_version=SCHEMA_VERSION, kind=kind, created=now_iso(), status=status, reason=reason,
-                  producer={"name": producer, "version": __version__}, machine=machine,
-                  tool_versions=tool_versions, throughput=[])
-    record.update(fields)
-    return record
 
 
 # ---------------------------------------------------------------------------------------------

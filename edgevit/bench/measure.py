@@ -13,10 +13,11 @@ import traceback
 import numpy as np
 
 from edgevit.bench.options import CPU
-from edgevit.bench.runtimes import RunnerFactory, RuntimeUnavailable, import_runtime_package
+from edgevit.bench.runtimes import RunnerFactory, import_runtime_package
 from edgevit.bench.targets import Job
 from edgevit.portable.machine import peak_rss_bytes
 from edgevit.portable.timing import DEFAULT_CLOCK, Clock, latency_block, throughput_entry, time_calls, time_once
+from edgevit.runners.options import RuntimeUnavailable
 from edgevit.records import STATUS_FAILED, STATUS_NOT_AVAILABLE, STATUS_OK
 
 MEMORY_SCOPE_ISOLATED = "own process per measurement (spawned child)"

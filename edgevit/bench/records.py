@@ -10,22 +10,20 @@ from edgevit.bench.peak import BACKENDS, measure_peak
 from edgevit.bench.targets import NO_RUNTIME, Job, target_name
 from edgevit.fsutil import folder_size
 from edgevit.model_cost import model_block
-from edgevit.records import new_record
+from edgevit.records import artifact_block, new_record
 from edgevit.savedmodel.source import savedmodel_fingerprint
 
 PRODUCER = "edgevit bench"
 
 
-def artifact_block(target: Artifact) -> dict:
-    m = target.manifest
+def target_block(target: Artifact) -> dict:
+    """The record's artifact block (edgevit.records.artifact_block) of an artifact or of the SavedModel."""
     if target.format == REFERENCE_FORMAT:
         # A folder with no single model file: no sha256; its fingerprint is the one its artifacts record as their source.
-        return {"name": target_name(target), "format": REFERENCE_FORMAT.value, "quantization": "none", "file": ".",
-                "file_size": folder_size(target.folder), "sha256": None,
-                "source_fingerprint": savedmodel_fingerprint(target.folder)}
-    return {"name": target_name(target), "format": target.format, "quantization": target.quantization, "file": m.get("file"),
-            "file_size": int(m["file_size"]), "sha256": m.get("sha256"),
-            "source_fingerprint": (m.get("source") or {}).get("fingerprint")}
+        described = {"format": REFERENCE_FORMAT.value, "quantization": "none", "file": ".", "file_size": folder_size(target.folder),
+                     "source": {"fingerprint": savedmodel_fingerprint(target.folder)}}
+        return artifact_block(described, name=target_name(target))
+    return artifact_block(target.manifest, name=target_name(target))
 
 
 def peak_records(options: BenchOptions, *, machine: dict, versions: dict, command: str | None = None) -> list[dict]:
@@ -55,7 +53,7 @@ def bench_record(job: Job, result: dict, *, machine: dict, versions: dict, peaks
                                         "threads": job.threads, "emulated": False, "details": {}}
     return new_record(
         kind="bench", status=result["status"], reason=result.get("reason"), machine=machine, tool_versions=versions, producer=PRODUCER,
-        artifact=artifact_block(job.target), runtime={**runtime, "device": job.device}, model=model,
+        artifact=target_block(job.target), runtime={**runtime, "device": job.device}, model=model,
         load_ms=result.get("load_ms"), first_inference_ms=result.get("first_inference_ms"),
         latency=result.get("latency"), throughput=result.get("throughput") or [], memory=result.get("memory"),
         compute=compute_block(model, result, dtype=peak_dtype(job.target), peaks=peaks, threads=job.threads),

@@ -8,12 +8,10 @@ from typing import Callable
 from edgevit.artifact import Artifact
 from edgevit.formats import REFERENCE_RUNTIME, RUNTIMES, runtimes_of
 from edgevit.portable.timing import Clock, time_once
+from edgevit.runners.options import RuntimeUnavailable
 
 
-class RuntimeUnavailable(Exception):
-    """Raised by a runner factory when the runtime or device does not exist here; the message is the reason."""
-
-
+# A factory raises edgevit.runners' RuntimeUnavailable when the runtime or device does not exist here.
 RunnerFactory = Callable[..., object]  # (target, *, runtime, device, threads) -> Runner
 
 
@@ -28,11 +26,8 @@ def open_registered_runner(target: Artifact, *, runtime: str, device: str, threa
 
     if runtime == REFERENCE_RUNTIME and threads is not None:
         _set_tensorflow_threads(threads)
-    try:
-        # By folder: the runner opens the artifact again with its integrity check, timed as part of the load.
-        return runners.open_runner(runtime, target.folder, device=device, threads=threads)
-    except runners.RuntimeUnavailable as exc:
-        raise RuntimeUnavailable(str(exc)) from None
+    # By folder: the runner opens the artifact again with its integrity check, timed as part of the load.
+    return runners.open_runner(runtime, target.folder, device=device, threads=threads)
 
 
 def _set_tensorflow_threads(threads: int) -> None:

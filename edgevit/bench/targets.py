@@ -18,7 +18,7 @@ from edgevit.config import MANIFEST_NAME
 from edgevit.errors import DataError, ModelError
 from edgevit.formats import REFERENCE_FORMAT
 from edgevit.manifest import read_manifest
-from edgevit.records import STATUS_EXPORT_FAILED, STATUS_FAILED, STATUS_OK
+from edgevit.records import STATUS_EXPORT_FAILED, STATUS_FAILED, STATUS_OK, artifact_block
 from edgevit.savedmodel.source import open_source
 
 EXPORT_INDEX = "artifacts.json"  # written by `edgevit export` (exporters/jobs.py): every artifact tried, failed ones too
@@ -71,9 +71,8 @@ def export_failures(artifacts_dir: Path | str) -> list[dict]:
 
 def _failure(status: str, described: dict, reason: str) -> dict:
     """A target that was never measured: its status, its artifact block (what is known of it) and why."""
-    artifact = {"name": described["name"], "format": str(described.get("format", "?")),
-                "quantization": str(described.get("quantization", "?")), "file": None, "file_size": None,
-                "sha256": None, "source_fingerprint": None}
+    artifact = artifact_block({"format": described.get("format", "?"), "quantization": described.get("quantization", "?")},
+                              name=described["name"])
     return {"status": status, "artifact": artifact, "reason": reason}
 
 

@@ -20,14 +20,15 @@ from importlib import metadata
 from pathlib import Path
 
 from edgevit import __version__
+from edgevit.artifact import Artifact
 from edgevit.device import ENTRY_SCRIPT, HARNESS_PACKAGE
 from edgevit.device.gates import GoldenGate, golden_gate
 from edgevit.portable import BUNDLE_INDEX, BUNDLE_SCHEMA_VERSION
 from edgevit.portable.runtimes import PIP_NAMES, RUNTIMES_FOR_FORMAT
-from edgevit.device.sources import Artifact, copy_artifact, copy_golden, find_golden, open_artifact, open_golden
+from edgevit.device.sources import copy_artifact, copy_golden, find_golden, open_device_artifact, open_golden
 from edgevit.errors import UsageError
 from edgevit.formats import Format
-from edgevit.fsutil import atomic_dir, atomic_write_json, atomic_write_text
+from edgevit.fsutil import atomic_dir, atomic_write_json, atomic_write_text, is_within
 from edgevit.manifest import now_iso
 
 BUNDLE_FORMATS = tuple(RUNTIMES_FOR_FORMAT)  # formats a device runtime can load: tflite, onnx
@@ -63,7 +64,7 @@ def make_bundle(*, artifact: Path, out: Path, golden: Path | None = None, defaul
 
     The gate is the one for the artifact's format and quantization (edgevit.device.gates), either bound overridable.
     """
-    art = open_artifact(artifact, formats=BUNDLE_FORMATS, hint="Core ML runs on iOS: use `edgevit ios-sync`")
+    art = open_device_artifact(artifact, formats=BUNDLE_FORMATS, hint="Core ML runs on iOS: use `edgevit ios-sync`")
     gate = golden_gate(art.format, art.quantization, max_abs_error=max_abs_error, min_agreement=min_agreement)
     golden_folder = find_golden(art, golden)
     vectors = open_golden(golden_folder, [art])
@@ -97,8 +98,7 @@ def _check_out(out: Path, art: Artifact) -> None:
     """Replace an earlier bundle, never some other folder the user named by mistake."""
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / BUNDLE_INDEX).is_file())):
         raise UsageError(f"{out}: exists and is not an edgevit bundle; pick a new or empty output folder")
-    resolved = out.resolve()
-    if resolved == art.folder.resolve() or art.folder.resolve() in resolved.parents:
+    if is_within(out, art.folder):
         raise UsageError(f"{out}: is inside the artifact folder; pick an output folder elsewhere")
 
 

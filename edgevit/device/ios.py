@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgevit import __version__
+from edgevit.artifact import Artifact
 from edgevit.device.gates import golden_gate
 from edgevit.device.bundle import model_cost
-from edgevit.device.sources import Artifact, copy_artifact, copy_golden, find_golden, open_artifact, open_golden
+from edgevit.device.sources import copy_artifact, copy_golden, find_golden, open_device_artifact, open_golden
 from edgevit.errors import UsageError
 from edgevit.formats import FORMATS, Format
 from edgevit.fsutil import atomic_dir, atomic_write_json, atomic_write_text
@@ -40,7 +41,7 @@ and ignored by git. See ../../README.md.
 
 def default_models_dir() -> Path:
     """ios_demo/EdgeViTDemo/Models of the edgevit checkout this module lives in."""
-    return Path(__file__).resolve().parents[2] / "ios_demo" / "EdgeViTDemo" / "Models"
+    return Path(__file__).resolve().parents[2] / "ios_demo" / "EdgeViTDemo" / "Models"  # edgevit/device/ios.py
 
 
 def _check_destination(models_dir: Path) -> None:
@@ -69,7 +70,7 @@ def ios_sync(*, artifacts: list[Path], models_dir: Path | None = None, golden: P
     _check_destination(models_dir)
     opened: dict[str, Artifact] = {}
     for folder in artifacts:
-        art = open_artifact(folder, formats=IOS_FORMATS, hint=IOS_HINT)
+        art = open_device_artifact(folder, formats=IOS_FORMATS, hint=IOS_HINT)
         if art.format in opened:
             raise UsageError(f"two {art.format} artifacts ({opened[art.format].folder}, {art.folder}); the app holds one per format")
         opened[art.format] = art

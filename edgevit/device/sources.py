@@ -1,66 +1,40 @@
 """What a device bundle or an iOS sync packs: a checked artifact and golden vectors made for the same model.
 
 Both are refused before anything is written when they cannot be used on a device: a damaged model
-file, a file that would lead outside its folder, golden vectors of another model.
+file, a file that would lead outside its folder, golden vectors of another model. The artifact is
+edgevit.artifact's (with its integrity check); the golden vectors are read by the device harness's
+own reader (edgevit.portable.golden), so the host refuses exactly what the device would.
 """
 
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
+from edgevit.artifact import Artifact, open_artifact
 from edgevit.config import LABELS_NAME, MANIFEST_NAME
+from edgevit.errors import DataError, ModelError, UsageError
+from edgevit.fsutil import path_inside
 from edgevit.portable.errors import HarnessError
 from edgevit.portable.golden import GOLDEN_INDEX, Golden, check_matches_manifest, read_golden
-from edgevit.errors import DataError, ModelError, UsageError
-from edgevit.fsutil import sha256_file
-from edgevit.manifest import read_manifest
 
 
-@dataclass(frozen=True)
-class Artifact:
-    folder: Path
-    manifest: dict
-
-    @property
-    def format(self) -> str:
-        return str(self.manifest["format"])
-
-    @property
-    def quantization(self) -> str:
-        return str(self.manifest["quantization"])
-
-    @property
-    def source_fingerprint(self) -> str | None:
-        return (self.manifest.get("source") or {}).get("fingerprint")
-
-
-def open_artifact(folder: Path | str, *, formats: tuple[str, ...], hint: str) -> Artifact:
-    """Read and check an artifact folder written by `edgevit export`; `hint` says what to do with other formats."""
-    folder = Path(folder)
-    if not folder.is_dir():
+def open_device_artifact(folder: Path | str, *, formats: tuple[str, ...], hint: str) -> Artifact:
+    """An artifact folder written by `edgevit export` in one of `formats`; `hint` says what to do with other formats."""
+    if not Path(folder).is_dir():
         raise UsageError(f"{folder}: no such artifact folder; pass OUT/<name>/ written by `edgevit export`")
-    manifest = read_manifest(folder)
-    if manifest.get("kind") != "artifact":
-        raise ModelError(f"{folder}: manifest kind is {manifest.get('kind')!r}, not 'artifact'; pass a folder written by `edgevit export`")
-    for key in ("format", "quantization", "file", "sha256"):
-        if key not in manifest:
-            raise ModelError(f"{folder / MANIFEST_NAME}: missing {key!r}; export the artifact again")
-    if manifest["format"] not in formats:
-        raise UsageError(f"{folder}: format {manifest['format']!r} cannot go here ({hint}); known: {', '.join(formats)}")
-    model = _inside(folder, str(manifest["file"]))
-    if not model.exists():
-        raise ModelError(f"{model}: the manifest's model file is missing; export the artifact again")
-    if model.is_file() and sha256_file(model) != manifest["sha256"]:
-        raise ModelError(f"{model}: sha256 differs from the manifest's; the file is damaged: export the artifact again")
-    return Artifact(folder=folder, manifest=manifest)
+    artifact = open_artifact(folder, formats=formats, hint=hint)
+    # The device harness checks the model against this key before it runs anything.
+    if "sha256" not in artifact.manifest:
+        raise ModelError(f"{artifact.folder / MANIFEST_NAME}: missing 'sha256'; export the artifact again")
+    return artifact
 
 
-def _inside(folder: Path, relative: str) -> Path:
-    path = (folder / relative).resolve()
-    if Path(relative).is_absolute() or folder.resolve() not in path.parents:
-        raise ModelError(f"{folder / MANIFEST_NAME}: file {relative!r} is outside the artifact folder; export the artifact again")
+def _inside(artifact: Artifact, name: str) -> Path:
+    """A file the artifact names, strictly inside its folder (never the folder itself)."""
+    path = path_inside(artifact.folder, name)
+    if path is None or path == artifact.folder.resolve():
+        raise ModelError(f"{artifact.folder / MANIFEST_NAME}: file {name!r} is outside the artifact folder; export the artifact again")
     return path
 
 
@@ -85,7 +59,7 @@ def open_golden(folder: Path, artifacts: list[Artifact]) -> Golden:
             check_matches_manifest(golden, artifact.manifest, folder)
     except HarnessError as exc:
         raise DataError(str(exc)) from None
-    reference = (golden.index.get("reference") or {}).get("fingerprint")
+    reference = golden.reference.get("fingerprint")
     for artifact in artifacts:
         if reference and artifact.source_fingerprint and reference != artifact.source_fingerprint:
             raise DataError(f"{folder}: golden vectors come from another SavedModel than {artifact.folder.name} "
@@ -105,7 +79,7 @@ def copy_artifact(artifact: Artifact, dest: Path) -> None:
     if external:  # ONNX weights above 2 GB live beside the graph
         names.append(str(external))
     for name in names:
-        src = _inside(artifact.folder, name)
+        src = _inside(artifact, name)
         target = dest / src.relative_to(artifact.folder.resolve())
         if (artifact.folder / name).is_symlink():
             raise ModelError(f"{artifact.folder / name}: is a symbolic link; a bundle holds regular files only: export the artifact again")

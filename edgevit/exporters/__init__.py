@@ -38,6 +38,6 @@ def export(fmt: Format | str, *, saved_model: Path | str, out_dir: Path | str, n
 
 
 # Imported last: jobs.py uses get_exporter's registry through the worker process only.
-from edgevit.exporters.jobs import ArtifactJob, ArtifactResult, export_all  # noqa: E402
+from edgevit.exporters.jobs import ArtifactJob, ExportResult, export_all  # noqa: E402
 
-__all__ = ["EXPORTERS", "ArtifactJob", "ArtifactResult", "export", "export_all", "get_exporter"]
+__all__ = ["EXPORTERS", "ArtifactJob", "ExportResult", "export", "export_all", "get_exporter"]

@@ -67,7 +67,7 @@ class ArtifactJob:
 
 
 @dataclass(frozen=True)
-class ArtifactResult:
+class ExportResult:
     name: str
     format: str
     quantization: str
@@ -102,7 +102,7 @@ def export_all(
     recipe=None,
     jobs: list[ArtifactJob] | None = None,
     formats: list[Format | str] | None = None,
-) -> list[ArtifactResult]:
+) -> list[ExportResult]:
     """Build every job (a recipe's, the given ones, or one default per format), each in a child process.
 
     `recipe` is a loaded Recipe (edgevit.recipes.load_recipe: recipes sit above exporters); `formats` keeps only those formats' jobs. Bad
@@ -184,7 +184,7 @@ def _describe(job: ArtifactJob) -> str:
     return ", ".join(f"{k}={v}" for k, v in {"format": job.format.value, **chosen}.items())
 
 
-def _run_child(job: ArtifactJob, saved_model: Path, out_dir: Path, log: Path, note: str | None) -> ArtifactResult:
+def _run_child(job: ArtifactJob, saved_model: Path, out_dir: Path, log: Path, note: str | None) -> ExportResult:
     """Run one export in `python -m edgevit.exporters.worker`; its peak RSS comes from wait4's rusage."""
     with tempfile.TemporaryDirectory(prefix="edgevit-export-") as scratch:
         job_file, result_file = Path(scratch) / "job.json", Path(scratch) / "result.json"
@@ -216,9 +216,9 @@ def _run_child(job: ArtifactJob, saved_model: Path, out_dir: Path, log: Path, no
     )
     if exit_code == 0 and reported.get("status") == STATUS_OK:
         manifest = read_manifest(out_dir / job.name)
-        return ArtifactResult(status=STATUS_OK, error=None, path=job.name, file=f"{job.name}/{manifest['file']}",
+        return ExportResult(status=STATUS_OK, error=None, path=job.name, file=f"{job.name}/{manifest['file']}",
                               file_size=manifest["file_size"], sha256=manifest["sha256"], **common)
-    return ArtifactResult(status=STATUS_FAILED, error=reported.get("error") or _death(exit_code, log), **common)
+    return ExportResult(status=STATUS_FAILED, error=reported.get("error") or _death(exit_code, log), **common)
 
 
 def _wait(child: subprocess.Popen) -> tuple[int, int]:
@@ -260,7 +260,7 @@ def _death(exit_code: int, log: Path) -> str:
     return f"the converter process exited with code {exit_code} without a result; see {log}"
 
 
-def _summary_line(result: ArtifactResult) -> str:
+def _summary_line(result: ExportResult) -> str:
     measured = f"{result.seconds:.1f} s wall clock and peak RSS {_gib(result.peak_rss_bytes)} for its process"
     if result.ok:
         return f"  ok      {result.name}: {result.file} ({result.file_size / 1e6:.1f} MB); {measured}"
@@ -298,7 +298,7 @@ class _Index:
             return []  # another model's artifacts: not listed as this one's
         return [e for e in data.get("artifacts", []) if isinstance(e, dict) and "name" in e]
 
-    def record(self, result: ArtifactResult) -> None:
+    def record(self, result: ExportResult) -> None:
         self.entries[result.name] = asdict(result)
         recipe = self.recipe
         atomic_write_json(self.path, {
@@ -311,7 +311,7 @@ class _Index:
         })
 
 
-def raise_for_failures(results: list[ArtifactResult]) -> None:
+def raise_for_failures(results: list[ExportResult]) -> None:
     """One EdgeVitError line for the caller's exit: the child's own error when one artifact was asked for."""
     failed = [r for r in results if not r.ok]
     if not failed:

@@ -1,6 +1,20 @@
-"""The harness's one error type: a one-line message and the exit code it maps to."""
+"""The exit codes edgevit and the device harness share, and the harness's one error type.
+
+One table for both sides, so a script treats `edgevit ...` and a bundle's `python3 run.py` alike;
+edgevit.errors maps its error types onto these numbers.
+"""
 
 from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_CRASHED = 1  # anything not foreseen (a bug, a runtime crashing mid-run)
+EXIT_USAGE = 2  # a bad command-line argument or option value
+EXIT_DATA = 3  # data, images or golden vectors that cannot be used
+EXIT_MODEL = 4  # a model, artifact or SavedModel that cannot be read, or no runtime that loads it
+EXIT_EXPORT = 5  # an export that failed
+EXIT_PARITY = 6  # outputs that miss their parity gate
+# On a device the bundle is the model's container: a bundle that cannot be used is a model error.
+EXIT_BUNDLE = EXIT_MODEL
 
 
 class HarnessError(Exception):

@@ -7,8 +7,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import BUNDLE_INDEX, BUNDLE_SCHEMA_VERSION, EXIT_BUNDLE
-from .errors import HarnessError
+from . import BUNDLE_INDEX, BUNDLE_SCHEMA_VERSION
+from .errors import EXIT_BUNDLE, HarnessError
 
 
 @dataclass(frozen=True)
@@ -28,13 +28,30 @@ class Bundle:
         return self.index.get("defaults") or {}
 
 
+def path_inside(root: Path, relative: str) -> Path | None:
+    """root/relative resolved (through '..' and symlinks) if it stays inside root (or is root), else None.
+
+    Manifests and bundle indexes are user input: a name like '../../secret' or '/etc/passwd' must
+    not make edgevit or the harness read or write outside the folder that holds it.
+    """
+    if not isinstance(relative, str) or not relative or Path(relative).is_absolute():
+        return None
+    path = (Path(root) / relative).resolve()
+    return path if is_within(path, root) else None
+
+
+def is_within(path: Path, folder: Path) -> bool:
+    """Whether `path` is `folder` or lies below it, once both are resolved (through '..' and symlinks)."""
+    path, folder = Path(path).resolve(), Path(folder).resolve()
+    return path == folder or folder in path.parents
+
+
 def inside(root: Path, relative: str, what: str) -> Path:
-    """`root/relative`, refusing absolute paths and anything that resolves outside `root` (.., symlinks)."""
+    """`root/relative` as path_inside finds it; HarnessError naming `what` when it is not inside the bundle."""
     if not isinstance(relative, str) or not relative or Path(relative).is_absolute():
         raise HarnessError(f"{what} {relative!r} is not a relative path inside the bundle; re-create the bundle", exit_code=EXIT_BUNDLE)
-    root = root.resolve()
-    path = (root / relative).resolve()
-    if path != root and root not in path.parents:
+    path = path_inside(root, relative)
+    if path is None:
         raise HarnessError(f"{what} {relative!r} points outside the bundle; re-create the bundle", exit_code=EXIT_BUNDLE)
     return path
 

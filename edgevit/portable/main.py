@@ -14,17 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
-from . import EXIT_BUNDLE, EXIT_OK, EXIT_PARITY, EXIT_USAGE
+from . import PRODUCER_NAME
 from .files import Bundle, check_sha256, open_bundle
-from .errors import HarnessError
+from .errors import EXIT_BUNDLE, EXIT_CRASHED, EXIT_OK, EXIT_PARITY, EXIT_USAGE, HarnessError
 from .golden import check_matches_manifest, read_golden
 from .machine import current_rss_bytes, fingerprint, peak_rss_bytes, usable_cpus
 from .parity import golden_parity
-from .records import artifact_block, new_record, runtime_block, write_records_file
+from .records import artifact_block, new_record, runtime_block, tool_versions, write_records_file
 from .runtimes import BatchNotSupported, load_model
 from .timing import latency_block, throughput_entry, time_calls, time_once
 
-EXIT_CRASHED = 1
 FALLBACK_DEFAULTS = {"warmup": 5, "runs": 50, "throughput_batch": 8, "throughput_runs": 10}
 
 
@@ -88,7 +87,8 @@ def main(argv: list[str] | None = None, *, default_bundle: Path) -> int:
     if code == EXIT_USAGE:
         print(f"run.py: error: {reason}", file=sys.stderr)
         return code
-    record = new_record(status=status, reason=reason, machine=machine, harness_version=harness_version, **fields)
+    record = new_record(kind="bench", status=status, reason=reason, machine=machine, tool_versions=tool_versions(harness_version),
+                        producer=PRODUCER_NAME, producer_version=harness_version, **fields)
     write_records_file(out, [record])
     _print_summary(record, out)
     if reason:
@@ -124,10 +124,10 @@ def _measure(bundle: Bundle, args) -> tuple[str, str | None, dict]:
 
     # Parity at batch 1, the way an app calls the model.
     outputs = np.concatenate([model.predict(golden.inputs[i : i + 1]) for i in range(golden.count)], axis=0)
-    if outputs.shape != golden.reference.shape:
-        raise HarnessError(f"the model returned shape {list(outputs.shape)}, the golden reference is {list(golden.reference.shape)}",
+    if outputs.shape != golden.probabilities.shape:
+        raise HarnessError(f"the model returned shape {list(outputs.shape)}, the golden reference is {list(golden.probabilities.shape)}",
                            exit_code=EXIT_BUNDLE)
-    parity, failures = golden_parity(outputs, golden.reference, golden.true_labels, gate=bundle.gate,
+    parity, failures = golden_parity(outputs, golden.probabilities, golden.true_labels, gate=bundle.gate,
                                      reference_runtime=golden.reference_runtime)
 
     samples = time_calls(lambda: model.predict(one), warmup=warmup, runs=runs)

@@ -1,4 +1,7 @@
-"""Build the one bench record the harness writes (edgevit/schemas/record-v1.schema.json) and write it atomically."""
+"""Records (edgevit/schemas/record-v1.schema.json): the key list, a new record, its artifact and runtime
+blocks, and an atomic records file. The harness writes them on a device; edgevit.records builds on the
+same functions on the host (and adds schema validation), so both sides write the same record.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +12,10 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
-from . import PRODUCER_NAME
 from .runtimes import PIP_NAMES
 
 SCHEMA_VERSION = 1
-# Every record carries every key (null where not measured), in the host's order.
+# Keys present in every record (null when not measured), in this order.
 RECORD_KEYS = (
     "schema_version", "kind", "created", "status", "reason", "producer", "machine", "tool_versions",
     "artifact", "runtime", "model", "load_ms", "first_inference_ms", "latency", "throughput", "memory",
@@ -23,12 +25,14 @@ _TOOLS = ("numpy", *PIP_NAMES.values())  # runtime names stay in runtimes.py, th
 
 
 def now_iso() -> str:
+    """UTC now, to the second: every `created` field, on the host (edgevit.manifest) and the device."""
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def tool_versions(harness_version: str) -> dict[str, str]:
-    versions = {"python": platform.python_version(), "edgevit-device-harness": harness_version}
-    for name in _TOOLS:
+def installed_versions(names: tuple[str, ...]) -> dict[str, str]:
+    """{distribution: version} for those of `names` installed here (the others left out); edgevit.manifest uses it too."""
+    versions = {}
+    for name in names:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -36,14 +40,24 @@ def tool_versions(harness_version: str) -> dict[str, str]:
     return versions
 
 
-def artifact_block(manifest: dict) -> dict:
+def tool_versions(harness_version: str) -> dict[str, str]:
+    return {"python": platform.python_version(), "edgevit-device-harness": harness_version, **installed_versions(_TOOLS)}
+
+
+def artifact_block(manifest: dict, *, name: str | None = None) -> dict:
+    """The record's `artifact` block, copied from an artifact's manifest.json.
+
+    `name` wins over the manifest's own (default: its name, else the model file's stem). Keys the
+    manifest lacks are null: a failed export has no file, size or hash.
+    """
     source = manifest.get("source") or {}
+    size = manifest.get("file_size")
     return {
-        "name": str(manifest.get("name") or Path(str(manifest["file"])).stem),
+        "name": str(name or manifest.get("name") or Path(str(manifest["file"])).stem),
         "format": str(manifest["format"]),
         "quantization": str(manifest["quantization"]),
         "file": manifest.get("file"),
-        "file_size": int(manifest.get("file_size") or 0),
+        "file_size": None if size is None else int(size),
         "sha256": manifest.get("sha256"),
         "source_fingerprint": source.get("fingerprint"),
     }
@@ -60,14 +74,16 @@ def runtime_block(info, *, cpus: list[int] | None) -> dict:
     }
 
 
-def new_record(*, status: str, reason: str | None, machine: dict, harness_version: str, **fields) -> dict:
+def new_record(*, kind: str, status: str, machine: dict, tool_versions: dict, producer: str, producer_version: str,
+               reason: str | None = None, **fields) -> dict:
+    """A record with every key present (null where not given, no throughput entries); `fields` fill the rest."""
     unknown = set(fields) - set(RECORD_KEYS)
     if unknown:
-        raise ValueError(f"unknown record key(s): {', '.join(sorted(unknown))}")
+        raise ValueError(f"unknown record key(s): {', '.join(sorted(unknown))}; known: {', '.join(RECORD_KEYS)}")
     record = {key: None for key in RECORD_KEYS}
-    record.update(schema_version=SCHEMA_VERSION, kind="bench", created=now_iso(), status=status, reason=reason,
-                  producer={"name": PRODUCER_NAME, "version": harness_version}, machine=machine,
-                  tool_versions=tool_versions(harness_version), throughput=[])
+    record.update(schema_version=SCHEMA_VERSION, kind=kind, created=now_iso(), status=status, reason=reason,
+                  producer={"name": producer, "version": producer_version}, machine=machine,
+                  tool_versions=tool_versions, throughput=[])
     record.update(fields)
     return record
 

@@ -13,8 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import EXIT_BUNDLE
-from .errors import HarnessError
+from .errors import EXIT_BUNDLE, EXIT_MODEL, EXIT_USAGE, HarnessError
 
 
 class BatchNotSupported(Exception):
@@ -36,62 +35,96 @@ def _version(distribution: str, module) -> str | None:
         return getattr(module, "__version__", None)
 
 
+class TFLiteIO:
+    """An allocated LiteRT/TFLite interpreter with one input and one output, fed float32 and read as float32.
+
+    The interpreter handling the device harness and edgevit's LiteRT runner share: the tensor details,
+    int8 input/output (quantized and dequantized with each tensor's own scale and zero point) and
+    resizing the batch where the model's signature allows it (-1 in its batch dimension).
+    """
+
+    def __init__(self, interpreter, *, name: str):
+        self.interpreter = interpreter
+        inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise HarnessError(f"{name}: expected 1 input and 1 output, found {len(inputs)} and {len(outputs)}", exit_code=EXIT_MODEL)
+        self.input, self.output = inputs[0], outputs[0]
+        for detail in (self.input, self.output):
+            _check_quantization(detail)
+        signature = self.input.get("shape_signature")
+        self.dynamic_batch = signature is not None and len(signature) > 0 and int(signature[0]) == -1
+
+    @property
+    def batch(self) -> int:
+        """The batch the interpreter is allocated for now."""
+        return int(self.input["shape"][0])
+
+    def _ensure_batch(self, batch: int) -> None:
+        if self.batch == batch:
+            return
+        if not self.dynamic_batch:
+            raise BatchNotSupported(f"the model has a fixed batch of {self.batch}")
+        shape = [batch, *[int(v) for v in self.input["shape"][1:]]]
+        self.interpreter.resize_tensor_input(self.input["index"], shape)
+        self.interpreter.allocate_tensors()
+        self.input = self.interpreter.get_input_details()[0]
+        self.output = self.interpreter.get_output_details()[0]
+
+    def run(self, images: np.ndarray) -> np.ndarray:
+        """float32 NHWC images -> the output tensor as float32; BatchNotSupported for a batch a fixed model cannot take."""
+        self._ensure_batch(len(images))
+        self.interpreter.set_tensor(self.input["index"], quantize(images, self.input))
+        self.interpreter.invoke()
+        return dequantize(self.interpreter.get_tensor(self.output["index"]), self.output)
+
+
+def _check_quantization(detail: dict) -> None:
+    if np.dtype(detail["dtype"]).kind != "f" and not detail["quantization"][0]:
+        raise HarnessError(f"tensor {detail['name']} is {np.dtype(detail['dtype']).name} without quantization parameters",
+                           exit_code=EXIT_MODEL)
+
+
+def quantize(values: np.ndarray, detail: dict) -> np.ndarray:
+    """float32 -> the tensor's dtype; integer tensors use q = round(x / scale) + zero_point, clipped."""
+    dtype = np.dtype(detail["dtype"])
+    if dtype.kind == "f":
+        return np.ascontiguousarray(values, dtype=dtype)
+    _check_quantization(detail)
+    scale, zero_point = detail["quantization"]
+    info = np.iinfo(dtype)
+    return np.clip(np.round(values / scale) + zero_point, info.min, info.max).astype(dtype)
+
+
+def dequantize(values: np.ndarray, detail: dict) -> np.ndarray:
+    """The tensor's dtype -> float32; integer tensors use x = (q - zero_point) * scale."""
+    if np.dtype(detail["dtype"]).kind == "f":
+        return np.array(values, dtype=np.float32)
+    _check_quantization(detail)
+    scale, zero_point = detail["quantization"]
+    return ((values.astype(np.float32) - zero_point) * scale).astype(np.float32)
+
+
 class TFLiteModel:
-    """ai-edge-litert's (or tflite_runtime's: the same API) Interpreter with one input and one output."""
+    """ai-edge-litert's (or tflite_runtime's: the same API) Interpreter, for the device harness."""
 
     def __init__(self, path: Path, *, threads: int, module, runtime: str, distribution: str):
-        self.interpreter = module.Interpreter(model_path=str(path), num_threads=threads)
-        self.interpreter.allocate_tensors()
-        inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
-        if len(inputs) != 1 or len(outputs) != 1:
-            raise HarnessError(f"{path.name}: expected 1 input and 1 output, found {len(inputs)} and {len(outputs)}", exit_code=EXIT_BUNDLE)
-        self._input, self._output = inputs[0], outputs[0]
-        signature = self._input.get("shape_signature")
-        # -1 in the batch dimension of the signature: the interpreter may be resized to any batch.
-        self.dynamic_batch = signature is not None and len(signature) > 0 and int(signature[0]) == -1
+        interpreter = module.Interpreter(model_path=str(path), num_threads=threads)
+        interpreter.allocate_tensors()
+        self.io = TFLiteIO(interpreter, name=path.name)
+        self.dynamic_batch = self.io.dynamic_batch
         self.info = RuntimeInfo(
             name=runtime,
             version=_version(distribution, module),
             threads=threads,
-            details={"api": f"{module.__name__}.Interpreter", "input_dtype": np.dtype(self._input["dtype"]).name,
+            details={"api": f"{module.__name__}.Interpreter", "input_dtype": np.dtype(self.io.input["dtype"]).name,
                      "dynamic_batch": self.dynamic_batch, "default_delegates": "runtime default (XNNPACK where built in)"},
         )
 
-    def _ensure_batch(self, batch: int) -> None:
-        if int(self._input["shape"][0]) == batch:
-            return
-        if not self.dynamic_batch:
-            raise BatchNotSupported(f"the model has a fixed batch of {int(self._input['shape'][0])}")
-        shape = [batch, *[int(v) for v in self._input["shape"][1:]]]
-        self.interpreter.resize_tensor_input(self._input["index"], shape)
-        self.interpreter.allocate_tensors()
-        self._input = self.interpreter.get_input_details()[0]
-        self._output = self.interpreter.get_output_details()[0]
-
     def predict(self, images: np.ndarray) -> np.ndarray:
-        self._ensure_batch(len(images))
-        self.interpreter.set_tensor(self._input["index"], _quantize(images, self._input))
-        self.interpreter.invoke()
-        return _dequantize(self.interpreter.get_tensor(self._output["index"]), self._output)
+        return self.io.run(images)
 
     def close(self) -> None:
-        self.interpreter = None
-
-
-def _quantize(x: np.ndarray, detail: dict) -> np.ndarray:
-    dtype = np.dtype(detail["dtype"])
-    if dtype == np.float32:
-        return np.ascontiguousarray(x, dtype=np.float32)
-    scale, zero_point = detail["quantization"]
-    info = np.iinfo(dtype)
-    return np.clip(np.round(x / scale + zero_point), info.min, info.max).astype(dtype)
-
-
-def _dequantize(y: np.ndarray, detail: dict) -> np.ndarray:
-    if np.dtype(detail["dtype"]) == np.float32:
-        return np.array(y, dtype=np.float32)
-    scale, zero_point = detail["quantization"]
-    return ((y.astype(np.float32) - zero_point) * scale).astype(np.float32)
+        self.io = None
 
 
 class OnnxModel:
@@ -167,7 +200,7 @@ def load_model(path: Path, manifest: dict, *, threads: int, runtime: str | None 
     if runtime is not None:
         if runtime not in candidates:
             raise HarnessError(f"runtime {runtime!r} cannot run a {fmt} model; known for {fmt}: {', '.join(candidates)}",
-                               exit_code=2)
+                               exit_code=EXIT_USAGE)
         candidates = (runtime,)
     missing = []
     for name in candidates:

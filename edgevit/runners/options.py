@@ -12,7 +12,10 @@ COMPUTE_UNITS = ("all", "cpu_only", "cpu_and_gpu", "cpu_and_ne")
 
 
 class RuntimeUnavailable(ModelError):
-    """The runtime or device does not exist here (Core ML on Linux, no CUDA provider, ...): "not available", not a failure of the model."""
+    """The runtime or device does not exist here (Core ML on Linux, no CUDA provider, ...): "not available", not a failure of the model.
+
+    The one such error: runners raise it, and bench's runner factories raise and record it.
+    """
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import math
 from edgevit.errors import EdgeVitError, ModelError
 from edgevit.formats import REFERENCE_RUNTIME
 from edgevit.runners import RunnerInfo
-from edgevit.verify.run import ArtifactResult, Status, VerifyReport
+from edgevit.verify.run import ArtifactParity, Status, VerifyReport
 
 SHOWN_FLIPS = 5  # per artifact in the printed table; the JSON lists every one
 
@@ -26,7 +26,7 @@ def _runner_dict(info: RunnerInfo | None) -> dict | None:
             "emulated": info.emulated, "details": info.details}
 
 
-def result_to_dict(result: ArtifactResult) -> dict:
+def result_to_dict(result: ArtifactParity) -> dict:
     m = result.metrics
     return {
         "name": result.name,
@@ -83,16 +83,13 @@ def report_to_dict(report: VerifyReport) -> dict:
 _RECORD_STATUS = {Status.PASSED: "ok", Status.PARITY_FAILED: "parity failed", Status.FAILED_TO_LOAD: "failed"}
 
 
-def result_to_record(result: ArtifactResult, report: VerifyReport, *, machine: dict, versions: dict) -> dict:
+def result_to_record(result: ArtifactParity, report: VerifyReport, *, machine: dict, versions: dict) -> dict:
     """One record-v1 "verify" record (edgevit/records.py) for bench and report to attach."""
-    from edgevit.records import new_record
+    from edgevit.records import artifact_block, new_record
 
-    manifest = result.manifest
     artifact = None
-    if result.format is not None:
-        artifact = {"name": result.name, "format": result.format, "quantization": result.quantization,
-                    "file": manifest.get("file"), "file_size": int(manifest.get("file_size") or 0), "sha256": manifest.get("sha256"),
-                    "source_fingerprint": (manifest.get("source") or {}).get("fingerprint")}
+    if result.format is not None:  # the format and quantization verify read (a SavedModel's manifest names neither)
+        artifact = artifact_block({**result.manifest, "format": result.format, "quantization": result.quantization}, name=result.name)
     m = result.metrics
     parity = None
     if m is not None:

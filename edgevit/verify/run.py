@@ -76,7 +76,7 @@ class ParityMetrics:
 
 
 @dataclass(frozen=True)
-class ArtifactResult:
+class ArtifactParity:
     name: str
     folder: Path
     format: str | None
@@ -121,14 +121,14 @@ class DataInfo:
 class VerifyReport:
     reference: ReferenceResult
     data: DataInfo
-    results: tuple[ArtifactResult, ...]
+    results: tuple[ArtifactParity, ...]
     seconds: float
 
     @property
     def passed(self) -> bool:
         return all(r.passed for r in self.results)
 
-    def by_status(self, status: Status) -> list[ArtifactResult]:
+    def by_status(self, status: Status) -> list[ArtifactParity]:
         return [r for r in self.results if r.status is status]
 
 
@@ -327,11 +327,11 @@ def _verify_one(
     overrides: dict,
     options: RunnerOptions,
     runtimes: dict[str, str],
-) -> ArtifactResult:
+) -> ArtifactParity:
     try:
         artifact = open_artifact(folder)
     except EdgeVitError as exc:
-        return ArtifactResult(folder.name, folder, None, None, Status.FAILED_TO_LOAD, str(exc))
+        return ArtifactParity(folder.name, folder, None, None, Status.FAILED_TO_LOAD, str(exc))
     base = dict(name=artifact.name, folder=folder, format=artifact.format, quantization=artifact.quantization, manifest=artifact.manifest)
     gate = gate_for(artifact.name, artifact.format, artifact.quantization, overrides)
     runner = None
@@ -340,10 +340,10 @@ def _verify_one(
         runner = runner_for(artifact, runtime=runtimes.get(artifact.format), options=options)
         probs, seconds = _predict(runner, evalset, artifact.preprocessing)
     except EdgeVitError as exc:
-        return ArtifactResult(**base, status=Status.FAILED_TO_LOAD, reason=str(exc), gate=gate, runner=getattr(runner, "info", None))
+        return ArtifactParity(**base, status=Status.FAILED_TO_LOAD, reason=str(exc), gate=gate, runner=getattr(runner, "info", None))
     except Exception as exc:  # a runtime crashing on the model (ORT/LiteRT raise their own types)
         reason = f"{type(exc).__name__} while running it: {first_line(exc)}"
-        return ArtifactResult(**base, status=Status.FAILED_TO_LOAD, reason=reason, gate=gate, runner=getattr(runner, "info", None))
+        return ArtifactParity(**base, status=Status.FAILED_TO_LOAD, reason=reason, gate=gate, runner=getattr(runner, "info", None))
     finally:
         if runner is not None:
             runner.close()
@@ -355,7 +355,7 @@ def _verify_one(
     notes = tuple(n for n in [_preprocessing_note(artifact, reference)] if n)
     status = Status.PARITY_FAILED if failures else Status.PASSED
     reason = "; ".join([*failures, *notes]) or None
-    return ArtifactResult(**base, status=status, reason=reason, gate=gate, failures=tuple(failures), metrics=metrics,
+    return ArtifactParity(**base, status=status, reason=reason, gate=gate, failures=tuple(failures), metrics=metrics,
                           runner=runner.info, predict_seconds=seconds, notes=notes)
 
 

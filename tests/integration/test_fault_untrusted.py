@@ -51,6 +51,22 @@ def test_symlink_escaping_a_folder_is_refused(tmp_path):
     assert path_inside(tmp_path / "artifact", "ok/model.tflite") == (tmp_path / "artifact" / "ok" / "model.tflite").resolve()
 
 
+def test_the_host_and_the_device_harness_share_one_inside_check(tmp_path):
+    from edgevit.fsutil import is_within
+    from edgevit.portable.errors import HarnessError
+    from edgevit.portable.files import inside
+
+    (tmp_path / "artifact" / "sub").mkdir(parents=True)
+    (tmp_path / "artifact" / "escape").symlink_to(tmp_path)
+    assert is_within(tmp_path / "artifact" / "sub" / "..", tmp_path / "artifact")
+    assert not is_within(tmp_path / "artifact" / "escape", tmp_path / "artifact")
+    assert not is_within(tmp_path / "artifact-2", tmp_path / "artifact")  # a name prefix is not a parent
+    assert inside(tmp_path / "artifact", "sub", "golden_dir") == (tmp_path / "artifact" / "sub").resolve()
+    with pytest.raises(HarnessError, match="'escape/x' points outside the bundle") as caught:
+        inside(tmp_path / "artifact", "escape/x", "artifact_dir")
+    assert caught.value.exit_code == 4
+
+
 def test_artifact_manifest_pointing_outside_is_refused(tiny_run, tmp_path):
     folder = tmp_path / "artifact"
     shutil.copytree(tiny_run.saved_model, tmp_path / "sm")

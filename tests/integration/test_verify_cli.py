@@ -89,8 +89,9 @@ def test_table_says_emulated_and_records_follow_the_schema(full_report):
 def test_golden_vectors_are_the_savedmodel_outputs(full_report, tiny_run):
     from edgevit.data.folders import load_image_folders
     from edgevit.data.preprocess import preprocess
+    from edgevit.portable.golden import read_golden
     from edgevit.savedmodel.source import open_source
-    from edgevit.verify.golden import golden_indices, read_golden
+    from edgevit.verify.golden import golden_indices
     from edgevit.manifest import preprocessing_of
     from edgevit.savedmodel.load import LoadedSavedModel
 

@@ -103,3 +103,43 @@ def test_schema_file_is_json_schema_shaped_and_every_def_is_reachable():
         assert f'"#/$defs/{name}"' in text, f"$defs/{name} is never referenced"
     assert validate_document({"schema_version": 1, "records": []}) == []
     assert validate_document({"schema_version": 1}) == ["file: missing key 'records'"]
+
+
+def test_artifact_block_copies_the_manifest_and_is_the_same_on_host_and_device():
+    from edgevit import __version__
+    from edgevit.portable import records as portable_records
+    from edgevit.records import artifact_block
+
+    assert artifact_block is portable_records.artifact_block  # one builder for bench, verify and the harness
+    manifest = {"kind": "artifact", "name": "tflite-dynamic", "format": "tflite", "quantization": "dynamic", "file": "model.tflite",
+                "file_size": 123, "sha256": "ab" * 32, "source": {"saved_model": "/x", "fingerprint": "cd" * 32}, "labels": ["a"]}
+    assert artifact_block(manifest) == ARTIFACT
+    assert artifact_block(manifest, name="renamed")["name"] == "renamed"
+    assert artifact_block({**manifest, "name": None})["name"] == "model"  # the model file's stem
+    # A failed export has no file: size, hash and fingerprint are null, and the record still validates.
+    failed = artifact_block({"format": "onnx", "quantization": "int8-dynamic"}, name="onnx-int8")
+    assert failed == {"name": "onnx-int8", "format": "onnx", "quantization": "int8-dynamic", "file": None, "file_size": None,
+                      "sha256": None, "source_fingerprint": None}
+    record = new_record(kind="bench", status="export failed", reason="converter crashed", machine=MACHINE, tool_versions={},
+                        producer="test", artifact=failed)
+    assert validate_record(record) == [] and record["producer"] == {"name": "test", "version": __version__}
+
+
+def test_the_device_harness_builds_records_with_the_same_keys():
+    from edgevit.portable.records import new_record as device_new_record
+
+    record = device_new_record(kind="bench", status="ok", machine=MACHINE, tool_versions={"python": "3.11.7"},
+                               producer="edgevit-device", producer_version="9.9", artifact=ARTIFACT)
+    assert tuple(record) == RECORD_KEYS and record["producer"] == {"name": "edgevit-device", "version": "9.9"}
+    with pytest.raises(ValueError, match="unknown record key"):
+        device_new_record(kind="bench", status="ok", machine=MACHINE, tool_versions={}, producer="x", producer_version="1", speed=1)
+
+
+def test_edgevit_errors_exit_with_the_device_harness_numbers():
+    from edgevit import errors
+    from edgevit.portable import errors as table
+
+    assert [errors.EdgeVitError.exit_code, errors.UsageError.exit_code, errors.DataError.exit_code, errors.ModelError.exit_code,
+            errors.ExportError.exit_code, errors.ParityError.exit_code] == [1, 2, 3, 4, 5, 6]
+    assert (table.EXIT_CRASHED, table.EXIT_USAGE, table.EXIT_DATA, table.EXIT_MODEL, table.EXIT_EXPORT, table.EXIT_PARITY) == (1, 2, 3, 4, 5, 6)
+    assert table.EXIT_BUNDLE == errors.ModelError.exit_code and table.EXIT_OK == 0

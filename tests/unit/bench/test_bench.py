@@ -10,7 +10,7 @@ import pytest
 from edgevit.bench import run as bench_mod
 from edgevit.bench.options import BenchOptions, parse_threads
 from edgevit.bench.run import bench_artifacts
-from edgevit.bench.runtimes import RuntimeUnavailable
+from edgevit.runners.options import RuntimeUnavailable
 from edgevit.errors import DataError, UsageError
 from edgevit.portable.timing import percentile
 from edgevit.records import validate_record

@@ -27,7 +27,9 @@ def _fake_coreml(artifact, tmp_path, **changes):
     (package / "Manifest.json").write_text('{"fileFormatVersion": "1.0.0"}')
     (package / "Data" / "com.apple.CoreML" / "model.mlmodel").write_bytes(b"\x08\x09spec")
     manifest = json.loads((artifact / "manifest.json").read_text())
-    manifest.update(format="coreml", quantization="fp16", file="model.mlpackage", sha256=None, name="coreml-fp16", **changes)
+    size = sum(p.stat().st_size for p in package.rglob("*") if p.is_file())
+    manifest.update(format="coreml", quantization="fp16", file="model.mlpackage", file_size=size, sha256=None, name="coreml-fp16",
+                    **changes)
     (fake / "manifest.json").write_text(json.dumps(manifest))
     shutil.copy2(artifact / "labels.txt", fake / "labels.txt")
     return fake

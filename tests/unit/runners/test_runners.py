@@ -86,7 +86,8 @@ def test_litert_int8_quantizes_input_and_dequantizes_output(artifacts, reference
 
 
 def test_quantize_and_dequantize_use_scale_and_zero_point():
-    from edgevit.runners.litert import dequantize, quantize
+    from edgevit.portable.errors import HarnessError
+    from edgevit.portable.runtimes import dequantize, quantize
 
     detail = {"name": "x", "dtype": np.int8, "quantization": (0.5, -3)}
     q = quantize(np.array([0.5, -1.0, 100.0, -100.0], np.float32), detail)
@@ -94,7 +95,7 @@ def test_quantize_and_dequantize_use_scale_and_zero_point():
     np.testing.assert_array_equal(dequantize(q, detail), [0.5, -1.0, 65.0, -62.5])
     float_detail = {"name": "x", "dtype": np.float32, "quantization": (0.0, 0)}
     assert quantize(np.array([1.5], np.float32), float_detail).tolist() == [1.5]
-    with pytest.raises(ModelError, match="without quantization parameters"):
+    with pytest.raises(HarnessError, match="without quantization parameters"):
         quantize(np.zeros(2, np.float32), {"name": "x", "dtype": np.int8, "quantization": (0.0, 0)})
 
 

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from edgevit.errors import DataError, UsageError
+from edgevit.errors import UsageError
 from edgevit.formats import Gate
 from edgevit.verify.gates import default_gate, gate_failures, gate_for, read_gate_overrides
 from edgevit.verify.metrics import abs_errors, accuracy, accuracy_difference, agreement, mcnemar_exact_p, mean_kl_divergence, top1
@@ -135,7 +135,9 @@ def test_bad_recipe_gates_are_usage_errors(tmp_path, text, message):
 
 
 def test_golden_vectors_round_trip_in_the_documented_format(tmp_path):
-    from edgevit.verify.golden import INDEX_FILE, golden_indices, read_golden, write_golden
+    from edgevit.portable.errors import HarnessError
+    from edgevit.portable.golden import GOLDEN_INDEX, read_golden
+    from edgevit.verify.golden import golden_indices, write_golden
 
     rng = np.random.default_rng(0)
     inputs = rng.normal(size=(3, 4, 5, 3)).astype(np.float32)
@@ -144,7 +146,7 @@ def test_golden_vectors_round_trip_in_the_documented_format(tmp_path):
     pre = {"height": 4, "width": 5, "resize": "bilinear", "color": "RGB", "layout": "NHWC", "mean": [127.5] * 3, "std": [127.5] * 3}
     folder = write_golden(tmp_path / "golden", inputs=inputs, probabilities=probabilities, true_labels=np.array([5, 0, 2]),
                           label_names=names, preprocessing=pre, fingerprint="abc123")
-    index = json.loads((folder / INDEX_FILE).read_text())
+    index = json.loads((folder / GOLDEN_INDEX).read_text())
     assert index == {
         "schema_version": 1, "count": 3, "input_shape": [3, 4, 5, 3], "num_classes": 6, "dtype": "float32",
         "byte_order": "little", "inputs_file": "inputs.f32", "outputs_file": "probabilities.f32", "true_labels": [5, 0, 2],
@@ -158,11 +160,12 @@ def test_golden_vectors_round_trip_in_the_documented_format(tmp_path):
     np.testing.assert_array_equal(golden.inputs, inputs)
     np.testing.assert_array_equal(golden.probabilities, probabilities)
     assert golden.true_labels.tolist() == [5, 0, 2] and golden.label_names == names and golden.count == 3
+    assert golden.reference == {"runtime": "savedmodel", "fingerprint": "abc123"} and golden.preprocessing == pre
 
     (folder / "probabilities.f32").write_bytes(b"\0" * 8)
-    with pytest.raises(DataError, match="8 bytes, expected 72"):
+    with pytest.raises(HarnessError, match="8 bytes, expected 72"):
         read_golden(folder)
-    with pytest.raises(DataError, match="no golden.json"):
+    with pytest.raises(HarnessError, match="golden.json is missing"):
         read_golden(tmp_path)
     assert golden_indices(48, 8).tolist() == [0, 7, 13, 20, 27, 34, 40, 47]
     assert golden_indices(3, 8).tolist() == [0, 1, 2]
