@@ -6,14 +6,13 @@ it came from (data fingerprint, training recipe, tool versions) and how well it 
 
 from __future__ import annotations
 
-import json
 import platform
 from pathlib import Path
 
 from edgevit.config import LABELS_NAME, MANIFEST_NAME, MANIFEST_SCHEMA_VERSION, Preprocessing
 from edgevit.errors import ModelError
 from edgevit.formats import REFERENCE_FORMAT, packages
-from edgevit.fsutil import atomic_write_json, atomic_write_text
+from edgevit.fsutil import BadJson, atomic_write_json, atomic_write_text, load_json
 # Shared with the device harness, whose records carry the same timestamps and version lists.
 from edgevit.portable.records import installed_versions, now_iso  # noqa: F401  (now_iso re-exported)
 
@@ -52,9 +51,9 @@ def read_manifest(folder: Path) -> dict:
     if not path.is_file():
         raise ModelError(f"{folder}: no {MANIFEST_NAME}; point at a folder written by `edgevit train` or `edgevit export`")
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"{path}: not valid JSON ({exc}); re-create it with edgevit") from None
+        manifest = load_json(path)
+    except BadJson as exc:
+        raise ModelError(f"{path}: {exc}; re-create it with edgevit") from None
     if not isinstance(manifest, dict):
         raise ModelError(f"{path}: expected a JSON object; re-create it with edgevit")
     missing = [k for k in REQUIRED_KEYS if k not in manifest]

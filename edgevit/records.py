@@ -56,7 +56,7 @@ from typing import Any, Iterable
 
 from edgevit import __version__
 from edgevit.errors import DataError
-from edgevit.fsutil import atomic_write_json
+from edgevit.fsutil import BadJson, atomic_write_json, load_json
 # The key list, the record builder and its artifact block live with the device harness, which
 # writes the same records on devices; re-exported here as edgevit.records.*.
 from edgevit.portable.records import RECORD_KEYS, SCHEMA_VERSION, artifact_block  # noqa: F401
@@ -234,9 +234,9 @@ def read_records(paths: Iterable[Path | str]) -> list[dict]:
         if not path.is_file():
             raise DataError(f"{path}: no such records file; pass files written by `edgevit bench` or the device harness")
         try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise DataError(f"{path}: not valid JSON ({exc}); pass a records file") from None
+            document = load_json(path)
+        except BadJson as exc:
+            raise DataError(f"{path}: {exc}; pass a records file") from None
         version = document.get("schema_version") if isinstance(document, dict) else None
         if isinstance(version, int) and version > SCHEMA_VERSION:
             raise DataError(f"{path}: records schema version {version} is newer than this edgevit understands "

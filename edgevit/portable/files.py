@@ -56,13 +56,28 @@ def inside(root: Path, relative: str, what: str) -> Path:
     return path
 
 
+class BadJson(ValueError):
+    """A file that is not UTF-8 JSON; str() says why, without the path (each caller adds it and what to do)."""
+
+
+def load_json(path: Path):
+    """The parsed JSON of `path` (every JSON file edgevit reads, host and device); BadJson when it is not
+    valid UTF-8 JSON or nests too deeply to parse. OSError (a missing file) passes through."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadJson(f"not valid JSON ({exc})") from None
+    except RecursionError:  # json's C parser recurses per nesting level
+        raise BadJson("not valid JSON (nested too deeply to read)") from None
+
+
 def read_json(path: Path, what: str) -> dict:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = load_json(path)
     except FileNotFoundError:
         raise HarnessError(f"{path}: {what} is missing; re-create the bundle with `edgevit device bundle`", exit_code=EXIT_BUNDLE) from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise HarnessError(f"{path}: {what} is not valid JSON ({exc}); re-create the bundle", exit_code=EXIT_BUNDLE) from None
+    except BadJson as exc:
+        raise HarnessError(f"{path}: {what} is {exc}; re-create the bundle", exit_code=EXIT_BUNDLE) from None
     if not isinstance(data, dict):
         raise HarnessError(f"{path}: {what} must be a JSON object; re-create the bundle", exit_code=EXIT_BUNDLE)
     return data
