@@ -7,7 +7,7 @@ record, per artifact, wall time, peak RSS and file size, each conversion in its 
 
 Steps, each a separate process timed by `/usr/bin/time -v` (peak RSS = its "Maximum resident set size"):
   1. savedmodel  build the classifier with random weights (edgevit.models.build_classifier, no
-                 pretrained file) and write the SavedModel + manifest (edgevit.savedmodel.io)
+                 pretrained file) and write the SavedModel + manifest (edgevit.savedmodel.write)
   2. per artifact `edgevit export SAVED_MODEL --out OUT --format F --quantization Q`: tflite dynamic,
                  tflite fp32 (for the size ratio), onnx fp32, coreml fp16, coreml int8
   3. parity      tflite-dynamic and onnx-fp32 against the SavedModel on a few random inputs
@@ -52,7 +52,7 @@ def step_savedmodel(args) -> None:
     from edgevit.keras_backend import import_keras
     from edgevit.manifest import io_spec, now_iso, tool_versions
     from edgevit.models import ClassifierConfig, build_classifier
-    from edgevit.savedmodel.io import save_savedmodel
+    from edgevit.savedmodel.write import save_savedmodel
 
     import_keras().utils.set_random_seed(args.seed)
     config = ClassifierConfig(variant=args.variant, image_size=args.image_size, num_classes=args.classes,
@@ -81,7 +81,7 @@ def step_parity(args) -> None:
     import onnxruntime as ort
     from ai_edge_litert.interpreter import Interpreter
 
-    from edgevit.savedmodel.io import LoadedSavedModel
+    from edgevit.savedmodel.load import LoadedSavedModel
 
     reference_model = LoadedSavedModel(Path(args.saved_model))
     size = reference_model.input_shape[1]
