@@ -13,7 +13,7 @@ does after `convert_variables_to_constants_v2`)? Its TF frontend then holds the 
 over (the GraphDef, a tf.Graph, NodeDef copies, numpy values, and a TF session that re-evaluates
 every constant), and it formats the whole GraphDef into a log string: 12.3 GiB peak and ~4 minutes
 lost at ViT-L/32 scale. This route gives the same program (the same non-constant op sequence and
-bitwise-equal weights, on the tiny model in tests/test_export_coreml.py and on ViT-L/32) with the
+bitwise-equal weights, on the tiny model in tests/unit/exporters/test_export_coreml.py and on ViT-L/32) with the
 weights held by MIL only: 3.2 GiB peak for ViT-L/32 fp16 (benchmarks/results/export-vit-l32-*.md).
 
 The model is a classifier (Vision's VNCoreMLRequest returns labels): its outputs are `classLabel`

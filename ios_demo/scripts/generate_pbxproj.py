@@ -2,7 +2,7 @@
 
 Run it after adding or removing a Swift file when no Xcode is at hand (`python3 ios_demo/scripts/generate_pbxproj.py [OUT]`);
 the IDs are derived from the file names, so regenerating an unchanged tree gives the same file byte for byte.
-tests/test_ios_project.py fails when the project and the folder disagree.
+tests/unit/ios_demo/test_ios_project.py fails when the project and the folder disagree.
 """
 import hashlib
 import sys
