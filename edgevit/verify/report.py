@@ -7,7 +7,7 @@ import math
 from edgevit.errors import EdgeVitError, ModelError
 from edgevit.formats import REFERENCE_RUNTIME
 from edgevit.runners import RunnerInfo
-from edgevit.verify.run import ArtifactParity, Status, VerifyReport
+from edgevit.verify.results import ArtifactParity, Status, VerifyReport
 
 SHOWN_FLIPS = 5  # per artifact in the printed table; the JSON lists every one
 

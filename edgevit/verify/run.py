@@ -11,125 +11,31 @@ device would do), so a manifest with a wrong mean/std fails parity rather than b
 
 Each artifact ends in one status: "passed", "parity failed" (the gate's failures say which number
 missed and by how much) or "failed to load" (corrupted file, wrong labels or input size, a runtime
-that cannot open it; verification continues with the next artifact). Metrics: see edgevit/verify/metrics.py;
-gates: edgevit/verify/gates.py; JSON, records and the printed table: edgevit/verify/report.py.
+that cannot open it; verification continues with the next artifact). The data: edgevit/verify/evalset.py;
+metrics: edgevit/verify/metrics.py; gates: edgevit/verify/gates.py; what is returned: edgevit/verify/results.py;
+JSON, records and the printed table: edgevit/verify/report.py.
 """
 
 from __future__ import annotations
 
-import enum
 import logging
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
-from edgevit.config import MANIFEST_NAME, Preprocessing
-from edgevit.errors import DataError, EdgeVitError, ModelError, UsageError
-from edgevit.formats import REFERENCE_FORMAT, REFERENCE_RUNTIME, Gate
-from edgevit.verify.gates import gate_failures, gate_for, read_gate_overrides
-from edgevit.verify.metrics import AccuracyDifference, abs_errors, accuracy, accuracy_difference, agreement, mean_kl_divergence, top1
-from edgevit.runners import Artifact, RunnerInfo, RunnerOptions, open_artifact, runner_for
+from edgevit.config import MANIFEST_NAME
+from edgevit.errors import EdgeVitError, ModelError, UsageError
+from edgevit.formats import REFERENCE_FORMAT, REFERENCE_RUNTIME
+from edgevit.runners import Artifact, RunnerOptions, open_artifact, runner_for
 from edgevit.runners.batching import first_line
-
-# Images normalised at a time (ViT-L/32 at 224 px: 256 images are 154 MB of float32).
-CHUNK_IMAGES = 256
+from edgevit.verify.evalset import EvalSet, load_eval_set, predict_all, resolve_data_root
+from edgevit.verify.gates import gate_failures, gate_for, read_gate_overrides
+from edgevit.verify.metrics import abs_errors, accuracy, accuracy_difference, agreement, mean_kl_divergence, top1
+from edgevit.verify.results import ArtifactParity, DataInfo, Flip, ParityMetrics, ReferenceResult, Status, VerifyReport
 
 logger = logging.getLogger(__name__)
-
-
-class Status(str, enum.Enum):
-    PASSED = "passed"
-    PARITY_FAILED = "parity failed"
-    FAILED_TO_LOAD = "failed to load"
-
-
-@dataclass(frozen=True)
-class Flip:
-    """An image whose top-1 class differs between the reference and the artifact."""
-
-    path: str
-    true_label: str
-    reference: str
-    artifact: str
-
-
-@dataclass(frozen=True)
-class ParityMetrics:
-    count: int
-    accuracy: float
-    reference_accuracy: float
-    difference: AccuracyDifference  # artifact - reference accuracy, points, with its 95% interval
-    agreement: float
-    flips: tuple[Flip, ...]
-    max_abs_error: float
-    mean_abs_error: float
-    mean_kl_divergence: float
-    non_finite: int  # probabilities that are NaN or infinite
-
-    @property
-    def accuracy_drop(self) -> float:
-        """Reference minus artifact accuracy in points (positive: the artifact is worse)."""
-        return -self.difference.points
-
-
-@dataclass(frozen=True)
-class ArtifactParity:
-    name: str
-    folder: Path
-    format: str | None
-    quantization: str | None
-    status: Status
-    reason: str | None  # one line; None when passed without notes
-    gate: Gate | None = None
-    failures: tuple[str, ...] = ()
-    metrics: ParityMetrics | None = None
-    runner: RunnerInfo | None = None
-    predict_seconds: float | None = None  # wall time of runner.predict over the whole split
-    notes: tuple[str, ...] = ()
-    manifest: dict = field(default_factory=dict, repr=False)
-
-    @property
-    def emulated(self) -> bool:
-        return bool(self.runner and self.runner.emulated)
-
-    @property
-    def passed(self) -> bool:
-        return self.status is Status.PASSED
-
-
-@dataclass(frozen=True)
-class ReferenceResult:
-    saved_model: Path
-    fingerprint: str
-    accuracy: float
-    runner: RunnerInfo
-    predict_seconds: float
-
-
-@dataclass(frozen=True)
-class DataInfo:
-    root: Path
-    split: str
-    count: int
-    classes: int
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    reference: ReferenceResult
-    data: DataInfo
-    results: tuple[ArtifactParity, ...]
-    seconds: float
-
-    @property
-    def passed(self) -> bool:
-        return all(r.passed for r in self.results)
-
-    def by_status(self, status: Status) -> list[ArtifactParity]:
-        return [r for r in self.results if r.status is status]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -176,78 +82,8 @@ def resolve_saved_model(folders: list[Path], saved_model: Path | str | None) -> 
     return Path(next(iter(sources)))
 
 
-def resolve_data_root(reference: Artifact, data: Path | str | None) -> Path:
-    if data is not None:
-        return Path(data)
-    root = (reference.manifest.get("dataset") or {}).get("root")
-    if not root:
-        raise DataError(f"{reference.folder}: its manifest records no data set; pass --data ROOT")
-    if not Path(root).is_dir():
-        raise DataError(f"{root} (the data set recorded in {reference.folder}/{MANIFEST_NAME}) does not exist; pass --data ROOT")
-    return Path(root)
-
-
-@dataclass(frozen=True)
-class EvalSet:
-    """The labelled images, decoded once per input size, with labels as the model's class indices."""
-
-    root: Path
-    split: str
-    paths: tuple[Path, ...]
-    labels: np.ndarray  # index into the model's labels
-    label_names: list[str]  # the model's labels
-    _pixels: dict = field(default_factory=dict, repr=False)
-
-    def pixels(self, spec: Preprocessing) -> np.ndarray:
-        """uint8 (N, H, W, 3): decoded and resized as spec says (cached per size and resize method)."""
-        from edgevit.data.batches import load_pixels
-        from edgevit.data.folders import Split
-
-        key = (spec.height, spec.width, spec.resize, spec.color)
-        if key not in self._pixels:
-            self._pixels[key] = load_pixels(Split(self.split, self.paths, self.labels), spec)
-        return self._pixels[key]
-
-    def inputs(self, spec: Preprocessing, start: int, stop: int) -> np.ndarray:
-        """Images start..stop as model input: edgevit.data.preprocess's normalisation with `spec`."""
-        from edgevit.data.preprocess import normalize
-
-        return normalize(self.pixels(spec)[start:stop], spec)
-
-
-def load_eval_set(root: Path, split: str, label_names: list[str], *, max_images: int | None = None) -> EvalSet:
-    """The split's images with labels mapped onto the model's classes; DataError for classes the model does not know."""
-    from edgevit.data.folders import load_image_folders
-    from edgevit.verify.golden import golden_indices
-
-    folders = load_image_folders(root, splits=(split,))
-    unknown = [name for name in folders.class_names if name not in label_names]
-    if unknown:
-        shown = ", ".join(unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
-        raise DataError(
-            f"{root}/{split} has {len(unknown)} class folder(s) the model does not know ({shown}); "
-            f"the model has {len(label_names)} classes: pass the data set it was trained on (--data ROOT)"
-        )
-    data = folders.split(split)
-    index_of = {name: i for i, name in enumerate(label_names)}
-    labels = np.asarray([index_of[folders.class_names[k]] for k in data.labels], dtype=np.int64)
-    chosen = np.arange(len(data)) if max_images is None else golden_indices(len(data), max_images)
-    return EvalSet(Path(root), split, tuple(data.paths[i] for i in chosen), labels[chosen], list(label_names))
-
-
 # ------------------------------------------------------------------------------------------------
 # Running
-
-
-def _predict(runner, evalset: EvalSet, spec: Preprocessing) -> tuple[np.ndarray, float]:
-    """All images through `runner`, in chunks; (probabilities, wall seconds spent in runner.predict)."""
-    outputs, seconds = [], 0.0
-    for start in range(0, len(evalset.paths), CHUNK_IMAGES):
-        batch = evalset.inputs(spec, start, start + CHUNK_IMAGES)
-        began = time.perf_counter()
-        outputs.append(runner.predict(batch))
-        seconds += time.perf_counter() - began
-    return np.concatenate(outputs), seconds
 
 
 def compute_metrics(reference: np.ndarray, artifact: np.ndarray, evalset: EvalSet) -> ParityMetrics:
@@ -338,7 +174,7 @@ def _verify_one(
     try:
         _pre_checks(artifact, reference, fingerprint)
         runner = runner_for(artifact, runtime=runtimes.get(artifact.format), options=options)
-        probs, seconds = _predict(runner, evalset, artifact.preprocessing)
+        probs, seconds = predict_all(runner, evalset, artifact.preprocessing)
     except EdgeVitError as exc:
         return ArtifactParity(**base, status=Status.FAILED_TO_LOAD, reason=str(exc), gate=gate, runner=getattr(runner, "info", None))
     except Exception as exc:  # a runtime crashing on the model (ORT/LiteRT raise their own types)
@@ -403,7 +239,7 @@ def verify_artifacts(
 
     ref_runner = runner_for(reference, runtime=REFERENCE_RUNTIME, options=options)
     try:
-        ref_probs, ref_seconds = _predict(ref_runner, evalset, reference.preprocessing)
+        ref_probs, ref_seconds = predict_all(ref_runner, evalset, reference.preprocessing)
         ref_info = ref_runner.info
     finally:
         ref_runner.close()

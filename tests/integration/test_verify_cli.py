@@ -123,7 +123,8 @@ def test_zeroed_onnx_weights_fail_parity(artifacts, tmp_path, capsys):
 
 
 def test_wrong_mean_std_in_the_manifest_fails_parity(artifacts, tiny_run, tmp_path):
-    from edgevit.verify.run import Status, verify_artifacts
+    from edgevit.verify.results import Status
+    from edgevit.verify.run import verify_artifacts
 
     folder = copy_artifact(artifacts / "tflite-fp32", tmp_path, "tflite-wrong-norm")
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -149,7 +150,8 @@ def test_corrupted_file_fails_to_load_and_verify_continues(artifacts, tmp_path, 
 
 
 def test_label_and_input_size_mismatches_fail_to_load(artifacts, tmp_path):
-    from edgevit.verify.run import Status, verify_artifacts
+    from edgevit.verify.results import Status
+    from edgevit.verify.run import verify_artifacts
 
     relabelled = copy_artifact(artifacts / "onnx-fp32", tmp_path, "onnx-relabelled")
     labels = json.loads((relabelled / "manifest.json").read_text())["labels"]
