@@ -86,6 +86,11 @@ def read_golden(folder: Path) -> Golden:
         raise _bad(folder, f"input_shape {list(shape)} is not [count={count}, H, W, 3]")
     inputs = _read_f32(folder, inputs_file, shape)
     probabilities = _read_f32(folder, outputs_file, (count, num_classes))
+    # A NaN or infinity here would make every parity number meaningless (and NaN cannot be written to JSON).
+    for name, values in ((inputs_file, inputs), (outputs_file, probabilities)):
+        bad = int(values.size - np.count_nonzero(np.isfinite(values)))
+        if bad:
+            raise _bad(folder, f"{name} holds {bad} NaN or infinite value(s)")
     labels = index.get("true_labels")
     true_labels = None
     if labels is not None:

@@ -20,7 +20,7 @@ from .errors import EXIT_BUNDLE, EXIT_CRASHED, EXIT_OK, EXIT_PARITY, EXIT_USAGE,
 from .golden import check_matches_manifest, read_golden
 from .machine import current_rss_bytes, fingerprint, peak_rss_bytes, usable_cpus
 from .parity import golden_parity
-from .records import artifact_block, new_record, runtime_block, tool_versions, write_records_file
+from .records import artifact_block, check_writable, new_record, runtime_block, tool_versions, write_records_file
 from .runtimes import BatchNotSupported, load_model
 from .timing import latency_block, throughput_entry, time_calls, time_once
 
@@ -69,6 +69,12 @@ def main(argv: list[str] | None = None, *, default_bundle: Path) -> int:
     machine = fingerprint()
     bundle_root = Path(args.bundle)
     out = Path(args.out) if args.out else _default_out(bundle_root, machine["id"])
+    try:
+        check_writable(out)  # before anything is measured: the results must have somewhere to go
+    except OSError as exc:
+        print(f"run.py: error: cannot write the records file {out} ({exc.strerror or exc}); pass a writable --out FILE",
+              file=sys.stderr)
+        return EXIT_USAGE
     command = " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).name, *(sys.argv[1:] if argv is None else argv)])
     harness_version = "unknown"
     fields: dict = {"command": command}
@@ -76,8 +82,7 @@ def main(argv: list[str] | None = None, *, default_bundle: Path) -> int:
         bundle = open_bundle(bundle_root)
         harness_version = str(bundle.index.get("edgevit_version") or "unknown")
         fields.update(artifact=artifact_block(bundle.manifest), model=bundle.index.get("model"))
-        status, reason, measured = _measure(bundle, args)
-        fields.update(measured)
+        status, reason = _measure(bundle, args, fields)
         code = EXIT_OK if status == "ok" else EXIT_PARITY
     except HarnessError as exc:
         status, reason, code = exc.status, str(exc), exc.exit_code
@@ -108,8 +113,9 @@ def _setting(args, bundle: Bundle, name: str) -> int:
     return int(bundle.defaults.get(name, FALLBACK_DEFAULTS[name]))
 
 
-def _measure(bundle: Bundle, args) -> tuple[str, str | None, dict]:
-    """Everything the record measures; raises HarnessError for a bundle that cannot be used."""
+def _measure(bundle: Bundle, args, measured: dict) -> tuple[str, str | None]:
+    """Fill `measured` with the record's measurements as they are taken (so a failure part-way still
+    records what came before it); (status, reason). Raises HarnessError for a bundle that cannot be used."""
     check_sha256(bundle)
     golden = read_golden(bundle.golden_dir)
     check_matches_manifest(golden, bundle.manifest, bundle.golden_dir)
@@ -119,47 +125,39 @@ def _measure(bundle: Bundle, args) -> tuple[str, str | None, dict]:
 
     rss_before = current_rss_bytes()
     model, load_ms = time_once(lambda: load_model(bundle.model_path, bundle.manifest, threads=threads, runtime=args.runtime))
+    measured.update(runtime=runtime_block(model.info, cpus=cpus), load_ms=load_ms)
     one = golden.inputs[:1]
-    _, first_ms = time_once(lambda: model.predict(one))
+    _, measured["first_inference_ms"] = time_once(lambda: model.predict(one))
 
     # Parity at batch 1, the way an app calls the model.
     outputs = np.concatenate([model.predict(golden.inputs[i : i + 1]) for i in range(golden.count)], axis=0)
     if outputs.shape != golden.probabilities.shape:
         raise HarnessError(f"the model returned shape {list(outputs.shape)}, the golden reference is {list(golden.probabilities.shape)}",
                            exit_code=EXIT_BUNDLE)
-    parity, failures = golden_parity(outputs, golden.probabilities, golden.true_labels, gate=bundle.gate,
-                                     reference_runtime=golden.reference_runtime)
+    measured["parity"], failures = golden_parity(outputs, golden.probabilities, golden.true_labels, gate=bundle.gate,
+                                                 reference_runtime=golden.reference_runtime)
 
     samples = time_calls(lambda: model.predict(one), warmup=warmup, runs=runs)
-    throughput = [throughput_entry(samples, batch=1, warmup=warmup)]
+    measured["latency"] = latency_block(samples, batch=1, warmup=warmup)
+    measured["throughput"] = [throughput_entry(samples, batch=1, warmup=warmup)]
     notes = []
     batch = _setting(args, bundle, "throughput_batch")
     if batch > 1:
         images = np.resize(golden.inputs, (batch, *golden.inputs.shape[1:]))  # repeats the golden images
         try:
             batch_samples = time_calls(lambda: model.predict(images), warmup=1, runs=_setting(args, bundle, "throughput_runs"))
-            throughput.append(throughput_entry(batch_samples, batch=batch, warmup=1))
+            measured["throughput"].append(throughput_entry(batch_samples, batch=batch, warmup=1))
         except BatchNotSupported as exc:
             notes.append(f"no batch-{batch} throughput: {exc}")
-    memory = None
     peak = peak_rss_bytes()
     if peak is not None:
-        memory = {"peak_rss_bytes": peak, "rss_before_load_bytes": rss_before,
-                  "scope": "device harness process (load, parity and latency runs)"}
-    measured = {
-        "runtime": runtime_block(model.info, cpus=cpus),
-        "load_ms": load_ms,
-        "first_inference_ms": first_ms,
-        "latency": latency_block(samples, batch=1, warmup=warmup),
-        "throughput": throughput,
-        "memory": memory,
-        "parity": parity,
-        "notes": "; ".join(notes) or None,
-    }
+        measured["memory"] = {"peak_rss_bytes": peak, "rss_before_load_bytes": rss_before,
+                              "scope": "device harness process (load, parity and latency runs)"}
+    measured["notes"] = "; ".join(notes) or None
     model.close()
     if failures:
-        return "parity failed", "; ".join(failures), measured
-    return "ok", None, measured
+        return "parity failed", "; ".join(failures)
+    return "ok", None
 
 
 def _print_summary(record: dict, out: Path) -> None:

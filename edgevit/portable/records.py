@@ -88,6 +88,21 @@ def new_record(*, kind: str, status: str, machine: dict, tool_versions: dict, pr
     return record
 
 
+def check_writable(path: Path) -> None:
+    """Prove a records file can be written at `path` before anything is measured; OSError when it cannot
+    (a folder there, no permission, a read-only or missing file system)."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(21, "is a folder, not a file", str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    probe = path.parent / f".{path.name}.probe-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+    finally:
+        if probe.exists():
+            probe.unlink()
+
+
 def write_records_file(path: Path, records: list[dict]) -> Path:
     """{"schema_version": 1, "records": [...]} written to a temp sibling, then renamed into place."""
     path = Path(path)

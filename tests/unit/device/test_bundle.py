@@ -6,9 +6,11 @@ The stripped-venv run that proves the harness is standalone is in test_device_st
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -242,3 +244,56 @@ def test_onnx_bundle_runs_with_onnxruntime(tiny_run, files, tmp_path):
     assert record["parity"]["gate"] == golden_gate("onnx", "fp32").to_dict("fp32")
     assert record["parity"]["gate"]["max_abs_error"] == 1e-4 and record["parity"]["gate"]["min_agreement"] is None
     assert record["parity"]["max_abs_diff"] <= 1e-4 and record["parity"]["agreement"] == 1.0
+
+
+def test_nan_golden_vectors_are_refused_at_bundle_time_and_on_the_device(bundle, files, tmp_path, capsys):
+    artifact, golden = files
+    poisoned = tmp_path / "poisoned-golden"
+    shutil.copytree(golden, poisoned)
+    values = np.fromfile(poisoned / "probabilities.f32", "<f4")
+    values[[0, 5]] = np.nan
+    values.astype("<f4").tofile(poisoned / "probabilities.f32")
+    # The host refuses them before writing a bundle...
+    assert main(["device", "bundle", str(artifact), str(tmp_path / "never"), "--golden", str(poisoned)]) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "probabilities.f32 holds 2 NaN or infinite value(s)" in err[0], err
+    assert not (tmp_path / "never").exists()
+    # ...and the device, given a bundle whose golden vectors went bad after it was made, says so in one line.
+    copy = _copy(bundle, tmp_path)
+    shutil.copy2(poisoned / "probabilities.f32", copy / "golden" / "probabilities.f32")
+    code, document, output = run_harness(sys.executable, copy)
+    assert code == 4, output
+    assert "Traceback" not in output
+    (record,) = document["records"]
+    assert record["status"] == "failed" and "holds 2 NaN or infinite value(s)" in record["reason"]
+    assert validate_document(document) == []
+
+
+def test_an_unwritable_out_is_refused_before_anything_is_measured(bundle, tmp_path):
+    import subprocess
+
+    for out in (tmp_path, Path("/proc/edgevit-cannot-write/record.json")):  # a folder; a path that cannot be created
+        proc = subprocess.run([sys.executable, str(bundle / "run.py"), "--out", str(out)], capture_output=True, text=True,
+                              cwd=bundle, timeout=120)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stdout == "" and "Traceback" not in proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"run.py: error: cannot write the records file {out}"), lines
+
+
+def test_what_was_measured_before_a_crash_is_still_in_the_record(bundle, tmp_path):
+    """A runtime that dies after loading (here: on its first inference) still leaves its load time and runtime block."""
+    guard = tmp_path / "guard"
+    guard.mkdir()
+    (guard / "sitecustomize.py").write_text(
+        "import ai_edge_litert.interpreter as _litert\n"
+        "def _crash(self, *args, **kwargs):\n"
+        "    raise RuntimeError('simulated runtime crash on invoke')\n"
+        "_litert.Interpreter.invoke = _crash\n")
+    code, document, output = run_harness(sys.executable, bundle, env={**os.environ, "PYTHONPATH": str(guard)})
+    assert code != 0 and "Traceback" not in output, output
+    (record,) = document["records"]
+    assert record["status"] == "failed" and "simulated runtime crash on invoke" in record["reason"]
+    assert record["load_ms"] > 0 and record["runtime"]["name"] == "litert"
+    assert record["latency"] is None and record["parity"] is None  # not measured: null, not made up
+    assert validate_document(document) == []
