@@ -32,10 +32,10 @@ from edgevit.exporters.options import ExportOptions, default_name, make_options,
 from edgevit.formats import EXPORT_FORMATS, Format
 from edgevit.fsutil import atomic_write_json
 from edgevit.manifest import now_iso, read_manifest
+from edgevit.outputs import ARTIFACT, ARTIFACTS_INDEX, ARTIFACTS_ROOT, LOGS_DIR, Output, check_outputs
 from edgevit.savedmodel.source import open_source
 
-INDEX_NAME = "artifacts.json"
-LOGS_DIR = "logs"
+INDEX_NAME = ARTIFACTS_INDEX
 STATUS_OK, STATUS_FAILED = "ok", "failed"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -112,6 +112,8 @@ def export_all(
     jobs = _select_jobs(recipe=recipe, jobs=jobs, formats=formats)
     source = open_source(saved_model)
     out_dir = Path(out_dir)
+    _check_out(out_dir, jobs, inputs=[source.folder, getattr(recipe, "path", None),
+                                      *(getattr(job.options, "data", None) for job in jobs)])
     logs = _prepare_out(out_dir)
     index = _Index(out_dir, source, recipe, [j.name for j in jobs])
     results = []
@@ -162,6 +164,12 @@ def _select_jobs(*, recipe, jobs, formats) -> list[ArtifactJob]:
     if duplicates:
         raise UsageError(f"artifact name(s) {', '.join(duplicates)} appear more than once; give each artifact its own name")
     return jobs
+
+
+def _check_out(out_dir: Path, jobs: list[ArtifactJob], inputs: list) -> None:
+    """OUT is new, empty or an artifacts folder, holds none of the inputs; each OUT/<name> is new or an artifact."""
+    check_outputs([Output("--out", out_dir, ARTIFACTS_ROOT, replace=False)], inputs=inputs)
+    check_outputs([Output("--out", out_dir / job.name, ARTIFACT) for job in jobs], inputs=inputs)
 
 
 def _prepare_out(out_dir: Path) -> Path:
@@ -288,6 +296,7 @@ class _Index:
         for entry in previous:
             if entry["name"] not in self.names and entry.get("status") == STATUS_OK and (self.out_dir / entry["name"]).is_dir():
                 self.entries[entry["name"]] = entry
+        self._write()  # from the start, so OUT is recognisable as an artifacts folder even if this run is cut short
 
     def _read_previous(self) -> list[dict]:
         try:
@@ -300,6 +309,9 @@ class _Index:
 
     def record(self, result: ExportResult) -> None:
         self.entries[result.name] = asdict(result)
+        self._write()
+
+    def _write(self) -> None:
         recipe = self.recipe
         atomic_write_json(self.path, {
             "schema_version": 1,
