@@ -6,13 +6,14 @@ at several GB each), and a crash or an OOM kill in one converter does not take t
 `export_all` continues past a failed artifact and reports each status; the caller decides the exit.
 
 OUT/artifacts.json (written atomically after every artifact, so an interrupted run still tells the
-truth) lists each artifact of this source: name, format, options, status, error, wall time and peak
+truth, and merged under a lock, so two exports into one OUT keep each other's entries) lists each artifact of this source: name, format, options, status, error, wall time and peak
 RSS of its process, file, size, sha256 and, when a recipe gave them, its parity gates.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -279,24 +280,40 @@ def _gib(value: int | None) -> str:
     return "n/a" if value is None else f"{value / 2**30:.2f} GiB"
 
 
+@contextlib.contextmanager
+def _locked(folder: Path):
+    """An exclusive flock on the folder itself: edgevit processes exporting into one OUT take turns at its
+    index (the lock goes with the file descriptor, so nothing is left behind, even by a killed process)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 @dataclass
 class _Index:
-    """OUT/artifacts.json: this run's entries replace same-named ones; other entries of the same source stay."""
+    """OUT/artifacts.json: this run's entries replace same-named ones; other entries of the same source stay.
+
+    Every write re-reads the file and merges under a lock, so an export running at the same time into
+    the same OUT keeps its entries. Entries already stale when this run started (failed, or their folder
+    gone) are dropped, as before.
+    """
 
     out_dir: Path
     source: object
     recipe: object
     names: list[str]
-    entries: dict = field(default_factory=dict)
+    entries: dict = field(default_factory=dict)  # this run's, by name
 
     def __post_init__(self):
         self.fingerprint = self.source.fingerprint
         self.path = self.out_dir / INDEX_NAME
-        previous = self._read_previous()
-        for entry in previous:
-            if entry["name"] not in self.names and entry.get("status") == STATUS_OK and (self.out_dir / entry["name"]).is_dir():
-                self.entries[entry["name"]] = entry
-        self._write()  # from the start, so OUT is recognisable as an artifacts folder even if this run is cut short
+        with _locked(self.out_dir):
+            self.stale = {e["name"] for e in self._read_previous()
+                          if e.get("status") != STATUS_OK or not (self.out_dir / e["name"]).is_dir()}
+            self._write()  # from the start, so OUT is recognisable as an artifacts folder even if this run is cut short
 
     def _read_previous(self) -> list[dict]:
         try:
@@ -305,13 +322,16 @@ class _Index:
             return []
         if not isinstance(data, dict) or (data.get("source") or {}).get("fingerprint") != self.fingerprint:
             return []  # another model's artifacts: not listed as this one's
-        return [e for e in data.get("artifacts", []) if isinstance(e, dict) and "name" in e]
+        return [e for e in data.get("artifacts", []) if isinstance(e, dict) and isinstance(e.get("name"), str)]
 
     def record(self, result: ExportResult) -> None:
         self.entries[result.name] = asdict(result)
-        self._write()
+        with _locked(self.out_dir):
+            self._write()
 
     def _write(self) -> None:
+        """Read-merge-write; the caller holds the lock."""
+        others = [e for e in self._read_previous() if e["name"] not in self.names and e["name"] not in self.stale]
         recipe = self.recipe
         atomic_write_json(self.path, {
             "schema_version": 1,
@@ -319,7 +339,7 @@ class _Index:
             "updated": now_iso(),
             "source": {"saved_model": str(Path(self.source.folder).resolve()), "fingerprint": self.fingerprint},
             "recipe": None if recipe is None else {"name": recipe.name, "path": str(recipe.path)},
-            "artifacts": list(self.entries.values()),
+            "artifacts": [*others, *self.entries.values()],
         })
 
 
