@@ -28,6 +28,7 @@ def _writer(out: str, source: str, k: int) -> None:
     names = [f"w{k}-{i}" for i in range(ARTIFACTS_EACH)]
     index = _Index(Path(out), _Source(Path(source)), None, names)
     for name in names:
+        (Path(out) / name).mkdir()  # as an export does: the artifact folder is in place before its entry
         index.record(_result(name))
 
 
@@ -51,7 +52,8 @@ def test_concurrent_exports_lose_no_entry(tmp_path):
 def test_interleaved_writers_keep_each_other_and_drop_only_what_was_stale(tmp_path):
     out, source = tmp_path / "out", _Source(tmp_path / "sm")
     out.mkdir()
-    (out / "kept").mkdir()
+    for name in ("kept", "a"):
+        (out / name).mkdir()
     first = _Index(out, source, None, ["kept", "old-failure"])
     first.record(_result("kept"))
     first.record(_result("old-failure", STATUS_FAILED))
