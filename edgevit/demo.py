@@ -13,6 +13,7 @@ from pathlib import Path
 from edgevit.config import DemoConfig
 from edgevit.errors import EdgeVitError, UsageError
 from edgevit.fsutil import atomic_write_json
+from edgevit.outputs import ARTIFACTS_ROOT, RUN, remove_dir
 
 DATA_MARKER = "data.json"
 
@@ -50,15 +51,12 @@ def _prepare_data(out: Path, config: DemoConfig) -> Path:
 
 
 def run_demo(out: Path, config: DemoConfig) -> int:
-    from edgevit.training.train import STATE_NAME, train
+    from edgevit.training.train import train
 
     out.mkdir(parents=True, exist_ok=True)
     data = _prepare_data(out, config)
     train_dir = out / "train"
-    if train_dir.exists():
-        if not (train_dir / STATE_NAME).is_file():
-            raise UsageError(f"{train_dir} exists and was not written by edgevit; pick another --out")
-        shutil.rmtree(train_dir)  # the demo always retrains from scratch
+    remove_dir(train_dir, RUN)  # the demo always retrains from scratch (an earlier demo's run, nothing else)
     result = train(data, train_dir, config.train)
     logger.info(f"[train] {result.epochs_run} epochs in {result.seconds:.0f} s (wall clock), best epoch {result.best_epoch}: "
                 f"val accuracy {result.val_accuracy:.2%}, test accuracy {result.test_accuracy:.2%} "
@@ -118,8 +116,7 @@ def _ship_stages(out: Path, saved_model: Path, config: DemoConfig, summary: dict
 
     failures = []
     artifacts = out / "artifacts"
-    if artifacts.exists():
-        shutil.rmtree(artifacts)  # the demo rebuilds everything from the SavedModel it just trained
+    remove_dir(artifacts, ARTIFACTS_ROOT)  # the demo rebuilds everything from the SavedModel it just trained
     recipe = _demo_recipe()
     started = time.perf_counter()
     with _stage_lines("edgevit.exporters.jobs", "[export]"):

@@ -57,6 +57,7 @@ from typing import Any, Iterable
 from edgevit import __version__
 from edgevit.errors import DataError
 from edgevit.fsutil import BadJson, atomic_write_json, load_json
+from edgevit.outputs import RECORDS, Output, check_outputs
 # The key list, the record builder and its artifact block live with the device harness, which
 # writes the same records on devices; re-exported here as edgevit.records.*.
 from edgevit.portable.records import RECORD_KEYS, SCHEMA_VERSION, artifact_block  # noqa: F401
@@ -222,6 +223,7 @@ def write_records(path: Path, records: Iterable[dict]) -> Path:
     if errors:
         raise ValueError("records do not follow record-v1.schema.json: " + "; ".join(errors[:5]))
     path = Path(path)
+    check_outputs([Output(None, path, RECORDS)])  # replaces an earlier records file only
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(path, document)
     return path

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 
 from edgevit.bench.peak import DEFAULT_N
+
+MIN_PEAK_N = 64  # a smaller GEMM is over before the clock can time it
 from edgevit.errors import UsageError
 
 CPU, GPU = "cpu", "gpu"
@@ -41,6 +43,8 @@ class BenchOptions:
             raise UsageError(f"--batch is the larger throughput batch and must be at least 2, got {self.batch}")
         if not self.threads or any(t < 1 for t in self.threads):
             raise UsageError(f"--threads needs positive counts, got {self.threads}")
+        if self.peak_n < MIN_PEAK_N:
+            raise UsageError(f"--peak-n must be at least {MIN_PEAK_N}, got {self.peak_n}")
         unknown = [d for d in self.devices if d not in DEVICES]
         if unknown:
             raise UsageError(f"unknown device(s) {', '.join(unknown)}; known: {', '.join(DEVICES)}")

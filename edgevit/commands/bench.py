@@ -50,6 +50,7 @@ def cmd_bench(args) -> int:
     from edgevit.bench.records import describe
     from edgevit.bench.run import bench_artifacts
     from edgevit.errors import UsageError
+    from edgevit.outputs import RECORDS, Output, artifact_inputs, check_outputs
     from edgevit.records import read_records, write_records
 
     if not args.artifacts and not args.saved_model:
@@ -60,6 +61,9 @@ def cmd_bench(args) -> int:
         raise UsageError(f"--devices takes {', '.join(DEVICES)} separated by commas, got '{args.devices}'")
     options = BenchOptions(threads=parse_threads(args.threads), runs=args.runs, warmup=args.warmup, batch=args.batch,
                            batch_runs=args.batch_runs, devices=devices, peak_n=args.peak_n).check()
+    # Before anything is measured: the records file may be written, and is none of the inputs.
+    check_outputs([Output("--out", args.out, RECORDS)],
+                  inputs=[*artifact_inputs([args.artifacts]), args.saved_model, *args.verify])
     verify_records = read_records(args.verify) if args.verify else []
     command = command_line(args)
     records = bench_artifacts(args.artifacts, saved_model=args.saved_model, options=options, verify_records=verify_records,

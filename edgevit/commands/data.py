@@ -22,7 +22,9 @@ def register(sub) -> None:
 
 def cmd_data_synth(args) -> int:
     from edgevit.data.synth import write_synthetic_birds
+    from edgevit.outputs import DATA, Output, check_outputs
 
+    check_outputs([Output(None, args.out, DATA)])  # a new or empty folder where we may write, before any bird is drawn
     try:
         summary = write_synthetic_birds(
             Path(args.out),

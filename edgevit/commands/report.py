@@ -15,9 +15,11 @@ def register(subparsers) -> None:
 
 
 def cmd_report(args) -> int:
+    from edgevit.outputs import REPORT, Output, check_outputs
     from edgevit.records import read_records
     from edgevit.report import TITLE, write_report
 
+    check_outputs([Output("--out", args.out, REPORT, replace=False)], inputs=args.records)
     records = read_records(args.records)
     paths = write_report(records, args.out, title=args.title or TITLE, sources=list(args.records))
     print(f"{len(records)} records -> {paths.markdown} and {paths.html}")

@@ -31,10 +31,15 @@ def register(subparsers) -> None:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from edgevit.fsutil import atomic_write_json
+    from edgevit.outputs import GOLDEN, RECORDS, VERIFY_JSON, Output, artifact_inputs, check_outputs
     from edgevit.runners import RunnerOptions
     from edgevit.verify.run import verify_artifacts
     from edgevit.verify.report import format_table, report_to_dict, report_to_records, summary_error
 
+    # Before any model runs: every output may be written, and none is an input or another output.
+    check_outputs([Output("--json", args.json, VERIFY_JSON), Output("--records", args.records, RECORDS),
+                   Output("--write-golden", args.write_golden, GOLDEN)],
+                  inputs=[*artifact_inputs(args.artifacts), args.saved_model, args.data, args.recipe])
     report = verify_artifacts(
         args.artifacts,
         saved_model=args.saved_model,

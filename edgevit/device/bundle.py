@@ -28,8 +28,9 @@ from edgevit.portable.runtimes import PIP_NAMES, RUNTIMES_FOR_FORMAT
 from edgevit.device.sources import copy_artifact, copy_golden, find_golden, open_device_artifact, open_golden
 from edgevit.errors import UsageError
 from edgevit.formats import Format
-from edgevit.fsutil import atomic_dir, atomic_write_json, atomic_write_text, is_within
+from edgevit.fsutil import atomic_write_json, atomic_write_text
 from edgevit.manifest import now_iso
+from edgevit.outputs import BUNDLE, Output, check_outputs, replace_dir
 
 BUNDLE_FORMATS = tuple(RUNTIMES_FOR_FORMAT)  # formats a device runtime can load: tflite, onnx
 ARTIFACT_DIR = "artifact"
@@ -69,7 +70,7 @@ def make_bundle(*, artifact: Path, out: Path, golden: Path | None = None, defaul
     golden_folder = find_golden(art, golden)
     vectors = open_golden(golden_folder, [art])
     out = Path(out)
-    _check_out(out, art)
+    check_outputs([Output(None, out, BUNDLE)], inputs=[art.folder, golden_folder])  # an earlier bundle only
     index = {
         "schema_version": BUNDLE_SCHEMA_VERSION,
         "created": now_iso(),
@@ -82,8 +83,7 @@ def make_bundle(*, artifact: Path, out: Path, golden: Path | None = None, defaul
         "model": model_cost(art.manifest),
         "golden_count": vectors.count,
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_dir(out) as tmp:
+    with replace_dir(out, BUNDLE, inputs=[art.folder, golden_folder]) as tmp:
         shutil.copy2(ENTRY_SCRIPT, tmp / "run.py")
         _copy_harness(tmp / "harness")
         copy_artifact(art, tmp / ARTIFACT_DIR)
@@ -92,14 +92,6 @@ def make_bundle(*, artifact: Path, out: Path, golden: Path | None = None, defaul
         atomic_write_text(tmp / "README.md", _readme(art, index))
     zip_path = _zip(out) if make_zip else None
     return BundleResult(folder=out, zip_path=zip_path, gate=gate)
-
-
-def _check_out(out: Path, art: Artifact) -> None:
-    """Replace an earlier bundle, never some other folder the user named by mistake."""
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / BUNDLE_INDEX).is_file())):
-        raise UsageError(f"{out}: exists and is not an edgevit bundle; pick a new or empty output folder")
-    if is_within(out, art.folder):
-        raise UsageError(f"{out}: is inside the artifact folder; pick an output folder elsewhere")
 
 
 def _copy_harness(dest: Path) -> None:

@@ -23,12 +23,12 @@ from edgevit.device.bundle import model_cost
 from edgevit.device.sources import copy_artifact, copy_golden, find_golden, open_device_artifact, open_golden
 from edgevit.errors import UsageError
 from edgevit.formats import FORMATS, Format
-from edgevit.fsutil import atomic_dir, atomic_write_json, atomic_write_text
+from edgevit.fsutil import atomic_write_json, atomic_write_text
 from edgevit.manifest import now_iso
+from edgevit.outputs import SYNC_INDEX, Output, check_outputs, ios_models_kind, replace_dir
 
 IOS_FORMATS = (Format.TFLITE, Format.COREML)
 IOS_HINT = f"the iOS app runs {' and '.join(FORMATS[f].title for f in IOS_FORMATS)}"
-SYNC_INDEX = "sync.json"
 SYNC_SCHEMA_VERSION = 1
 GATE_FILE = "gate.json"
 GOLDEN_DIR = "golden"
@@ -44,13 +44,8 @@ def default_models_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "ios_demo" / "EdgeViTDemo" / "Models"  # edgevit/device/ios.py
 
 
-def _check_destination(models_dir: Path) -> None:
-    """The folder is replaced as a whole: only ever an earlier sync's or the app's placeholder README."""
-    if not models_dir.exists():
-        return
-    entries = {p.name for p in models_dir.iterdir()} if models_dir.is_dir() else {"?"}
-    if entries - {"README.md"} and SYNC_INDEX not in entries:
-        raise UsageError(f"{models_dir}: holds files that `edgevit ios-sync` did not write; pass the app's Models folder")
+# The folder is replaced as a whole: only ever an earlier sync's or the app's placeholder README.
+MODELS_KIND = ios_models_kind(IOS_FORMATS)
 
 
 @dataclass(frozen=True)
@@ -67,7 +62,7 @@ def ios_sync(*, artifacts: list[Path], models_dir: Path | None = None, golden: P
         raise UsageError(f"{models_dir.parent}: no such folder; pass --models-dir pointing into your ios_demo checkout")
     if not artifacts:
         raise UsageError("pass at least one artifact folder (a tflite and/or a coreml one)")
-    _check_destination(models_dir)
+    check_outputs([Output("--models-dir", models_dir, MODELS_KIND)], inputs=artifacts)
     opened: dict[str, Artifact] = {}
     for folder in artifacts:
         art = open_device_artifact(folder, formats=IOS_FORMATS, hint=IOS_HINT)
@@ -90,7 +85,7 @@ def ios_sync(*, artifacts: list[Path], models_dir: Path | None = None, golden: P
         "golden": f"{GOLDEN_DIR}/golden.json",
         "model": model_cost(first.manifest),
     }
-    with atomic_dir(models_dir) as tmp:
+    with replace_dir(models_dir, MODELS_KIND, flag="--models-dir", inputs=[*artifacts, golden_folder]) as tmp:
         for fmt, art in opened.items():
             copy_artifact(art, tmp / fmt)
             atomic_write_json(tmp / fmt / GATE_FILE, gates[fmt].to_dict(art.quantization))

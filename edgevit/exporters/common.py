@@ -16,8 +16,9 @@ from typing import Callable
 
 from edgevit.portable.machine import peak_rss_bytes
 from edgevit.errors import ExportError
-from edgevit.fsutil import atomic_dir, folder_size, sha256_file
+from edgevit.fsutil import folder_size, sha256_file
 from edgevit.manifest import now_iso, tool_versions, write_manifest
+from edgevit.outputs import ARTIFACT, replace_dir
 from edgevit.savedmodel.source import SavedModelSource
 
 
@@ -48,7 +49,7 @@ def write_artifact(
         raise ExportError(f"{out_dir}: cannot create output folder ({exc.strerror}); pick a writable --out") from None
     started = time.perf_counter()
     try:
-        with atomic_dir(out_dir / name) as tmp:
+        with replace_dir(out_dir / name, ARTIFACT, inputs=[source.folder]) as tmp:  # an earlier artifact only
             built = convert(tmp)
             seconds = time.perf_counter() - started
             main = tmp / built.main_file

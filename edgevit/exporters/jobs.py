@@ -6,13 +6,14 @@ at several GB each), and a crash or an OOM kill in one converter does not take t
 `export_all` continues past a failed artifact and reports each status; the caller decides the exit.
 
 OUT/artifacts.json (written atomically after every artifact, so an interrupted run still tells the
-truth) lists each artifact of this source: name, format, options, status, error, wall time and peak
+truth, and merged under a lock, so two exports into one OUT keep each other's entries) lists each artifact of this source: name, format, options, status, error, wall time and peak
 RSS of its process, file, size, sha256 and, when a recipe gave them, its parity gates.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -32,10 +33,10 @@ from edgevit.exporters.options import ExportOptions, default_name, make_options,
 from edgevit.formats import EXPORT_FORMATS, Format
 from edgevit.fsutil import atomic_write_json
 from edgevit.manifest import now_iso, read_manifest
+from edgevit.outputs import ARTIFACT, ARTIFACTS_INDEX, ARTIFACTS_ROOT, LOGS_DIR, Output, check_outputs
 from edgevit.savedmodel.source import open_source
 
-INDEX_NAME = "artifacts.json"
-LOGS_DIR = "logs"
+INDEX_NAME = ARTIFACTS_INDEX
 STATUS_OK, STATUS_FAILED = "ok", "failed"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -112,6 +113,8 @@ def export_all(
     jobs = _select_jobs(recipe=recipe, jobs=jobs, formats=formats)
     source = open_source(saved_model)
     out_dir = Path(out_dir)
+    _check_out(out_dir, jobs, inputs=[source.folder, getattr(recipe, "path", None),
+                                      *(getattr(job.options, "data", None) for job in jobs)])
     logs = _prepare_out(out_dir)
     index = _Index(out_dir, source, recipe, [j.name for j in jobs])
     results = []
@@ -162,6 +165,12 @@ def _select_jobs(*, recipe, jobs, formats) -> list[ArtifactJob]:
     if duplicates:
         raise UsageError(f"artifact name(s) {', '.join(duplicates)} appear more than once; give each artifact its own name")
     return jobs
+
+
+def _check_out(out_dir: Path, jobs: list[ArtifactJob], inputs: list) -> None:
+    """OUT is new, empty or an artifacts folder, holds none of the inputs; each OUT/<name> is new or an artifact."""
+    check_outputs([Output("--out", out_dir, ARTIFACTS_ROOT, replace=False)], inputs=inputs)
+    check_outputs([Output("--out", out_dir / job.name, ARTIFACT) for job in jobs], inputs=inputs)
 
 
 def _prepare_out(out_dir: Path) -> Path:
@@ -271,23 +280,40 @@ def _gib(value: int | None) -> str:
     return "n/a" if value is None else f"{value / 2**30:.2f} GiB"
 
 
+@contextlib.contextmanager
+def _locked(folder: Path):
+    """An exclusive flock on the folder itself: edgevit processes exporting into one OUT take turns at its
+    index (the lock goes with the file descriptor, so nothing is left behind, even by a killed process)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 @dataclass
 class _Index:
-    """OUT/artifacts.json: this run's entries replace same-named ones; other entries of the same source stay."""
+    """OUT/artifacts.json: this run's entries replace same-named ones; other entries of the same source stay.
+
+    Every write re-reads the file and merges under a lock, so an export running at the same time into
+    the same OUT keeps its entries. Entries already stale when this run started (failed, or their folder
+    gone) are dropped, as before.
+    """
 
     out_dir: Path
     source: object
     recipe: object
     names: list[str]
-    entries: dict = field(default_factory=dict)
+    entries: dict = field(default_factory=dict)  # this run's, by name
 
     def __post_init__(self):
         self.fingerprint = self.source.fingerprint
         self.path = self.out_dir / INDEX_NAME
-        previous = self._read_previous()
-        for entry in previous:
-            if entry["name"] not in self.names and entry.get("status") == STATUS_OK and (self.out_dir / entry["name"]).is_dir():
-                self.entries[entry["name"]] = entry
+        with _locked(self.out_dir):
+            self.stale = {e["name"] for e in self._read_previous()
+                          if e.get("status") != STATUS_OK or not (self.out_dir / e["name"]).is_dir()}
+            self._write()  # from the start, so OUT is recognisable as an artifacts folder even if this run is cut short
 
     def _read_previous(self) -> list[dict]:
         try:
@@ -296,10 +322,16 @@ class _Index:
             return []
         if not isinstance(data, dict) or (data.get("source") or {}).get("fingerprint") != self.fingerprint:
             return []  # another model's artifacts: not listed as this one's
-        return [e for e in data.get("artifacts", []) if isinstance(e, dict) and "name" in e]
+        return [e for e in data.get("artifacts", []) if isinstance(e, dict) and isinstance(e.get("name"), str)]
 
     def record(self, result: ExportResult) -> None:
         self.entries[result.name] = asdict(result)
+        with _locked(self.out_dir):
+            self._write()
+
+    def _write(self) -> None:
+        """Read-merge-write; the caller holds the lock."""
+        others = [e for e in self._read_previous() if e["name"] not in self.names and e["name"] not in self.stale]
         recipe = self.recipe
         atomic_write_json(self.path, {
             "schema_version": 1,
@@ -307,7 +339,7 @@ class _Index:
             "updated": now_iso(),
             "source": {"saved_model": str(Path(self.source.folder).resolve()), "fingerprint": self.fingerprint},
             "recipe": None if recipe is None else {"name": recipe.name, "path": str(recipe.path)},
-            "artifacts": list(self.entries.values()),
+            "artifacts": [*others, *self.entries.values()],
         })
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Iterable
 
 from edgevit.fsutil import atomic_write_text
+from edgevit.outputs import REPORT, prepare_dir
 from edgevit.records import write_records
 from edgevit.report.html import render_html
 from edgevit.report.markdown import render_markdown
@@ -33,8 +34,7 @@ def write_report(records: Iterable[dict], out_dir: Path | str, *, title: str = T
     `commands`: the exact command lines that produced the records, listed in both reports.
     """
     records, commands = list(records), list(commands)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_dir(out_dir, REPORT)  # new, empty or an earlier report: never someone else's report.md
     rows, peaks, by_machine, sources = build_rows(records), build_peaks(records), machines(records), list(sources)
     paths = ReportPaths(out / "records.json", out / "report.md", out / "report.html")
     write_records(paths.records, records)

@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgevit.errors import ModelError
-from edgevit.fsutil import atomic_dir
 from edgevit.keras_backend import import_tf
 from edgevit.manifest import write_manifest
+from edgevit.outputs import SAVED_MODEL, replace_dir
 from edgevit.savedmodel.signature import INPUT_NAME, OUTPUT_NAME, SIGNATURE
 
 
@@ -38,8 +38,7 @@ def save_savedmodel(model, folder: Path, manifest: dict) -> Path:
 
     module = Serving()
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_dir(folder) as tmp:
+    with replace_dir(folder, SAVED_MODEL) as tmp:  # an earlier SavedModel only
         tf.saved_model.save(module, str(tmp), signatures={SIGNATURE: module.serve})
         write_manifest(tmp, manifest)
     return folder

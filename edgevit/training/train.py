@@ -30,6 +30,7 @@ from edgevit.data.folders import ImageFolders, Split, fingerprint, load_image_fo
 from edgevit.training.distribute import Placement, distribution_scope, parse_devices, place
 from edgevit.errors import ModelError, UsageError
 from edgevit.fsutil import atomic_write_bytes, atomic_write_json
+from edgevit.outputs import RUN, RUN_INDEX, Output, check_outputs
 from edgevit.keras_backend import import_keras
 from edgevit.manifest import SAVEDMODEL_KIND, io_spec, now_iso, tool_versions
 from edgevit.models import (
@@ -46,7 +47,7 @@ from edgevit.savedmodel.deferred import BEST_WEIGHTS, export_in_subprocess, writ
 
 logger = logging.getLogger(__name__)
 
-STATE_NAME = "train_state.json"
+STATE_NAME = RUN_INDEX
 LAST_WEIGHTS = "last.weights.h5"
 LAST_EXTRA = "last.optimizer.npz"
 # Options that say how a run executes, not what it learns: --resume may change them (a resumed run is
@@ -261,6 +262,8 @@ def train(data_root: Path | str, out: Path | str, config: TrainConfig, *, resume
     image_size = config.image_size or spec_v.default_image_size
     trainable_blocks = resolve_trainable_blocks(spec_v, config.trainable_blocks)
     data_root, out = Path(data_root), Path(out)
+    # Before any data is read: OUT is new, empty or a training run, and holds none of the inputs.
+    check_outputs([Output("--out", out, RUN, replace=False)], inputs=[data_root, config.weights])
     has_test = (data_root / "test").is_dir()
     folders: ImageFolders = load_image_folders(data_root, splits=("train", "valid", "test") if has_test else ("train", "valid"))
     state = _initial_state(out, config, resume)  # a mismatched --resume is told before a missing weights file

@@ -19,7 +19,8 @@ probabilities.f32
     N*C raw little-endian float32: the SavedModel's softmax output for those inputs (C-order).
 
 The images are spread evenly over the split (sorted by class folder, then file), so every class
-appears when N >= the number of classes. The folder is written atomically. The one reader is
+appears when N >= the number of classes. The folder is written atomically, and replaces only an earlier
+golden folder (edgevit.outputs). The one reader is
 edgevit.portable.golden (the device harness's), whose names and constants this writer uses.
 """
 
@@ -32,7 +33,7 @@ import numpy as np
 
 from edgevit.errors import DataError
 from edgevit.formats import REFERENCE_RUNTIME
-from edgevit.fsutil import atomic_dir
+from edgevit.outputs import GOLDEN, replace_dir
 from edgevit.portable.golden import FLOAT32_LE, GOLDEN_INDEX, GOLDEN_SCHEMA_VERSION, INPUTS_FILE, OUTPUTS_FILE
 
 
@@ -78,8 +79,7 @@ def write_golden(
         "preprocessing": preprocessing,
     }
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_dir(folder) as tmp:
+    with replace_dir(folder, GOLDEN) as tmp:  # an earlier golden folder only, never another folder named by mistake
         (tmp / INPUTS_FILE).write_bytes(inputs.astype(FLOAT32_LE).tobytes(order="C"))
         (tmp / OUTPUTS_FILE).write_bytes(probabilities.astype(FLOAT32_LE).tobytes(order="C"))
         (tmp / GOLDEN_INDEX).write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8")

@@ -28,6 +28,7 @@ import numpy as np
 from edgevit.config import MANIFEST_NAME
 from edgevit.errors import EdgeVitError, ModelError, UsageError
 from edgevit.formats import REFERENCE_FORMAT, REFERENCE_RUNTIME
+from edgevit.outputs import GOLDEN, Output, check_outputs
 from edgevit.runners import Artifact, RunnerOptions, open_artifact, runner_for
 from edgevit.runners.batching import first_line
 from edgevit.verify.evalset import EvalSet, load_eval_set, predict_all, resolve_data_root
@@ -144,6 +145,14 @@ def _preprocessing_note(artifact: Artifact, reference: Artifact) -> str | None:
     return f"its manifest's preprocessing differs from the SavedModel's ({'; '.join(diffs)})"
 
 
+def _refuse_the_reference_itself(folders: list[Path], saved_model: Path) -> None:
+    """An "artifact" that is the reference SavedModel would only be compared with itself and always pass."""
+    for folder in folders:
+        if folder.resolve() == Path(saved_model).resolve():
+            raise UsageError(f"{folder}: is the reference SavedModel itself, not an artifact; pass the --out folder of "
+                             "`edgevit export` or its artifact folders")
+
+
 def _check_gates_exist(folders: list[Path], overrides: dict) -> None:
     for folder in folders:
         try:
@@ -231,9 +240,12 @@ def verify_artifacts(
         logger.debug(f"gates from {recipe}: {overrides}")
     _check_gates_exist(folders, overrides)  # a missing gate is a usage error: found before any model runs
     source = open_source(resolve_saved_model(folders, saved_model))
+    _refuse_the_reference_itself(folders, source.folder)
     reference = source.artifact()
     fingerprint = source.fingerprint
     root = resolve_data_root(reference, data)
+    # Everything this run reads is known now: the golden folder may be none of it (checked before any model runs).
+    check_outputs([Output("--write-golden", golden_dir, GOLDEN)], inputs=[*folders, source.folder, root, recipe])
     evalset = load_eval_set(root, split, reference.labels, max_images=max_images)
     logger.info(f"reference: {source.folder} on {root}/{split} ({len(evalset.paths)} images)")
 
