@@ -1,4 +1,4 @@
-"""Parity gates: the tolerances each quantization mode must meet, overridable per recipe.
+"""Parity gates: the tolerances each quantization mode must meet, overridable per artifact.
 
 The default gate of each mode is a row of edgevit.formats (Gate says what its three numbers mean). A
 recipe TOML overrides them per artifact name:
@@ -6,6 +6,10 @@ recipe TOML overrides them per artifact name:
     [gates.tflite-int8]
     min_agreement = 0.99
     max_accuracy_drop = 0.5
+
+`edgevit export --recipe` records each artifact's gates in OUT/artifacts.json, so the gates travel
+with the artifacts: verify without --recipe judges each artifact by the gates it was exported with
+(`recorded_gates`), and by the mode's default where none were recorded.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from edgevit.errors import UsageError
+from edgevit.fsutil import BadJson, load_json
 from edgevit.formats import GATE_KEYS, Gate, find_mode, mode_names
 
 
@@ -24,8 +29,9 @@ def default_gate(fmt: str, quantization: str) -> Gate | None:
     return replace(mode.gate, source=f"default for {fmt}/{quantization}") if mode else None
 
 
-def gate_for(name: str, fmt: str, quantization: str, overrides: dict[str, dict]) -> Gate:
-    """The default gate of the artifact's mode with the recipe's `[gates.<name>]` values on top."""
+def gate_for(name: str, fmt: str, quantization: str, overrides: dict[str, dict], *, origin: str = "recipe") -> Gate:
+    """The default gate of the artifact's mode with `overrides[name]` on top; `origin` says where those
+    came from in the gate's source ("recipe", or the artifacts.json they were recorded in)."""
     base = default_gate(fmt, quantization)
     override = overrides.get(name)
     if override is None:
@@ -33,7 +39,31 @@ def gate_for(name: str, fmt: str, quantization: str, overrides: dict[str, dict])
             known = ", ".join(mode_names())
             raise UsageError(f"{name}: no parity gate for {fmt}/{quantization} (known: {known}); add [gates.{name}] to a --recipe")
         return base
-    return replace(base or Gate(), **override, source=f"recipe [gates.{name}]" + (f" over {base.source}" if base else ""))
+    return replace(base or Gate(), **override, source=f"{origin} [gates.{name}]" + (f" over {base.source}" if base else ""))
+
+
+def recorded_gates(artifact: Path, manifest: dict) -> tuple[dict[str, dict], str]:
+    """({name: gate values}, origin) that `edgevit export` recorded for `artifact` in its folder's
+    artifacts.json; ({}, "") when none were, or when the entry no longer describes this artifact (its
+    sha256 or size differs from the manifest's: rebuilt or replaced since; a .mlpackage folder has no
+    sha256, only its size). Bad values are a UsageError naming the file."""
+    from edgevit.outputs import ARTIFACTS_INDEX
+
+    index_path = Path(artifact).parent / ARTIFACTS_INDEX
+    try:
+        index = load_json(index_path)
+    except (OSError, BadJson):
+        return {}, ""
+    entries = index.get("artifacts") if isinstance(index, dict) else None
+    name = Path(artifact).name
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict) and entry.get("name") == name and entry.get("gates") is not None:
+            if (entry.get("sha256"), entry.get("file_size")) != (manifest.get("sha256"), manifest.get("file_size")):
+                return {}, ""
+            recipe = (index.get("recipe") or {}).get("name") if isinstance(index.get("recipe"), dict) else None
+            origin = f"recorded at export in {index_path}" + (f" (recipe {recipe})" if recipe else "")
+            return {name: _check_override(index_path, name, entry["gates"])}, origin
+    return {}, ""
 
 
 def read_gate_overrides(recipe: Path | str | None) -> dict[str, dict]:

@@ -144,6 +144,10 @@ def format_table(report: VerifyReport) -> str:
         "image and class; KL: mean KL(SavedModel || artifact) in nats; predict s: wall seconds of the runtime's predict "
         f"calls over the {data.count} images. (emulated): Core ML's program run by the numpy MIL interpreter, not Core ML.",
     ]
+    gated = [r for r in report.results if r.gate is not None]
+    if gated:
+        lines += ["", "Gates (what each artifact had to meet, and where the numbers came from):"]
+        lines += [f"- {r.name}: " + ", ".join(f"{k} {v:g}" for k, v in r.gate.limits().items()) + f" ({r.gate.source})" for r in gated]
     problems = [r for r in report.results if not r.passed or r.notes]
     if problems:
         lines.append("")

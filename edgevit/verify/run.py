@@ -27,12 +27,12 @@ import numpy as np
 
 from edgevit.config import MANIFEST_NAME
 from edgevit.errors import EdgeVitError, ModelError, UsageError
-from edgevit.formats import REFERENCE_FORMAT, REFERENCE_RUNTIME
+from edgevit.formats import REFERENCE_FORMAT, REFERENCE_RUNTIME, Gate
 from edgevit.outputs import GOLDEN, Output, check_outputs
 from edgevit.runners import Artifact, RunnerOptions, open_artifact, runner_for
 from edgevit.runners.batching import first_line
 from edgevit.verify.evalset import EvalSet, load_eval_set, predict_all, resolve_data_root
-from edgevit.verify.gates import gate_failures, gate_for, read_gate_overrides
+from edgevit.verify.gates import gate_failures, gate_for, read_gate_overrides, recorded_gates
 from edgevit.verify.metrics import abs_errors, accuracy, accuracy_difference, agreement, mean_kl_divergence, top1
 from edgevit.verify.results import ArtifactParity, DataInfo, Flip, ParityMetrics, ReferenceResult, Status, VerifyReport
 
@@ -153,13 +153,22 @@ def _refuse_the_reference_itself(folders: list[Path], saved_model: Path) -> None
                              "`edgevit export` or its artifact folders")
 
 
-def _check_gates_exist(folders: list[Path], overrides: dict) -> None:
+def _gates_by_folder(folders: list[Path], recipe: Path | str | None) -> dict[Path, Gate]:
+    """Each artifact's gate: the recipe's when one is given, else the one recorded when it was exported
+    (artifacts.json), else its mode's default. Resolved before any model runs: a missing gate is a usage error."""
+    overrides = read_gate_overrides(recipe)
+    if overrides:
+        logger.debug(f"gates from {recipe}: {overrides}")
+    gates = {}
     for folder in folders:
         try:
             artifact = open_artifact(folder, check_integrity=False)
         except EdgeVitError:
             continue  # reported as "failed to load" when its turn comes
-        gate_for(artifact.name, artifact.format, artifact.quantization, overrides)
+        these, origin = (overrides, "recipe") if recipe is not None else recorded_gates(folder, artifact.manifest)
+        gates[folder] = gate_for(artifact.name, artifact.format, artifact.quantization, these, origin=origin)
+        logger.debug(f"gate of {artifact.name}: {gates[folder].to_dict()}")
+    return gates
 
 
 def _verify_one(
@@ -169,7 +178,7 @@ def _verify_one(
     fingerprint: str,
     ref_probs: np.ndarray,
     evalset: EvalSet,
-    overrides: dict,
+    gate: Gate | None,
     options: RunnerOptions,
     runtimes: dict[str, str],
 ) -> ArtifactParity:
@@ -178,7 +187,8 @@ def _verify_one(
     except EdgeVitError as exc:
         return ArtifactParity(folder.name, folder, None, None, Status.FAILED_TO_LOAD, str(exc))
     base = dict(name=artifact.name, folder=folder, format=artifact.format, quantization=artifact.quantization, manifest=artifact.manifest)
-    gate = gate_for(artifact.name, artifact.format, artifact.quantization, overrides)
+    if gate is None:  # its manifest could not be read when the gates were resolved, but can now
+        gate = gate_for(artifact.name, artifact.format, artifact.quantization, {})
     runner = None
     try:
         _pre_checks(artifact, reference, fingerprint)
@@ -235,10 +245,7 @@ def verify_artifacts(
         raise UsageError(f"golden count must be a positive integer, got {golden_count!r}")
     folders = collect_artifact_folders(artifacts)
     logger.debug(f"artifacts to verify: {', '.join(str(f) for f in folders)}")
-    overrides = read_gate_overrides(recipe)
-    if overrides:
-        logger.debug(f"gates from {recipe}: {overrides}")
-    _check_gates_exist(folders, overrides)  # a missing gate is a usage error: found before any model runs
+    gates = _gates_by_folder(folders, recipe)
     source = open_source(resolve_saved_model(folders, saved_model))
     _refuse_the_reference_itself(folders, source.folder)
     reference = source.artifact()
@@ -270,7 +277,7 @@ def verify_artifacts(
     for folder in folders:
         logger.info(f"verifying {folder.name} ...")
         result = _verify_one(folder, reference=reference, fingerprint=fingerprint, ref_probs=ref_probs, evalset=evalset,
-                             overrides=overrides, options=options, runtimes=runtimes or {})
+                             gate=gates.get(folder), options=options, runtimes=runtimes or {})
         logger.info(f"  {result.name}: {result.status.value}" + (f" ({result.reason})" if result.reason else ""))
         results.append(result)
     data_info = DataInfo(root, split, len(evalset.paths), len(set(evalset.labels.tolist())))

@@ -215,3 +215,58 @@ def test_max_images_spreads_over_the_split(artifacts):
     report = verify_artifacts([artifacts / "tflite-fp32"], max_images=8)
     (result,) = report.results
     assert report.data.count == 8 and result.metrics.count == 8 and report.data.classes == 4
+
+
+def _recorded_root(artifacts, tmp_path, gates: dict, *, sha256: str | None = None) -> Path:
+    """A copy of tflite-dynamic in an artifacts root whose artifacts.json records `gates` for it, as
+    `edgevit export --recipe` writes it (sha256 None: the artifact's own)."""
+    root = tmp_path / "arts"
+    root.mkdir(parents=True)
+    folder = copy_artifact(artifacts / "tflite-dynamic", root)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    entry = {"name": folder.name, "format": "tflite", "quantization": "dynamic", "status": "ok", "path": folder.name,
+             "file": f"{folder.name}/{manifest['file']}", "file_size": manifest["file_size"],
+             "sha256": sha256 or manifest["sha256"], "gates": gates}
+    (root / "artifacts.json").write_text(json.dumps({"schema_version": 1, "kind": "artifacts", "recipe": {"name": "strict", "path": "x.toml"},
+                                                     "source": manifest["source"], "artifacts": [entry]}))
+    return root
+
+
+def test_verify_without_a_recipe_judges_each_artifact_by_the_gates_recorded_at_export(artifacts, tiny_run, tmp_path, capsys):
+    from edgevit.verify.run import verify_artifacts
+
+    impossible = {"min_agreement": 1.0, "max_accuracy_drop": 0.0, "max_abs_error": 0.0}  # a quantized artifact cannot meet it
+    root = _recorded_root(artifacts, tmp_path, impossible)
+    (result,) = verify_artifacts([root]).results
+    assert result.gate.max_abs_error == 0.0 and result.gate.min_agreement == 1.0
+    assert result.gate.source == (f"recorded at export in {root / 'artifacts.json'} (recipe strict) [gates.tflite-dynamic] "
+                                  "over default for tflite/dynamic")
+    assert result.status.value == "parity failed" and "max abs probability error" in result.reason
+    # The CLI says which gate applied and where it came from.
+    assert main(["verify", str(root)]) == 6
+    out = capsys.readouterr().out
+    assert (f"- tflite-dynamic: min_agreement 1, max_accuracy_drop 0, max_abs_error 0 (recorded at export in {root / 'artifacts.json'}"
+            in out)
+
+
+def test_recorded_gates_of_another_build_and_a_recipe_both_give_way(artifacts, tiny_run, tmp_path):
+    from edgevit.verify.run import verify_artifacts
+
+    # The entry describes another file (the artifact was rebuilt since): the mode's default applies, not the stale gates.
+    stale = _recorded_root(artifacts, tmp_path / "stale", {"max_abs_error": 0.0}, sha256="0" * 64)
+    (result,) = verify_artifacts([stale]).results
+    assert result.gate.source == "default for tflite/dynamic" and result.gate.min_agreement == 0.995
+    # An explicit --recipe wins over what was recorded.
+    recorded = _recorded_root(artifacts, tmp_path / "recorded", {"max_abs_error": 0.0})
+    recipe = tmp_path / "loose.toml"
+    recipe.write_text("[gates.tflite-dynamic]\nmin_agreement = 0.5\n")
+    (result,) = verify_artifacts([recorded], recipe=recipe).results
+    assert result.gate.min_agreement == 0.5 and result.gate.max_abs_error is None
+    assert result.gate.source == "recipe [gates.tflite-dynamic] over default for tflite/dynamic"
+
+
+def test_bad_recorded_gates_are_one_line_naming_artifacts_json(artifacts, tmp_path, capsys):
+    root = _recorded_root(artifacts, tmp_path, {"min_agreement": 7})
+    assert main(["verify", str(root)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{root / 'artifacts.json'}: [gates.tflite-dynamic]: min_agreement is a fraction from 0 to 1" in err[0], err
