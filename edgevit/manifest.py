@@ -76,6 +76,12 @@ def _shown(value) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def _quoted(text: str) -> str:
+    """repr(text), clipped: a message stays one readable line whatever a file holds."""
+    shown = repr(text)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
 def _field_error(path: Path, field: str, expected: str, value) -> ModelError:
     return ModelError(f"{path}: '{field}' must be {expected}, found {_shown(value)}; re-create it with edgevit")
 
@@ -113,7 +119,7 @@ def _check_fields(path: Path, manifest: dict) -> None:
     for index, label in enumerate(labels):
         problem = label_problem(label)
         if problem:
-            raise ModelError(f"{path}: label #{index} {label!r} {problem}; class names are one line of text each, re-create it with edgevit")
+            raise ModelError(f"{path}: label #{index} {_quoted(label)} {problem}; class names are one line of text each, re-create it with edgevit")
     if outputs != len(labels):
         raise ModelError(f"{path}: {len(labels)} labels but 'output.shape' {_shown(manifest['output']['shape'])} "
                          f"gives {outputs} outputs; the labels must name the model's outputs, re-create it with edgevit")
@@ -173,7 +179,7 @@ def check_labels_file(folder: Path, manifest: dict) -> None:
         detail = f"{len(lines)} lines, the manifest has {len(labels)} labels"
     else:
         i = next(k for k, (x, y) in enumerate(zip(lines, labels)) if x != y)
-        detail = f"line {i + 1} is {lines[i]!r}, the manifest's label #{i} is {labels[i]!r}"
+        detail = f"line {i + 1} is {_quoted(lines[i])}, the manifest's label #{i} is {_quoted(labels[i])}"
     raise ModelError(f"{path} contradicts {manifest_path} ({detail}); re-export (or re-train) to write both again")
 
 
