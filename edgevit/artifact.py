@@ -14,7 +14,7 @@ from edgevit.config import Preprocessing
 from edgevit.errors import ModelError, UsageError
 from edgevit.fsutil import folder_size, path_inside, sha256_file
 from edgevit.formats import REFERENCE_FORMAT, SavedModelQuantization
-from edgevit.manifest import SAVEDMODEL_KIND, preprocessing_of, read_manifest
+from edgevit.manifest import SAVEDMODEL_KIND, check_labels_file, preprocessing_of, read_manifest
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,8 @@ def open_artifact(folder: Path | str, *, check_integrity: bool = True, formats: 
     folder = Path(folder)
     if not folder.is_dir():
         raise ModelError(f"{folder}: not an artifact folder; pass a folder written by `edgevit export`")
-    manifest = read_manifest(folder)
+    manifest = read_manifest(folder)  # also: its numbers typed, its labels one line each and as many as the outputs
+    check_labels_file(folder, manifest)
     kind = manifest.get("kind")
     takes_savedmodel = formats is None or REFERENCE_FORMAT in formats
     if kind == SAVEDMODEL_KIND and takes_savedmodel:

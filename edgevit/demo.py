@@ -50,9 +50,25 @@ def _prepare_data(out: Path, config: DemoConfig) -> Path:
     return data
 
 
+def check_demo_config(config: DemoConfig) -> DemoConfig:
+    """The demo's own flags, checked before anything is drawn or written; UsageError naming the flag."""
+    from edgevit.data.synth import MAX_CLASSES
+
+    checks = [
+        (2 <= config.num_classes <= MAX_CLASSES, f"--classes must be between 2 and {MAX_CLASSES}, got {config.num_classes}"),
+        (config.per_class >= 1, f"--per-class must be at least 1, got {config.per_class}"),
+        (config.train.epochs >= 1, f"--epochs must be at least 1, got {config.train.epochs}"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise UsageError(message)
+    return config
+
+
 def run_demo(out: Path, config: DemoConfig) -> int:
     from edgevit.training.train import train
 
+    check_demo_config(config)
     out.mkdir(parents=True, exist_ok=True)
     data = _prepare_data(out, config)
     train_dir = out / "train"

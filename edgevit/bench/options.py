@@ -6,12 +6,26 @@ import os
 from dataclasses import dataclass
 
 from edgevit.bench.peak import DEFAULT_N
+from edgevit.errors import UsageError
 
 MIN_PEAK_N = 64  # a smaller GEMM is over before the clock can time it
-from edgevit.errors import UsageError
 
 CPU, GPU = "cpu", "gpu"
 DEVICES = (CPU, GPU)
+THREADS_PER_CORE = 4  # beyond 4 threads a core, a runtime only measures its own contention
+
+
+def max_threads() -> int:
+    """The largest --threads count worth measuring on this machine: cores x THREADS_PER_CORE."""
+    return (os.cpu_count() or 1) * THREADS_PER_CORE
+
+
+def check_thread_count(count: int) -> int:
+    """`count` if it is 1..max_threads(); UsageError otherwise (bench's and verify's --threads)."""
+    if not 1 <= count <= max_threads():
+        raise UsageError(f"--threads counts must be between 1 and {max_threads()} ({THREADS_PER_CORE} x this machine's "
+                         f"{os.cpu_count() or 1} cores), got {count}")
+    return count
 
 
 @dataclass(frozen=True)
@@ -41,8 +55,10 @@ class BenchOptions:
             raise UsageError(f"--warmup must be 0 or more, got {self.warmup}")
         if self.batch < 2:
             raise UsageError(f"--batch is the larger throughput batch and must be at least 2, got {self.batch}")
-        if not self.threads or any(t < 1 for t in self.threads):
-            raise UsageError(f"--threads needs positive counts, got {self.threads}")
+        if not self.threads:
+            raise UsageError("--threads needs at least one count (e.g. 1,2,all)")
+        for count in self.threads:
+            check_thread_count(count)
         if self.peak_n < MIN_PEAK_N:
             raise UsageError(f"--peak-n must be at least {MIN_PEAK_N}, got {self.peak_n}")
         unknown = [d for d in self.devices if d not in DEVICES]
@@ -59,8 +75,7 @@ def parse_threads(text: str) -> tuple[int, ...]:
             count = (os.cpu_count() or 1) if part == "all" else int(part)
         except ValueError:
             raise UsageError(f"--threads takes counts or 'all' separated by commas (e.g. 1,2,all), got '{part}'") from None
-        if count < 1:
-            raise UsageError(f"--threads counts must be at least 1, got {count}")
+        check_thread_count(count)
         if count not in counts:
             counts.append(count)
     if not counts:

@@ -21,7 +21,8 @@ from edgevit.bench.options import GPU, BenchOptions
 from edgevit.bench.peak import best_peaks
 from edgevit.bench.records import bench_record, parity_for, peak_records, unmeasured_record
 from edgevit.bench.runtimes import RunnerFactory, open_registered_runner, runtimes_for
-from edgevit.bench.targets import NO_RUNTIME, Job, artifact_targets, export_failures, jobs, saved_model_target
+from edgevit.bench.targets import (EXPORT_INDEX, NO_RUNTIME, Job, artifact_targets, export_failures, jobs,
+                                   missing_artifacts, saved_model_target)
 from edgevit.errors import DataError
 from edgevit.portable.machine import fingerprint as machine_fingerprint
 from edgevit.manifest import tool_versions
@@ -51,12 +52,17 @@ def bench_artifacts(
     """
     options = options.check()
     targets, failures = [saved_model_target(saved_model)] if saved_model else [], []
+    missing: list[str] = []
     if artifacts_dir:
         opened, broken = artifact_targets(artifacts_dir)
         targets += opened
         failures += export_failures(artifacts_dir) + broken
+        missing = missing_artifacts(artifacts_dir)
     if not targets and not failures:
         where = artifacts_dir or saved_model
+        if missing:  # the index promised artifacts and none is left: nothing to measure is an error, not a warning
+            raise DataError(f"{where}: no artifacts to bench; {EXPORT_INDEX} lists {', '.join(missing)} but their folders "
+                            "are missing; run `edgevit export` again")
         raise DataError(f"{where}: no artifacts to bench (no folder with a manifest.json of kind 'artifact'); run `edgevit export` first")
     machine, versions = machine_fingerprint(), tool_versions()
     verify_records = list(verify_records)

@@ -7,7 +7,7 @@ and then as the artifact runners open. A folder whose manifest cannot be opened,
 
 from __future__ import annotations
 
-import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -17,6 +17,7 @@ from edgevit.bench.options import CPU, GPU, BenchOptions
 from edgevit.config import MANIFEST_NAME
 from edgevit.errors import DataError, ModelError
 from edgevit.formats import REFERENCE_FORMAT
+from edgevit.fsutil import BadJson, load_json
 from edgevit.manifest import read_manifest
 from edgevit.records import STATUS_EXPORT_FAILED, STATUS_FAILED, STATUS_OK, artifact_block
 from edgevit.savedmodel.source import open_source
@@ -24,6 +25,8 @@ from edgevit.savedmodel.source import open_source
 EXPORT_INDEX = "artifacts.json"  # written by `edgevit export` (exporters/jobs.py): every artifact tried, failed ones too
 SAVEDMODEL_ROW = REFERENCE_FORMAT.value  # the SavedModel's name in bench records, whatever its folder is called
 NO_RUNTIME = "(none)"
+
+logger = logging.getLogger(__name__)
 
 
 def target_name(target: Artifact) -> str:
@@ -57,16 +60,31 @@ def artifact_targets(artifacts_dir: Path | str) -> tuple[list[Artifact], list[di
     return targets, broken
 
 
+def _index_entries(artifacts_dir: Path) -> list[dict]:
+    """The named entries of OUT/artifacts.json; none when there is no readable index (it is optional)."""
+    try:
+        entries = load_json(artifacts_dir / EXPORT_INDEX).get("artifacts", [])
+    except (OSError, BadJson, AttributeError):
+        return []
+    return [e for e in entries if isinstance(e, dict) and isinstance(e.get("name"), str) and e["name"]] \
+        if isinstance(entries, list) else []
+
+
 def export_failures(artifacts_dir: Path | str) -> list[dict]:
     """Artifacts that `edgevit export` tried and failed (OUT/artifacts.json)."""
-    index = Path(artifacts_dir) / EXPORT_INDEX
-    try:
-        entries = json.loads(index.read_text(encoding="utf-8")).get("artifacts", [])
-    except (OSError, ValueError, AttributeError):
-        return []
     return [_failure(STATUS_EXPORT_FAILED, entry, entry.get("error") or "`edgevit export` recorded no error message")
-            for entry in entries
-            if isinstance(entry, dict) and entry.get("status") not in (None, STATUS_OK) and entry.get("name")]
+            for entry in _index_entries(Path(artifacts_dir)) if entry.get("status") not in (None, STATUS_OK)]
+
+
+def missing_artifacts(artifacts_dir: Path | str) -> list[str]:
+    """Artifacts OUT/artifacts.json lists as built whose folders are gone: a warning each, and their names."""
+    root = Path(artifacts_dir)
+    missing = [entry["name"] for entry in _index_entries(root)
+               if entry.get("status") == STATUS_OK and not (root / entry["name"]).is_dir()]
+    for name in missing:
+        logger.warning(f"{root / EXPORT_INDEX} lists {name!r} as built, but {root / name} is missing; "
+                       f"it is not measured (export it again to bench it)")
+    return missing
 
 
 def _failure(status: str, described: dict, reason: str) -> dict:

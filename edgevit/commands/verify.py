@@ -36,6 +36,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from edgevit.verify.run import verify_artifacts
     from edgevit.verify.report import format_table, report_to_dict, report_to_records, summary_error
 
+    if args.threads is not None:
+        from edgevit.bench.options import check_thread_count
+
+        check_thread_count(args.threads)
     # Before any model runs: every output may be written, and none is an input or another output.
     check_outputs([Output("--json", args.json, VERIFY_JSON), Output("--records", args.records, RECORDS),
                    Output("--write-golden", args.write_golden, GOLDEN)],

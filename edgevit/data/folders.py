@@ -11,6 +11,7 @@ import numpy as np
 
 from edgevit.config import IMAGE_EXTENSIONS, SPLITS
 from edgevit.errors import DataError
+from edgevit.manifest import label_problem
 
 # Files that image tools and OSes drop into folders; never data.
 _IGNORED_NAMES = {"Thumbs.db", "desktop.ini"}
@@ -70,6 +71,10 @@ def _class_folders(split_dir: Path) -> dict[str, Path]:
             raise DataError(
                 f"{entry.path}: expected only class folders in {split_dir}, found a file; move it into a class folder or remove it"
             )
+        # The folder name becomes a line of labels.txt: a newline in it would add a class that does not exist.
+        problem = label_problem(entry.name)
+        if problem:
+            raise DataError(f"{entry.path!r}: the class folder's name {problem}; rename the folder to one line of plain text")
         classes[entry.name] = Path(entry.path)
     if not classes:
         raise DataError(f"{split_dir}: no class folders; expected {split_dir}/<CLASS NAME>/<images>")

@@ -23,6 +23,7 @@ class ServingSignature:
     input_name: str  # the signature's input key, e.g. "images"
     output_name: str  # the signature's output key, e.g. "probabilities"
     input_shape: tuple  # (None, H, W, 3)
+    num_outputs: int | None = None  # the output's last dimension, the class count (None: the graph does not say)
 
 
 def read_serving_signature(folder: Path) -> ServingSignature:
@@ -48,7 +49,7 @@ def read_serving_signature(folder: Path) -> ServingSignature:
             "an image classifier takes one image batch and returns one probability tensor"
         )
     (input_name, tensor), = signature.inputs.items()
-    (output_name,) = signature.outputs
+    (output_name, output), = signature.outputs.items()
     shape = tensor.shape
     if shape is None or len(shape) != 4 or shape[1] is None or shape[2] is None or shape[3] != 3:
         shown = "of unknown rank" if shape is None else list(shape)
@@ -56,4 +57,5 @@ def read_serving_signature(folder: Path) -> ServingSignature:
             f"{folder}: input {input_name!r} has shape {shown}, not a fixed (batch, H, W, 3) size; "
             "re-save the model with a fixed image size"
         )
-    return ServingSignature(key, input_name, output_name, (None, shape[1], shape[2], 3))
+    num_outputs = output.shape[-1] if output.shape else None
+    return ServingSignature(key, input_name, output_name, (None, shape[1], shape[2], 3), num_outputs)

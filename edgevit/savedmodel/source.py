@@ -15,7 +15,7 @@ from pathlib import Path
 from edgevit.artifact import Artifact, open_artifact
 from edgevit.errors import ModelError
 from edgevit.fsutil import sha256_file
-from edgevit.manifest import SAVEDMODEL_KIND, read_manifest
+from edgevit.manifest import SAVEDMODEL_KIND, check_labels_file, read_manifest
 from edgevit.savedmodel.signature import read_serving_signature
 
 # The graph and the variables index (which holds a checksum of every weight): together they name the model.
@@ -65,4 +65,9 @@ def open_source(saved_model: Path | str) -> SavedModelSource:
     if declared != list(serving.input_shape[1:3]):
         raise ModelError(f"{folder}: manifest input size {declared} differs from the signature's {list(serving.input_shape[1:3])}; "
                          "re-create it with edgevit")
+    labels = len(manifest["labels"])
+    if serving.num_outputs is not None and serving.num_outputs != labels:
+        raise ModelError(f"{folder}: the manifest lists {labels} labels, the model returns {serving.num_outputs} outputs; "
+                         "the labels must name the model's outputs, re-create it with `edgevit train`")
+    check_labels_file(folder, manifest)
     return SavedModelSource(folder, manifest, serving.key, serving.input_name, serving.output_name, serving.input_shape)

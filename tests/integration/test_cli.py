@@ -123,3 +123,17 @@ def test_version_is_the_installed_packages(capsys):
         main(["--version"])
     assert exit_info.value.code == 0
     assert capsys.readouterr().out.strip() == f"edgevit {version('edgevit')}"
+
+
+@pytest.mark.parametrize("flag, value, message", [
+    ("--epochs", "0", "--epochs must be at least 1, got 0"),
+    ("--epochs", "-3", "--epochs must be at least 1, got -3"),
+    ("--classes", "1", "--classes must be between 2 and 1000, got 1"),
+    ("--classes", "1001", "--classes must be between 2 and 1000, got 1001"),
+    ("--per-class", "0", "--per-class must be at least 1, got 0"),
+])
+def test_demo_ranges_are_checked_before_any_data_is_drawn(capsys, tmp_path, flag, value, message):
+    out = tmp_path / "demo"
+    code, err = _run(capsys, "demo", "--out", str(out), flag, value)
+    _assert_one_line(code, err, UsageError.exit_code, message)
+    assert not out.exists()  # not even the output folder was made

@@ -156,6 +156,7 @@ def test_label_and_input_size_mismatches_fail_to_load(artifacts, tmp_path):
     relabelled = copy_artifact(artifacts / "onnx-fp32", tmp_path, "onnx-relabelled")
     labels = json.loads((relabelled / "manifest.json").read_text())["labels"]
     edit_manifest(relabelled, labels=[labels[1], labels[0], *labels[2:]])
+    (relabelled / "labels.txt").write_text("\n".join([labels[1], labels[0], *labels[2:]]) + "\n")  # consistent with itself
     resized = copy_artifact(artifacts / "tflite-fp32", tmp_path, "tflite-resized")
     manifest = json.loads((resized / "manifest.json").read_text())
     edit_manifest(resized, input={**manifest["input"], "shape": [None, 48, 48, 3]},

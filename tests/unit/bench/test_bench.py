@@ -259,8 +259,21 @@ def test_parse_threads():
     assert parse_threads("1, all, 1") == (1, os.cpu_count())
     with pytest.raises(UsageError, match="counts or 'all'"):
         parse_threads("one")
-    with pytest.raises(UsageError, match="at least 1"):
+    with pytest.raises(UsageError, match="between 1 and"):
         parse_threads("0")
+
+
+def test_thread_counts_are_1_to_4_per_core(monkeypatch):
+    from edgevit.bench.options import max_threads
+
+    monkeypatch.setattr("os.cpu_count", lambda: 3)
+    assert max_threads() == 12 and parse_threads("12,all") == (12, 3)
+    for text in ("13", "1,2,100", "-1"):
+        with pytest.raises(UsageError) as caught:
+            parse_threads(text)
+        assert str(caught.value).startswith("--threads counts must be between 1 and 12 (4 x this machine's 3 cores), got ")
+    with pytest.raises(UsageError, match="between 1 and 12"):
+        BenchOptions(threads=(1, 13)).check()
 
 
 def test_bench_cli_errors_are_one_line_exit_codes(tmp_path, capsys):
@@ -273,4 +286,71 @@ def test_bench_cli_errors_are_one_line_exit_codes(tmp_path, capsys):
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 4 and all(line.startswith("edgevit: error: ") for line in errors)
     assert "no such folder" in errors[0] and "--devices takes cpu, gpu" in errors[1]
+    assert not (tmp_path / "r.json").exists()
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--threads", "100000"], "--threads counts must be between 1 and "),
+    (["--threads", "1,0"], "--threads counts must be between 1 and "),
+    (["--runs", "0"], "--runs must be at least 1, got 0"),
+    (["--peak-n", "0"], "--peak-n must be at least 64, got 0"),
+])
+def test_bench_ranges_are_checked_before_anything_is_measured_or_written(tmp_path, capsys, flags, message):
+    from edgevit.cli import main
+
+    artifacts = tmp_path / "artifacts"
+    write_fake_artifact(artifacts, "tflite-fp32")
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    assert main(["bench", str(artifacts), *flags, "--out", str(tmp_path / "r.json")]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 1 and errors[0].startswith(f"edgevit: error: {message}")
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # nothing written
+
+
+def test_verify_threads_range_is_checked_before_anything_runs(tmp_path, capsys):
+    from edgevit.cli import main
+
+    artifacts = tmp_path / "artifacts"
+    write_fake_artifact(artifacts, "tflite-fp32")
+    assert main(["verify", str(artifacts), "--threads", "0", "--json", str(tmp_path / "v.json")]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 1 and "--threads counts must be between 1 and " in errors[0]
+    assert not (tmp_path / "v.json").exists()
+
+
+def _index(root, *entries):
+    import json
+
+    (root / "artifacts.json").write_text(json.dumps({"schema_version": 1, "kind": "artifacts", "artifacts": [
+        {"name": name, "format": "tflite", "quantization": "fp32", "status": status, "error": None} for name, status in entries]}))
+
+
+def test_index_entries_whose_folders_are_missing_are_a_warning_each(tmp_path, no_gpu, caplog):
+    import logging
+
+    write_fake_artifact(tmp_path, "tflite-fp32")
+    _index(tmp_path, ("tflite-fp32", "ok"), ("tflite-int8", "ok"), ("onnx-fp32", "ok"), ("coreml-fp16", "failed"))
+    clock = FakeClock()
+    options = BenchOptions(threads=(1,), runs=2, warmup=0, batch_runs=1, devices=("cpu",), isolate=False, **FAST_PEAK)
+    with caplog.at_level(logging.WARNING, logger="edgevit.bench.targets"):
+        records = bench_artifacts(tmp_path, options=options, runtimes=fake_runtimes, clock=clock,
+                                  factory=constant_factory(clock, {"tflite-fp32": 1.0}))
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [f"{tmp_path / 'artifacts.json'} lists {name!r} as built, but {tmp_path / name} is missing; "
+                        "it is not measured (export it again to bench it)" for name in ("tflite-int8", "onnx-fp32")]
+    # The folder that is there is measured; the failed export (no folder expected) is its own record, not a warning.
+    statuses = {(r["artifact"]["name"], r["status"]) for r in bench_records(records)}
+    assert ("tflite-fp32", "ok") in statuses and ("coreml-fp16", "export failed") in statuses
+    assert not {name for name, _ in statuses} & {"tflite-int8", "onnx-fp32"}
+
+
+def test_an_index_whose_every_artifact_is_missing_is_an_error(tmp_path, capsys):
+    from edgevit.cli import main
+
+    _index(tmp_path, ("tflite-fp32", "ok"), ("onnx-fp32", "ok"))
+    assert main(["bench", str(tmp_path), "--threads", "1", "--out", str(tmp_path / "r.json")]) == DataError.exit_code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (f"edgevit: error: {tmp_path}: no artifacts to bench; artifacts.json lists tflite-fp32, onnx-fp32 "
+                       "but their folders are missing; run `edgevit export` again")
+    assert len(err) == 3 and all("is missing; it is not measured" in line for line in err[:2])  # a warning each, then the error
     assert not (tmp_path / "r.json").exists()

@@ -103,3 +103,26 @@ def test_file_where_class_folder_expected(tmp_path):
 def test_labels_are_int32(tmp_path):
     root = _make(tmp_path / "d", {s: {"A": 2, "B": 2} for s in ("train", "valid")})
     assert load_image_folders(root, splits=("train", "valid")).split("valid").labels.dtype == np.int32
+
+
+@pytest.mark.parametrize("bad_name", ["BARN\nOWL", "BARN\rOWL", "BARN\tOWL", "BARN\u2028OWL", "BARN\x7fOWL"])
+def test_a_class_folder_whose_name_holds_a_control_character_is_refused(tmp_path, bad_name):
+    """Its name would be two lines (or a garbled one) of labels.txt: refused here, before any training."""
+    root = _make(tmp_path / "d", {s: {"ALBATROSS": 1, bad_name: 1} for s in ("train", "valid")})
+    with pytest.raises(DataError) as info:
+        load_image_folders(root, splits=("train", "valid"))
+    message = str(info.value)
+    assert info.value.exit_code == 3 and "\n" not in message
+    assert message.startswith(repr(str(root / "train" / bad_name)) + ": the class folder's name holds ")
+    assert "rename the folder" in message
+
+
+def test_train_refuses_a_newline_class_folder_before_writing_anything(tmp_path, capsys):
+    from edgevit.cli import main
+
+    root = _make(tmp_path / "d", {s: {"ALBATROSS": 1, "BARN\nOWL": 1} for s in ("train", "valid", "test")})
+    out = tmp_path / "run"
+    assert main(["train", str(root), "--out", str(out), "--variant", "tiny", "--no-pretrained"]) == DataError.exit_code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "BARN\\nOWL" in err[0] and "control character" in err[0]
+    assert not out.exists()
