@@ -35,6 +35,7 @@ from edgevit.portable.golden import GOLDEN_INDEX
 ARTIFACTS_INDEX = "artifacts.json"
 RUN_INDEX = "train_state.json"
 SYNC_INDEX = "sync.json"
+DEMO_INDEX = "data.json"  # the demo's first file: the options its synthetic birds were drawn with
 REPORT_RECORDS, REPORT_MARKDOWN, REPORT_HTML = "records.json", "report.md", "report.html"
 LOGS_DIR = "logs"
 # What tf.saved_model.save writes, beside edgevit's manifest.json and labels.txt.
@@ -132,6 +133,7 @@ RUN = FolderKind("a training run", lambda f: (f / RUN_INDEX).is_file(),
 BUNDLE = FolderKind("an edgevit bundle", lambda f: (f / BUNDLE_INDEX).is_file(),
                     lambda f: {"run.py", "harness", BUNDLE_INDEX, "artifact", "golden", "README.md"})
 REPORT = FolderKind("a report folder", _is_report, lambda f: {REPORT_RECORDS, REPORT_MARKDOWN, REPORT_HTML})
+DEMO = FolderKind("a demo folder (the --out of `edgevit demo`)", lambda f: (f / DEMO_INDEX).is_file())  # written into
 DATA = FolderKind("a data set", lambda f: False)  # drawn only into a new or empty folder
 
 def bundle_zip_path(folder: Path | str) -> Path:
