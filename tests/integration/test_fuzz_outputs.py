@@ -27,7 +27,7 @@ from typing import Callable
 
 import pytest
 from helpers.trees import tree_hash
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from edgevit.cli import INTERNAL_ERROR_EXIT, main
@@ -241,6 +241,8 @@ def _changed(before: dict[str, str], after: dict[str, str]) -> list[str]:
 @given(data=st.data())
 def test_outputs_pointed_at_inputs_and_at_each_other_change_no_byte(workspace, no_work, capsys, data):
     case = data.draw(cases(workspace), label="case")
+    event(case.slot.name)  # --hypothesis-show-statistics shows how the examples spread over options and targets
+    event(case.target)
     before = tree_hash(workspace.root)
     code, started = _run(case.argv)
     err = capsys.readouterr().err
