@@ -13,9 +13,9 @@ from pathlib import Path
 from edgevit.config import DemoConfig
 from edgevit.errors import EdgeVitError, UsageError
 from edgevit.fsutil import atomic_write_json
-from edgevit.outputs import ARTIFACTS_ROOT, RUN, remove_dir
+from edgevit.outputs import ARTIFACTS_ROOT, DEMO, DEMO_INDEX, RUN, prepare_dir, remove_dir
 
-DATA_MARKER = "data.json"
+DATA_MARKER = DEMO_INDEX
 
 logger = logging.getLogger(__name__)
 
@@ -68,8 +68,8 @@ def check_demo_config(config: DemoConfig) -> DemoConfig:
 def run_demo(out: Path, config: DemoConfig) -> int:
     from edgevit.training.train import train
 
-    check_demo_config(config)
-    out.mkdir(parents=True, exist_ok=True)
+    check_demo_config(config)  # before anything is written or drawn
+    prepare_dir(out, DEMO, flag="--out")  # new, empty or an earlier demo's, and writable: before any bird is drawn
     data = _prepare_data(out, config)
     train_dir = out / "train"
     remove_dir(train_dir, RUN)  # the demo always retrains from scratch (an earlier demo's run, nothing else)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -34,6 +35,7 @@ from edgevit.portable.golden import GOLDEN_INDEX
 ARTIFACTS_INDEX = "artifacts.json"
 RUN_INDEX = "train_state.json"
 SYNC_INDEX = "sync.json"
+DEMO_INDEX = "data.json"  # the demo's first file: the options its synthetic birds were drawn with
 REPORT_RECORDS, REPORT_MARKDOWN, REPORT_HTML = "records.json", "report.md", "report.html"
 LOGS_DIR = "logs"
 # What tf.saved_model.save writes, beside edgevit's manifest.json and labels.txt.
@@ -131,9 +133,28 @@ RUN = FolderKind("a training run", lambda f: (f / RUN_INDEX).is_file(),
 BUNDLE = FolderKind("an edgevit bundle", lambda f: (f / BUNDLE_INDEX).is_file(),
                     lambda f: {"run.py", "harness", BUNDLE_INDEX, "artifact", "golden", "README.md"})
 REPORT = FolderKind("a report folder", _is_report, lambda f: {REPORT_RECORDS, REPORT_MARKDOWN, REPORT_HTML})
+DEMO = FolderKind("a demo folder (the --out of `edgevit demo`)", lambda f: (f / DEMO_INDEX).is_file())  # written into
 DATA = FolderKind("a data set", lambda f: False)  # drawn only into a new or empty folder
 
+def bundle_zip_path(folder: Path | str) -> Path:
+    """Where `edgevit device bundle --zip` puts the zip of the bundle folder FOLDER: FOLDER.zip beside it."""
+    folder = Path(folder)
+    return folder.with_name(folder.name + ".zip")
+
+
+def _is_bundle_zip(path: Path) -> bool:
+    """A zip of one bundle: every entry under NAME/ (for NAME.zip), NAME/bundle.json among them."""
+    folder = path.name.removesuffix(".zip")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+    return f"{folder}/{BUNDLE_INDEX}" in names and all(n.startswith(f"{folder}/") for n in names)
+
+
 RECORDS = FileKind("a records file", _is_records)
+BUNDLE_ZIP = FileKind("a bundle zip written by `edgevit device bundle --zip`", _is_bundle_zip)
 VERIFY_JSON = FileKind("a verify results file", lambda p: (_json_object(p) or {}).get("kind") == "verify")
 
 

@@ -30,7 +30,7 @@ from edgevit.errors import UsageError
 from edgevit.formats import Format
 from edgevit.fsutil import atomic_write_json, atomic_write_text
 from edgevit.manifest import now_iso
-from edgevit.outputs import BUNDLE, Output, check_outputs, replace_dir
+from edgevit.outputs import BUNDLE, BUNDLE_ZIP, Output, bundle_zip_path, check_outputs, replace_dir
 
 BUNDLE_FORMATS = tuple(RUNTIMES_FOR_FORMAT)  # formats a device runtime can load: tflite, onnx
 ARTIFACT_DIR = "artifact"
@@ -70,7 +70,9 @@ def make_bundle(*, artifact: Path, out: Path, golden: Path | None = None, defaul
     golden_folder = find_golden(art, golden)
     vectors = open_golden(golden_folder, [art])
     out = Path(out)
-    check_outputs([Output(None, out, BUNDLE)], inputs=[art.folder, golden_folder])  # an earlier bundle only
+    # An earlier bundle only, and with --zip an earlier bundle's zip only: never a user's file named OUT.zip.
+    zip_output = [Output("--zip", bundle_zip_path(out), BUNDLE_ZIP)] if make_zip else []
+    check_outputs([Output(None, out, BUNDLE), *zip_output], inputs=[art.folder, golden_folder])
     index = {
         "schema_version": BUNDLE_SCHEMA_VERSION,
         "created": now_iso(),
@@ -113,7 +115,7 @@ def model_cost(manifest: dict) -> dict | None:
 
 def _zip(folder: Path) -> Path:
     """FOLDER.zip holding FOLDER/... with relative names only (no absolute paths, no '..')."""
-    path = folder.with_name(folder.name + ".zip")
+    path = bundle_zip_path(folder)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:

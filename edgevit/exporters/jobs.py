@@ -54,8 +54,9 @@ class ArtifactJob:
     gates: dict | None = None
 
     def __post_init__(self):
-        if not _NAME.match(self.name) or self.name == LOGS_DIR:
-            raise UsageError(f"artifact name {self.name!r} must be letters, digits, '.', '_' or '-' (and not {LOGS_DIR!r})")
+        if not _NAME.match(self.name) or self.name in (LOGS_DIR, INDEX_NAME):  # OUT/logs and OUT/artifacts.json are export's own
+            raise UsageError(f"artifact name {self.name!r} must be letters, digits, '.', '_' or '-' (and not {LOGS_DIR!r} "
+                             f"or {INDEX_NAME!r})")
 
     @property
     def format(self) -> Format:

@@ -99,6 +99,15 @@ CASES = [
      lambda w: ["train", w.root / "data", "--out", w.notes], "not a training run"),
     ("data synth into a user's folder",
      lambda w: ["data", "synth", w.notes], "not a data set"),
+    # Found by tests/integration/test_fuzz_outputs.py:
+    ("demo --out a user's folder",
+     lambda w: ["demo", "--out", w.notes, "--epochs", "1"], "not a demo folder"),
+    ("demo --out under /proc",
+     lambda w: ["demo", "--out", "/proc/edgevit-test", "--epochs", "1"], "cannot write"),
+    ("demo --out below a file",
+     lambda w: ["demo", "--out", w.blocker / "demo", "--epochs", "1"], "is a file, not a folder"),
+    ("export --name the index it writes beside the artifact",
+     lambda w: ["export", w.saved_model, "--out", w.root / "new-arts", "--name", "artifacts.json"], "'artifacts.json'"),
 ]
 
 

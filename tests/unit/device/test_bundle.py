@@ -230,6 +230,23 @@ def test_bundle_refusals(files, tmp_path, capsys):
     assert not any((tmp_path / n).exists() for n in "abcde")
 
 
+def test_zip_replaces_an_earlier_bundle_zip_but_never_a_users_file(files, tmp_path, capsys):
+    """--zip writes OUT.zip: a user's file of that name is refused before the bundle is made (it was overwritten)."""
+    artifact, golden = files
+    out = tmp_path / "bundle"
+    argv = ["device", "bundle", str(artifact), str(out), "--golden", str(golden), "--zip"]
+    (tmp_path / "bundle.zip").write_bytes(b"a user's zip")
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--zip" in err[0] and "is not a bundle zip" in err[0], err
+    assert (tmp_path / "bundle.zip").read_bytes() == b"a user's zip" and not out.exists()
+    (tmp_path / "bundle.zip").unlink()
+    for _ in range(2):  # the second run replaces the first run's bundle and zip
+        assert main(argv) == 0, capsys.readouterr().err
+    with zipfile.ZipFile(tmp_path / "bundle.zip") as archive:
+        assert "bundle/bundle.json" in archive.namelist()
+
+
 def test_onnx_bundle_runs_with_onnxruntime(tiny_run, files, tmp_path):
     from edgevit.exporters.onnx import export_onnx
 
