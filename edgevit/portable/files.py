@@ -60,9 +60,18 @@ class BadJson(ValueError):
     """A file that is not UTF-8 JSON; str() says why, without the path (each caller adds it and what to do)."""
 
 
+# Far above any JSON edgevit writes (a records file with every latency sample of a long bench is a few MB),
+# far below what would exhaust a device's memory when read whole.
+MAX_JSON_BYTES = 64 * 2**20
+
+
 def load_json(path: Path):
     """The parsed JSON of `path` (every JSON file edgevit reads, host and device); BadJson when it is not
-    valid UTF-8 JSON or nests too deeply to parse. OSError (a missing file) passes through."""
+    valid UTF-8 JSON, is larger than MAX_JSON_BYTES or nests too deeply to parse. OSError (a missing
+    file) passes through."""
+    size = Path(path).stat().st_size
+    if size > MAX_JSON_BYTES:
+        raise BadJson(f"not a JSON file edgevit wrote ({size:,} bytes; edgevit reads at most {MAX_JSON_BYTES:,})")
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -30,6 +30,18 @@ def test_load_json_parses_and_names_what_is_wrong(tmp_path):
         load_json(tmp_path / "missing.json")
 
 
+def test_load_json_refuses_a_file_larger_than_any_edgevit_writes_without_reading_it(tmp_path, monkeypatch):
+    import edgevit.portable.files as files
+
+    monkeypatch.setattr(files, "MAX_JSON_BYTES", 1000)
+    (tmp_path / "small.json").write_text("[" + "1," * 400 + "1]")  # 803 bytes
+    assert len(load_json(tmp_path / "small.json")) == 401
+    (tmp_path / "huge.json").write_text("[" + "1," * 600 + "1]")  # 1,203 bytes
+    monkeypatch.setattr(type(tmp_path), "read_text", lambda *a, **k: pytest.fail("read a file over the limit"))
+    with pytest.raises(BadJson, match=r"^not a JSON file edgevit wrote \(1,203 bytes; edgevit reads at most 1,000\)$"):
+        load_json(tmp_path / "huge.json")
+
+
 def test_deeply_nested_manifest_records_and_bundle_index_are_one_error_naming_the_file(tmp_path):
     (tmp_path / "manifest.json").write_text(DEEP)
     with pytest.raises(ModelError) as manifest_error:
