@@ -15,6 +15,12 @@ from edgevit.errors import EdgeVitError
 INTERNAL_ERROR_EXIT = 70
 
 
+def one_line(message: str) -> str:
+    """`message` on one line whatever it quotes: a line break or other control character a user typed
+    (an argument, a folder name) is shown escaped, as Python writes it, instead of breaking the line."""
+    return "".join(repr(ch)[1:-1] if not ch.isprintable() and ch != " " else ch for ch in message)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="edgevit", description="Fine-tune a ViT, export it for devices, verify and benchmark every artifact.")
     parser.add_argument("--version", action="version", version=f"edgevit {__version__}")
@@ -33,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         args.argv = list(argv) if argv is not None else sys.argv[1:]  # what was typed, for train --resume
         return args.func(args)
     except EdgeVitError as exc:
-        print(f"edgevit: error: {exc}", file=sys.stderr)
+        print(f"edgevit: error: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("edgevit: interrupted; finished files are intact, partial ones were not written", file=sys.stderr)
@@ -44,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug: one line by default, the traceback on request
         if os.environ.get("EDGEVIT_DEBUG"):
             raise
-        print(f"edgevit: internal error: {type(exc).__name__}: {exc} (set EDGEVIT_DEBUG=1 for the traceback)", file=sys.stderr)
+        print(f"edgevit: internal error: {type(exc).__name__}: {one_line(str(exc))} (set EDGEVIT_DEBUG=1 for the traceback)",
+              file=sys.stderr)
         return INTERNAL_ERROR_EXIT
 
 

@@ -137,3 +137,12 @@ def test_demo_ranges_are_checked_before_any_data_is_drawn(capsys, tmp_path, flag
     code, err = _run(capsys, "demo", "--out", str(out), flag, value)
     _assert_one_line(code, err, UsageError.exit_code, message)
     assert not out.exists()  # not even the output folder was made
+
+
+@pytest.mark.parametrize("typed", ["\x1e", "two\nlines", "para\u2029graph", "bell\x07"])
+def test_a_control_character_typed_by_the_user_cannot_break_the_error_line(capsys, typed):
+    """Found by the long fuzz profile: `edgevit demo $'\\x1e'` printed its one error over two lines."""
+    assert main(["demo", typed]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1, err
+    assert err == f"edgevit: error: edgevit: unrecognized arguments: {repr(typed)[1:-1]} (see --help)\n"
