@@ -11,14 +11,9 @@ from edgevit import __version__
 from edgevit.commands import COMMAND_MODULES, Parser
 from edgevit.console import Verbosity, configure
 from edgevit.errors import EdgeVitError
+from edgevit.portable.errors import one_line
 
 INTERNAL_ERROR_EXIT = 70
-
-
-def one_line(message: str) -> str:
-    """`message` on one line whatever it quotes: a line break or other control character a user typed
-    (an argument, a folder name) is shown escaped, as Python writes it, instead of breaking the line."""
-    return "".join(repr(ch)[1:-1] if not ch.isprintable() and ch != " " else ch for ch in message)
 
 
 def build_parser() -> argparse.ArgumentParser:

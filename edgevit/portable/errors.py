@@ -17,6 +17,13 @@ EXIT_PARITY = 6  # outputs that miss their parity gate
 EXIT_BUNDLE = EXIT_MODEL
 
 
+def one_line(message: str) -> str:
+    """`message` on one line whatever it quotes: a line break or other control character a user typed
+    (an argument, a folder name) is shown escaped, as Python writes it, instead of breaking the line.
+    Both command lines (edgevit's and a bundle's run.py) print their errors through it."""
+    return "".join(repr(ch)[1:-1] if not ch.isprintable() and ch != " " else ch for ch in message)
+
+
 class HarnessError(Exception):
     """`status` is the record status it becomes ("failed" or "not available")."""
 

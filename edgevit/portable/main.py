@@ -16,7 +16,7 @@ import numpy as np
 
 from . import PRODUCER_NAME
 from .files import Bundle, check_sha256, open_bundle
-from .errors import EXIT_BUNDLE, EXIT_CRASHED, EXIT_OK, EXIT_PARITY, EXIT_USAGE, HarnessError
+from .errors import EXIT_BUNDLE, EXIT_CRASHED, EXIT_OK, EXIT_PARITY, EXIT_USAGE, HarnessError, one_line
 from .golden import check_matches_manifest, read_golden
 from .machine import current_rss_bytes, fingerprint, peak_rss_bytes, usable_cpus
 from .parity import golden_parity
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None, *, default_bundle: Path) -> int:
     try:
         args = build_parser(default_bundle).parse_args(argv)
     except HarnessError as exc:
-        print(f"run.py: error: {exc}", file=sys.stderr)
+        print(f"run.py: error: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     machine = fingerprint()
     bundle_root = Path(args.bundle)
@@ -90,14 +90,14 @@ def main(argv: list[str] | None = None, *, default_bundle: Path) -> int:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         status, reason, code = "failed", f"{type(exc).__name__}: {first}", EXIT_CRASHED
     if code == EXIT_USAGE:
-        print(f"run.py: error: {reason}", file=sys.stderr)
+        print(f"run.py: error: {one_line(reason)}", file=sys.stderr)
         return code
     record = new_record(kind="bench", status=status, reason=reason, machine=machine, tool_versions=tool_versions(harness_version),
                         producer=PRODUCER_NAME, producer_version=harness_version, **fields)
     write_records_file(out, [record])
     _print_summary(record, out)
     if reason:
-        print(f"run.py: {status}: {reason}", file=sys.stderr)
+        print(f"run.py: {status}: {one_line(reason)}", file=sys.stderr)
     return code
 
 

@@ -50,3 +50,12 @@ def run_harness(python: str, bundle: Path, *args: str, env: dict | None = None, 
                           text=True, env=env, cwd=bundle, timeout=timeout)
     document = json.loads(out.read_text()) if out.is_file() else None
     return proc.returncode, document, proc.stdout + proc.stderr
+
+
+def startup_folder(tmp_path: Path, code: str) -> Path:
+    """A folder holding a sitecustomize.py that runs `code` when Python starts: put it on PYTHONPATH to change
+    what the harness process sees (a missing runtime, a crashing one) without touching the bundle."""
+    folder = tmp_path / "startup"
+    folder.mkdir()
+    (folder / "sitecustomize.py").write_text(code)
+    return folder

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers.device import run_harness
+from helpers.device import run_harness, startup_folder
 from edgevit.cli import main
 from edgevit.device import HARNESS_PACKAGE
 from edgevit.device.gates import golden_gate
@@ -172,9 +172,8 @@ def test_paths_cannot_lead_out_of_the_bundle(bundle, tmp_path, where, value):
 
 
 def test_missing_runtime_is_a_not_available_record(bundle, tmp_path):
-    guard = tmp_path / "guard"
-    guard.mkdir()
-    (guard / "sitecustomize.py").write_text(
+    guard = startup_folder(
+        tmp_path,
         "import sys\n"
         "class Block:\n"
         "    def find_spec(self, name, path=None, target=None):\n"
@@ -192,6 +191,10 @@ def test_bad_option_is_one_line_and_exit_2(bundle):
     code, document, output = run_harness(sys.executable, bundle, "--runs", "0")
     assert code == 2 and document is None
     assert output.strip().splitlines() == ["run.py: error: run.py: argument --runs: must be at least 1, got 0 (see --help)"]
+    # A control character typed on the device cannot break the line either (the host's rule, portable.errors.one_line).
+    code, document, output = run_harness(sys.executable, bundle, "\x1e")
+    assert code == 2 and document is None
+    assert output.strip().splitlines() == ["run.py: error: run.py: unrecognized arguments: \\x1e (see --help)"]
 
 
 def _fake_artifact(artifact, tmp_path, name="fake-artifact", **changes):
@@ -300,9 +303,8 @@ def test_an_unwritable_out_is_refused_before_anything_is_measured(bundle, tmp_pa
 
 def test_what_was_measured_before_a_crash_is_still_in_the_record(bundle, tmp_path):
     """A runtime that dies after loading (here: on its first inference) still leaves its load time and runtime block."""
-    guard = tmp_path / "guard"
-    guard.mkdir()
-    (guard / "sitecustomize.py").write_text(
+    guard = startup_folder(
+        tmp_path,
         "import ai_edge_litert.interpreter as _litert\n"
         "def _crash(self, *args, **kwargs):\n"
         "    raise RuntimeError('simulated runtime crash on invoke')\n"
