@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import shutil
 import time
@@ -12,7 +11,7 @@ from pathlib import Path
 
 from edgevit.config import DemoConfig
 from edgevit.errors import EdgeVitError, UsageError
-from edgevit.fsutil import atomic_write_json
+from edgevit.fsutil import BadJson, atomic_write_json, load_json
 from edgevit.outputs import ARTIFACTS_ROOT, DEMO, DEMO_INDEX, RUN, prepare_dir, remove_dir
 
 DATA_MARKER = DEMO_INDEX
@@ -24,6 +23,15 @@ class DemoGateError(EdgeVitError):
     exit_code = 7
 
 
+def _recorded_options(marker: Path) -> dict | None:
+    """The options the synthetic birds in the demo's data/ were drawn with (None: none recorded, or unreadable)."""
+    try:
+        recorded = load_json(marker)
+    except (OSError, BadJson):
+        return None
+    return recorded.get("options") if isinstance(recorded, dict) else None
+
+
 def _prepare_data(out: Path, config: DemoConfig) -> Path:
     """Draw the synthetic birds once; reuse them while the options are unchanged."""
     from edgevit.data.synth import write_synthetic_birds
@@ -31,7 +39,7 @@ def _prepare_data(out: Path, config: DemoConfig) -> Path:
     data, marker = out / "data", out / DATA_MARKER
     wanted = {"num_classes": config.num_classes, "per_class": config.per_class, "eval_per_class": config.eval_per_class,
               "image_size": config.image_size, "seed": config.seed}
-    if marker.is_file() and json.loads(marker.read_text()).get("options") == wanted and data.is_dir():
+    if _recorded_options(marker) == wanted and data.is_dir():
         logger.info(f"[data] reusing synthetic birds in {data}")
         return data
     if data.exists():

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import replace
 from pathlib import Path
 
 from edgevit.commands import Parser
 from edgevit.config import VARIANTS, TrainConfig
 from edgevit.errors import UsageError
+from edgevit.fsutil import load_json
 
 
 def register(sub) -> None:
@@ -90,7 +90,7 @@ def _resume_config(args, config: TrainConfig) -> TrainConfig:
     if not state_path.is_file():
         return config  # train() says there is nothing to resume
     try:
-        recorded = json.loads(state_path.read_text())["config"]
+        recorded = load_json(state_path)["config"]
     except (OSError, ValueError, KeyError, TypeError):
         raise UsageError(f"{state_path}: unreadable training state; start again without --resume in a new --out") from None
     argv = args.argv[args.argv.index("train") + 1:]

@@ -31,7 +31,7 @@ from pathlib import Path
 from edgevit.errors import EdgeVitError, ExportError, UsageError
 from edgevit.exporters.options import ExportOptions, default_name, make_options, options_to_dict, parity_note
 from edgevit.formats import EXPORT_FORMATS, Format
-from edgevit.fsutil import atomic_write_json
+from edgevit.fsutil import BadJson, atomic_write_json, load_json
 from edgevit.manifest import now_iso, read_manifest
 from edgevit.outputs import ARTIFACT, ARTIFACTS_INDEX, ARTIFACTS_ROOT, LOGS_DIR, Output, check_outputs
 from edgevit.savedmodel.source import open_source
@@ -318,8 +318,8 @@ class _Index:
 
     def _read_previous(self) -> list[dict]:
         try:
-            data = json.loads(self.path.read_text())
-        except (OSError, ValueError):
+            data = load_json(self.path)
+        except (OSError, BadJson):
             return []
         if not isinstance(data, dict) or (data.get("source") or {}).get("fingerprint") != self.fingerprint:
             return []  # another model's artifacts: not listed as this one's

@@ -10,7 +10,6 @@ TensorFlow is installed beside the training backend.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from pathlib import Path
 from edgevit.keras_backend import Backend, activate_backend, backend_versions
 from edgevit.errors import ModelError, UsageError
 from edgevit.formats import Format
-from edgevit.fsutil import atomic_write_json
+from edgevit.fsutil import BadJson, atomic_write_json, load_json
 
 PENDING_MANIFEST = "savedmodel.pending.json"
 BEST_WEIGHTS = "best.weights.h5"  # in RUN_DIR/checkpoints/: training writes it, this step reads it
@@ -49,9 +48,9 @@ def export_run(run_dir: Path | str, *, overwrite: bool = False) -> Path:
     from edgevit.savedmodel.write import save_savedmodel
 
     try:
-        manifest = json.loads(pending.read_text(encoding="utf-8"))
+        manifest = load_json(pending)
         config = ClassifierConfig.from_dict(manifest["model"])
-    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+    except (BadJson, KeyError, TypeError) as exc:
         raise ModelError(f"{pending}: not a manifest written by `edgevit train` ({type(exc).__name__}: {exc}); train again") from None
     model = build_classifier(config)
     try:

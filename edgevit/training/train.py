@@ -12,7 +12,6 @@ SavedModel from them on a machine with TensorFlow (edgevit.savedmodel.deferred).
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
@@ -29,7 +28,7 @@ from edgevit.data.feed import FeedOptions, SplitPixels, batches, default_workers
 from edgevit.data.folders import ImageFolders, Split, fingerprint, load_image_folders
 from edgevit.training.distribute import Placement, distribution_scope, parse_devices, place
 from edgevit.errors import ModelError, UsageError
-from edgevit.fsutil import atomic_write_bytes, atomic_write_json
+from edgevit.fsutil import BadJson, atomic_write_bytes, atomic_write_json, load_json
 from edgevit.outputs import RUN, RUN_INDEX, Output, check_outputs
 from edgevit.keras_backend import import_keras
 from edgevit.manifest import SAVEDMODEL_KIND, io_spec, now_iso, tool_versions
@@ -236,7 +235,10 @@ def _initial_state(out: Path, config: TrainConfig, resume: bool) -> dict:
     if resume:
         if not state_path.is_file():
             raise UsageError(f"{out}: nothing to resume (no {STATE_NAME}); run without --resume")
-        state = json.loads(state_path.read_text())
+        try:
+            state = load_json(state_path)
+        except (OSError, BadJson):
+            raise UsageError(f"{state_path}: unreadable training state; start again without --resume in a new --out") from None
         # --epochs may grow on resume (train longer), and the runtime options may change; every other
         # option must match the interrupted run. Options newer than that run had their default then.
         recorded = {**TrainConfig().to_dict(), **state["config"]}

@@ -28,6 +28,7 @@ import numpy as np
 from edgevit.config import MANIFEST_NAME
 from edgevit.errors import EdgeVitError, ModelError, UsageError
 from edgevit.formats import REFERENCE_FORMAT, REFERENCE_RUNTIME, Gate
+from edgevit.fsutil import load_json
 from edgevit.outputs import GOLDEN, Output, check_outputs
 from edgevit.runners import Artifact, RunnerOptions, open_artifact, runner_for
 from edgevit.runners.batching import first_line
@@ -65,12 +66,10 @@ def resolve_saved_model(folders: list[Path], saved_model: Path | str | None) -> 
     """--saved-model, else the one SavedModel every artifact's manifest names as its source."""
     if saved_model is not None:
         return Path(saved_model)
-    import json
-
     sources: dict[str, list[str]] = {}
     for folder in folders:
         try:
-            manifest = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+            manifest = load_json(folder / MANIFEST_NAME)
             source = manifest["source"]["saved_model"] if manifest.get("kind") == "artifact" else str(folder)
         except (OSError, ValueError, KeyError, TypeError):
             continue  # unreadable manifests are reported per artifact as "failed to load"

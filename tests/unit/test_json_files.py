@@ -59,3 +59,15 @@ def test_deeply_nested_manifest_records_and_bundle_index_are_one_error_naming_th
     assert str(bundle_error.value) == (f"{tmp_path / 'bundle.json'}: bundle.json is not valid JSON (nested too deeply to read); "
                                        "re-create the bundle")
     assert bundle_error.value.exit_code == 4
+
+
+def test_every_user_json_goes_through_the_loader_a_nested_training_state_is_one_line(tmp_path, capsys):
+    """`train --resume` read train_state.json with json.loads, so a deeply nested one was an internal error (70)."""
+    from edgevit.cli import main
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "train_state.json").write_text(DEEP)
+    assert main(["train", str(tmp_path / "data"), "--out", str(out), "--resume", "--variant", "tiny"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"edgevit: error: {out / 'train_state.json'}: unreadable training state; start again without --resume in a new --out"]
