@@ -5,7 +5,7 @@ traceback; anything else escaping is a bug. The numbers are the table the device
 (edgevit.portable.errors), so scripts treat both alike.
 """
 
-from edgevit.portable.errors import EXIT_CRASHED, EXIT_DATA, EXIT_EXPORT, EXIT_MODEL, EXIT_PARITY, EXIT_USAGE
+from edgevit.portable.errors import EXIT_CRASHED, EXIT_DATA, EXIT_EXPORT, EXIT_INCONCLUSIVE, EXIT_MODEL, EXIT_PARITY, EXIT_USAGE
 
 
 class EdgeVitError(Exception):
@@ -42,3 +42,9 @@ class ParityError(EdgeVitError):
     """An artifact whose outputs do not match the reference within its gate."""
 
     exit_code = EXIT_PARITY
+
+
+class InconclusiveError(EdgeVitError):
+    """Parity the labelled split is too small to decide either way (the message says how many images would)."""
+
+    exit_code = EXIT_INCONCLUSIVE

@@ -13,7 +13,7 @@ A record (every key listed is always present unless marked optional; "null" wher
     schema_version   1
     kind             "bench" | "peak" | "verify"
     created          UTC ISO 8601, e.g. "2026-11-23T10:00:00+00:00"
-    status           "ok" | "not available" | "failed" | "export failed" | "parity failed"
+    status           "ok" | "not available" | "failed" | "export failed" | "parity failed" | "parity inconclusive"
     reason           one line; non-null unless status is "ok"
     producer         {"name": "edgevit bench", "version": "0.1.0"}
     machine          {"id", "os", "os_release", "arch", "cpu_model", "cpu_cores_logical",
@@ -33,7 +33,8 @@ A record (every key listed is always present unless marked optional; "null" wher
     peak             (kind "peak") {"dtype", "backend", "op", "n", "threads", "warmup", "runs",
                       "gflops", "median_gflops"}
     parity           {"reference", "split", "count", "accuracy", "reference_accuracy", "agreement",
-                      "flips", "max_abs_diff", "passed", "gate"}
+                      "flips", "max_abs_diff", "passed", "gate"; optional "verdict", "agreement_ci",
+                      "accuracy_difference_points", "accuracy_difference_ci_points", "interval_methods", "source"}
     command, notes   optional strings
 
 Rules the schema states and `validate_record` enforces: a bench record with status "ok" carries
@@ -73,7 +74,8 @@ STATUS_NOT_AVAILABLE = "not available"
 STATUS_FAILED = "failed"
 STATUS_EXPORT_FAILED = "export failed"
 STATUS_PARITY_FAILED = "parity failed"
-STATUSES = (STATUS_OK, STATUS_NOT_AVAILABLE, STATUS_FAILED, STATUS_EXPORT_FAILED, STATUS_PARITY_FAILED)
+STATUS_PARITY_INCONCLUSIVE = "parity inconclusive"
+STATUSES = (STATUS_OK, STATUS_NOT_AVAILABLE, STATUS_FAILED, STATUS_EXPORT_FAILED, STATUS_PARITY_FAILED, STATUS_PARITY_INCONCLUSIVE)
 
 # new_record(kind=, status=, machine=, tool_versions=, producer="edgevit bench", reason=None, **fields):
 # the portable builder with this edgevit's version as the producer's.
@@ -147,6 +149,9 @@ def _check(value: Any, rule: dict, root: dict, where: str) -> list[str]:
         elif key == "minItems":
             if isinstance(value, list) and len(value) < arg:
                 errors.append(f"{where}: needs at least {arg} item(s), has {len(value)}")
+        elif key == "maxItems":
+            if isinstance(value, list) and len(value) > arg:
+                errors.append(f"{where}: holds at most {arg} item(s), has {len(value)}")
         elif key == "minLength":
             if isinstance(value, str) and len(value) < arg:
                 errors.append(f"{where}: must not be empty")

@@ -61,14 +61,17 @@ def bench_record(job: Job, result: dict, *, machine: dict, versions: dict, peaks
     )
 
 
-def parity_for(target: Artifact, verify_records: list[dict]) -> dict | None:
-    """The parity block of the verify record about this target (matched by sha256, else by name)."""
-    sha = target.manifest.get("sha256")
+def parity_for(job: Job, verify_records: list[dict]) -> dict | None:
+    """The parity block of the verify record about this job's artifact (matched by sha256, else by name) measured
+    on the job's own runtime and device: parity is a property of the numbers one runtime produced, so a CPU
+    verify is never attached to a GPU or real-Core-ML measurement."""
+    sha = job.target.manifest.get("sha256")
     for record in verify_records:
-        artifact = record.get("artifact") or {}
+        artifact, runtime = record.get("artifact") or {}, record.get("runtime") or {}
         if record.get("kind") != "verify" or not record.get("parity"):
             continue
-        if (sha and artifact.get("sha256") == sha) or (not sha and artifact.get("name") == target_name(target)):
+        same_artifact = (sha and artifact.get("sha256") == sha) or (not sha and artifact.get("name") == target_name(job.target))
+        if same_artifact and runtime.get("name") == job.runtime and runtime.get("device", CPU) == job.device:
             return record["parity"]
     return None
 

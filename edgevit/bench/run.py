@@ -86,7 +86,7 @@ def bench_artifacts(
         if result["status"] == STATUS_NOT_AVAILABLE:
             unavailable[(job.runtime, job.device)] = result["reason"]
         record = bench_record(job, result, machine=machine, versions=versions, peaks=peaks,
-                              parity=parity_for(job.target, verify_records), command=command)
+                              parity=parity_for(job, verify_records), command=command)
         records.append(record)
         if progress:
             progress(record)

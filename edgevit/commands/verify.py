@@ -9,10 +9,15 @@ from pathlib import Path
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "verify",
-        help="check that each artifact gives the SavedModel's answers on a labelled split (exit != 0 if any fails its gate)",
-        description="Run the SavedModel and every artifact on the same labelled images; report accuracy, its difference "
-        "(95% interval), top-1 agreement, flipped images, probability errors and KL divergence, and judge each "
-        "artifact by the gate of its quantization mode.",
+        help="check that each artifact gives the SavedModel's answers on a labelled split (exit 6 if one fails its gate, "
+             "8 if the split is too small to tell)",
+        description="Run the SavedModel and every artifact on the same labelled images; report accuracy and its difference "
+        "(Tango's paired 95% interval, exact McNemar p), top-1 agreement (exact 95% interval), flipped images, "
+        "probability errors and Jensen-Shannon divergence, and judge each artifact by its gate: the recipe's "
+        "(--recipe), else the one recorded at export in artifacts.json, else its mode's default. A gate passes when the "
+        "whole 95% interval clears it, fails when the interval lies wholly beyond it, and is inconclusive otherwise "
+        "(exit 8, with the number of images that would settle it). Writes only what --json, --records and "
+        "--write-golden name; an existing file there is replaced only if it is one verify wrote.",
     )
     p.add_argument("artifacts", nargs="+", metavar="ARTIFACTS_DIR_OR_ARTIFACT",
                    help="artifact folders, or folders of them (the --out of `edgevit export`)")
@@ -20,7 +25,8 @@ def register(subparsers) -> None:
     p.add_argument("--data", help="data folder ROOT/<split>/<CLASS>/ (default: the data set recorded in the SavedModel's manifest)")
     p.add_argument("--split", default="test", help="split to verify on (default %(default)s)")
     p.add_argument("--recipe", help="recipe TOML whose [gates.<artifact-name>] tables override the default gates")
-    p.add_argument("--max-images", type=int, help="verify on this many images spread evenly over the split (default: all)")
+    p.add_argument("--max-images", type=int, help="verify on this many images spread evenly over the split (default: all); the verdict's resolution "
+                        "shrinks with it, and verify says by how much")
     p.add_argument("--threads", type=int, help="intra-op threads for every runtime (default: each runtime's own)")
     p.add_argument("--json", help="write the full results (flipped images included) to this JSON file")
     p.add_argument("--records", help="also write one record-v1 'verify' record per artifact (for `edgevit bench`/`report`)")

@@ -13,6 +13,8 @@ EXIT_DATA = 3  # data, images or golden vectors that cannot be used
 EXIT_MODEL = 4  # a model, artifact or SavedModel that cannot be read, or no runtime that loads it
 EXIT_EXPORT = 5  # an export that failed
 EXIT_PARITY = 6  # outputs that miss their parity gate
+# 7 is `edgevit demo`'s accuracy gate (edgevit.demo).
+EXIT_INCONCLUSIVE = 8  # parity that the labelled split is too small to decide (a CI may treat it as a failure)
 # On a device the bundle is the model's container: a bundle that cannot be used is a model error.
 EXIT_BUNDLE = EXIT_MODEL
 

@@ -15,7 +15,7 @@ from edgevit.outputs import REPORT, prepare_dir
 from edgevit.records import write_records
 from edgevit.report.html import render_html
 from edgevit.report.markdown import render_markdown
-from edgevit.report.rows import build_peaks, build_rows, machines
+from edgevit.report.rows import build_peaks, build_rows, gate_lines, machines
 
 TITLE = "edgevit benchmark report"
 
@@ -38,6 +38,8 @@ def write_report(records: Iterable[dict], out_dir: Path | str, *, title: str = T
     rows, peaks, by_machine, sources = build_rows(records), build_peaks(records), machines(records), list(sources)
     paths = ReportPaths(out / "records.json", out / "report.md", out / "report.html")
     write_records(paths.records, records)
-    atomic_write_text(paths.markdown, render_markdown(rows, peaks, by_machine, title=title, sources=sources, commands=commands))
-    atomic_write_text(paths.html, render_html(rows, peaks, by_machine, title=title, sources=sources, commands=commands))
+    gates = gate_lines(records)
+    atomic_write_text(paths.markdown, render_markdown(rows, peaks, by_machine, title=title, sources=sources, commands=commands,
+                                                      gates=gates))
+    atomic_write_text(paths.html, render_html(rows, peaks, by_machine, title=title, sources=sources, commands=commands, gates=gates))
     return paths

@@ -1,18 +1,20 @@
 """The report's three charts, each an SVG string drawn from rows of one comparable group.
 
 latency_chart: p50 bar, line to p90, diamond at p99, per artifact (failed / not available ones named).
-tradeoff_chart: accuracy (y) against p50 latency (x), bubble area proportional to file size.
+tradeoff_chart: accuracy (y, with its 95% interval as a bar) against p50 latency (x), bubble area proportional to
+file size; the y axis spans every interval and at least MIN_ACCURACY_SPAN points, so a few images never fill it.
 distribution_chart: every timed sample as a dot, with p50/p90/p99 marks: outliers stay visible.
 """
 
 from __future__ import annotations
 
-from edgevit.report.rows import Row, fmt_mb, fmt_ms, fmt_pct
+from edgevit.report.rows import Row, fmt_interval, fmt_mb, fmt_ms
 from edgevit.report.svg import (Scale, circle, color_of, diamond, legend, line, padded_range, rect, svg, text, text_width, use_log,
                                 x_axis, y_axis)
 
 WIDTH = 820
 ROW_HEIGHT = 26
+MIN_ACCURACY_SPAN = 10.0  # percentage points shown at least on the accuracy axis
 
 
 def row_label(row: Row) -> str:
@@ -92,9 +94,14 @@ def tradeoff_chart(rows: list[Row], title: str) -> str:
     x_scale = Scale(*padded_range(xs, log=log_x), left, right, log=log_x)
     if have_accuracy:
         ys = [100 * r.accuracy for r in plotted]
-        span = max(ys) - min(ys) or 2.0  # bubbles need room above and below the extreme points
-        y_scale = Scale(max(0.0, min(ys) - 0.2 * span), min(100.0, max(ys) + 0.2 * span), bottom, top)
-        y_label = "test accuracy, %"
+        bounds = [100 * v for r in plotted for v in (r.accuracy_ci or (r.accuracy, r.accuracy))]
+        low, high = min(bounds), max(bounds)
+        pad = max(0.1 * (high - low), (MIN_ACCURACY_SPAN - (high - low)) / 2, 0.0)
+        low, high = max(0.0, low - pad), min(100.0, high + pad)
+        if high - low < MIN_ACCURACY_SPAN:  # pinned at 0 or 100: widen the other way
+            low, high = (0.0, MIN_ACCURACY_SPAN) if low == 0.0 else (100.0 - MIN_ACCURACY_SPAN, 100.0)
+        y_scale = Scale(low, high, bottom, top)
+        y_label = "accuracy, % (bar: 95% interval)"
     else:
         ys = [r.size_bytes / 1e6 for r in plotted]
         log_y = use_log(ys, threshold=8)
@@ -109,8 +116,12 @@ def tradeoff_chart(rows: list[Row], title: str) -> str:
     for row, y_value in zip(plotted, ys):
         radius = 4 + 14 * ((row.size_bytes or 0) / biggest) ** 0.5  # area grows with size
         x, y = x_scale(row.p50_ms), y_scale(y_value)
-        tip = (f"{row.name}: p50 {fmt_ms(row.p50_ms)} ms, accuracy {fmt_pct(row.accuracy)}, "
-               f"agreement {fmt_pct(row.agreement)}, {fmt_mb(row.size_bytes)} MB")
+        tip = (f"{row.name}: p50 {fmt_ms(row.p50_ms)} ms, accuracy {fmt_interval(row.accuracy, row.accuracy_ci)}, "
+               f"agreement {fmt_interval(row.agreement, row.agreement_ci)}, {fmt_mb(row.size_bytes)} MB")
+        if have_accuracy and row.accuracy_ci:
+            y_low, y_high = y_scale(100 * row.accuracy_ci[0]), y_scale(100 * row.accuracy_ci[1])
+            body.append(line(x, y_low, x, y_high, stroke="#111827", width=1.2))
+            body += [line(x - 4, yy, x + 4, yy, stroke="#111827", width=1.2) for yy in (y_low, y_high)]
         body.append(circle(x, y, radius, fill=color_of(row.format), opacity=0.55, stroke=color_of(row.format), tooltip=tip))
         bubbles.append((x, y, radius, f"{row.name} ({fmt_mb(row.size_bytes)} MB)"))
     for (x, y, anchor), (*_, label) in zip(place_labels(bubbles), bubbles):

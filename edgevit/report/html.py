@@ -9,8 +9,8 @@ from __future__ import annotations
 from html import escape
 
 from edgevit.report.charts import distribution_chart, latency_chart, tradeoff_chart
-from edgevit.report.markdown import COLUMNS, HOW_MEASURED, cells, notes, protocol
-from edgevit.report.rows import Peak, Row, fmt_count, fmt_rate, groups, machine_sections
+from edgevit.report.markdown import COLUMNS, HOW_MEASURED, cells, gate_section, notes, protocol
+from edgevit.report.rows import GateLine, Peak, Row, fmt_count, fmt_rate, groups, machine_sections
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;color:#111827;background:#f9fafb;line-height:1.45}
@@ -26,6 +26,7 @@ th{background:#f3f4f6;font-weight:600;white-space:normal;vertical-align:bottom;m
 .status{display:inline-block;padding:1px 7px;border-radius:9px;font-size:12px;font-weight:600}
 .status.ok{background:#dcfce7;color:#166534}.status.not-available{background:#f3f4f6;color:#4b5563}
 .status.failed,.status.export-failed{background:#fee2e2;color:#991b1b}.status.parity-failed{background:#fef3c7;color:#92400e}
+.status.parity-inconclusive{background:#e0e7ff;color:#3730a3}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 tr.not-ok td{color:#6b7280}
 pre.commands{white-space:pre-wrap;overflow-wrap:anywhere;font-size:12px;background:#fff;border:1px solid #e5e7eb;border-radius:6px;padding:8px 10px;overflow-x:auto}
@@ -38,7 +39,7 @@ figure svg{max-width:100%;height:auto;display:block}
 
 # Which Row attribute each numeric column shows (data-value holds it unrounded).
 NUMERIC = {
-    "Size (MB)": "size_bytes", "Accuracy": "accuracy", "Agreement": "agreement", "p50 (ms)": "p50_ms", "p90 (ms)": "p90_ms",
+    "Size (MB)": "size_bytes", "Accuracy [95% CI]": "accuracy", "Agreement [95% CI]": "agreement", "p50 (ms)": "p50_ms", "p90 (ms)": "p90_ms",
     "Speed-up vs SavedModel": "speedup", "GFLOP/s": "achieved_gflops", "% of GEMM peak": "fraction_of_peak",
     "Peak RSS (MB)": "peak_rss_bytes", "Load (ms)": "load_ms", "First inference (ms)": "first_inference_ms",
     "Throughput (img/s @ batch)": "batch_images_per_second",
@@ -76,7 +77,7 @@ def _peak_table(peaks: list[Peak]) -> str:
 
 
 def render_html(rows: list[Row], peaks: list[Peak], machines: dict[str, dict], *, title: str, sources: list[str],
-                commands: list[str] = ()) -> str:
+                commands: list[str] = (), gates: list[GateLine] = ()) -> str:
     out = [f"<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content='width=device-width,initial-scale=1'>"
            f"<title>{escape(title)}</title><style>{CSS}</style></head><body><main>", f"<h1>{escape(title)}</h1>"]
     if sources:
@@ -109,5 +110,9 @@ def render_html(rows: list[Row], peaks: list[Peak], machines: dict[str, dict], *
                        f"<figure>{latency_chart(in_group, f'Latency per artifact — {where}')}</figure>"
                        f"<figure>{tradeoff_chart(in_group, f'Accuracy vs latency vs size — {where}')}</figure>"
                        f"<figure>{distribution_chart(in_group, f'Latency distribution — {where}')}</figure></div>")
+    lines = gate_section(list(gates))
+    if lines:
+        items = "".join(f"<li>{escape(line[2:])}</li>" for line in lines if line.startswith("- "))
+        out += ["<h2>Parity gates</h2>", f"<p class=how>{escape(lines[2]).replace('`', '')}</p>", f"<ul class=notes>{items}</ul>"]
     out.append("</main></body></html>")
     return "\n".join(out) + "\n"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from edgevit.report.rows import (DASH, STATUS_LABELS, Peak, Row, fmt_count, fmt_mb, fmt_ms, fmt_pct, fmt_rate, fmt_ratio,
-                                 groups, machine_sections)
+from edgevit.report.rows import (DASH, NOT_MEASURED_HERE, STATUS_LABELS, GateLine, Peak, Row, fmt_count, fmt_interval, fmt_mb,
+                                 fmt_ms, fmt_pct, fmt_rate, fmt_ratio, groups, machine_sections)
 
-COLUMNS = ("Format", "Artifact", "Runtime", "Status", "Size (MB)", "Accuracy", "Agreement", "p50 (ms)", "p90 (ms)",
+COLUMNS = ("Format", "Artifact", "Runtime", "Status", "Size (MB)", "Accuracy [95% CI]", "Agreement [95% CI]", "Parity measured by",
+           "p50 (ms)", "p90 (ms)",
            "Speed-up vs SavedModel", "GFLOP/s", "% of GEMM peak", "Peak RSS (MB)", "Load (ms)", "First inference (ms)",
            "Throughput (img/s @ batch)")
 
@@ -20,8 +21,11 @@ HOW_MEASURED = (
     "count, in the artifact's compute type (marked int8 for dynamic-range and int8 quantization, fp32 otherwise); "
     "the peak is the fastest of repeated GEMMs before and after the artifacts, so over 100% means the machine was "
     "quieter while the artifact ran than at either peak measurement. "
-    "Accuracy and agreement (top-1 equal to the SavedModel's) come from `edgevit verify`. Peak RSS is the "
-    "high-water memory of the process that loaded and ran that one artifact."
+    "Accuracy and agreement (top-1 equal to the SavedModel's), with their exact 95% intervals, appear only in a row "
+    "whose own runtime and device measured them: `edgevit verify` on that runtime and device (its split and n are "
+    "named), or a device's golden vectors (agreement only: a handful of images, no accuracy). Any other row says "
+    "\"not measured here\". The SavedModel's row shows the accuracy verify measured for it, and no agreement: it is "
+    "the reference. Peak RSS is the high-water memory of the process that loaded and ran that one artifact."
 )
 
 
@@ -35,8 +39,28 @@ def cells(row: Row) -> list[str]:
     gflops = fmt_rate(row.achieved_gflops)
     peak = f"{fmt_pct(row.fraction_of_peak)} {DTYPE_SHORT.get(row.peak_dtype, row.peak_dtype)}" if row.fraction_of_peak is not None else DASH
     return [f"{row.format}{quant}", row.name, runtime, STATUS_LABELS.get(row.status, row.status), fmt_mb(row.size_bytes),
-            fmt_pct(row.accuracy), fmt_pct(row.agreement), fmt_ms(row.p50_ms), fmt_ms(row.p90_ms), fmt_ratio(row.speedup),
+            fmt_interval(row.accuracy, row.accuracy_ci), "reference" if row.is_reference else fmt_interval(row.agreement, row.agreement_ci),
+            parity_source(row), fmt_ms(row.p50_ms), fmt_ms(row.p90_ms), fmt_ratio(row.speedup),
             gflops, peak, fmt_mb(row.peak_rss_bytes), fmt_ms(row.load_ms), fmt_ms(row.first_inference_ms), batch]
+
+
+def parity_source(row: Row) -> str:
+    if row.parity_source is None:
+        return NOT_MEASURED_HERE if row.runtime != NO_RUNTIME else DASH
+    return row.parity_source + (f", n={row.parity_count}" if row.parity_count is not None and "n=" not in row.parity_source else "")
+
+
+def gate_section(gates: list[GateLine]) -> list[str]:
+    """Which gate each verified artifact was judged by, where it came from, and the verdict, as Markdown lines."""
+    if not gates:
+        return []
+    lines = ["## Parity gates", "",
+             "Each artifact's gate as `edgevit verify` applied it: passed when every 95% interval clears it, parity "
+             "failed when one lies wholly beyond it, inconclusive when the split was too small to tell.", ""]
+    for g in gates:
+        looser = f"; looser than the default: {', '.join(g.looser)}" if g.looser else ""
+        lines.append(f"- {g.name} on {g.runtime}: {g.meaning}; from {g.source}{looser}. Verdict: {g.verdict} (n={fmt_count(g.count)}).")
+    return lines + [""]
 
 
 def protocol(rows: list[Row]) -> str:
@@ -62,7 +86,7 @@ def _table(header: list[str], body: list[list[str]]) -> list[str]:
 
 
 def render_markdown(rows: list[Row], peaks: list[Peak], machines: dict[str, dict], *, title: str, sources: list[str],
-                    commands: list[str] = ()) -> str:
+                    commands: list[str] = (), gates: list[GateLine] = ()) -> str:
     out = [f"# {title}", ""]
     if sources:
         out += [f"From {len(sources)} records file(s): " + ", ".join(f"`{s}`" for s in sources), ""]
@@ -89,4 +113,5 @@ def render_markdown(rows: list[Row], peaks: list[Peak], machines: dict[str, dict
             if lines:
                 out += ["", *lines]
             out.append("")
+    out += gate_section(list(gates))
     return "\n".join(out).rstrip() + "\n"

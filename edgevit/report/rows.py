@@ -18,7 +18,9 @@ STATUS_LABELS = {
     "failed": "❌ failed",
     "export failed": "❌ export failed",
     "parity failed": "⚠️ parity failed",
+    "parity inconclusive": "❔ parity inconclusive",
 }
+NOT_MEASURED_HERE = "not measured here"
 FORMAT_ORDER = {fmt.value: k for k, fmt in enumerate(Format)}  # the reference first, then the table's order
 
 
@@ -50,6 +52,7 @@ class Row:
     size_bytes: int | None
     accuracy: float | None
     agreement: float | None
+    parity_source: str | None  # what measured accuracy/agreement for THIS runtime and device; None: nothing did
     p50_ms: float | None
     p90_ms: float | None
     p99_ms: float | None
@@ -67,6 +70,10 @@ class Row:
     batch_images_per_second: float | None
     samples_ms: tuple[float, ...] = field(default=(), repr=False)
     load_average: float | None = None  # 1-minute load average when the measurement started
+    accuracy_ci: tuple[float, float] | None = None
+    agreement_ci: tuple[float, float] | None = None
+    parity_count: int | None = None
+    is_reference: bool = False
 
     @property
     def ok(self) -> bool:
@@ -90,45 +97,84 @@ class Peak:
     median_gflops: float
 
 
-def _verify_index(records: list[dict]) -> dict[str, dict]:
-    """sha256 (or name for folder artifacts) -> the verify record about that artifact."""
-    return {r["artifact"].get("sha256") or r["artifact"]["name"]: r
-            for r in records if r["kind"] == "verify" and r.get("artifact")}
+def _verify_key(artifact: dict) -> str | None:
+    return artifact.get("sha256") or artifact.get("name")
 
 
-def _reference_accuracy(records: list[dict]) -> float | None:
+def _verify_index(records: list[dict]) -> dict[tuple, dict]:
+    """(artifact sha256 or name, machine, runtime, device) -> the verify record measured exactly there.
+
+    Parity belongs to the runtime and device that produced it: a CPU verify says nothing about the
+    same file on a GPU delegate or in real Core ML, so only a bench row with the same four keys may show it."""
+    index = {}
+    for r in records:
+        if r["kind"] == "verify" and r.get("artifact") and r.get("parity"):
+            runtime = r.get("runtime") or {}
+            index[(_verify_key(r["artifact"]), r["machine"]["id"], runtime.get("name"), runtime.get("device", "cpu"))] = r
+    return index
+
+
+def _reference_parity(records: list[dict]) -> dict[str, dict]:
+    """machine id -> a verify parity block whose reference (the SavedModel on that machine's CPU) was measured."""
+    found = {}
     for r in records:
         parity = r.get("parity") or {}
-        if parity.get("reference") == REFERENCE_RUNTIME and parity.get("reference_accuracy") is not None:
-            return parity["reference_accuracy"]
-    return None
+        if r["kind"] == "verify" and parity.get("reference") == REFERENCE_RUNTIME and parity.get("reference_accuracy") is not None:
+            found.setdefault(r["machine"]["id"], parity)
+    return found
+
+
+def _pair(values) -> tuple[float, float] | None:
+    return tuple(values) if isinstance(values, list) and len(values) == 2 and None not in values else None
+
+
+def _parity_cells(r: dict, verify: dict | None, reference: dict | None, is_reference: bool) -> dict:
+    """accuracy, agreement, their intervals, n and source for one bench record: only numbers measured on its runtime and device."""
+    if is_reference:
+        if reference is None or (r.get("runtime") or {}).get("device", "cpu") != "cpu":
+            return {}
+        return dict(accuracy=reference["reference_accuracy"], parity_count=reference.get("count"),
+                    parity_source=f"edgevit verify ({reference.get('split')} split, reference run)")
+    own = r.get("parity")  # attached by bench (a verify on this runtime and device), or the device harness's golden vectors
+    if own and own.get("split") == "golden":  # no labelled split: agreement on a handful of images, never an accuracy
+        return dict(agreement=own.get("agreement"), parity_count=own.get("count"),
+                    parity_source=f"golden vectors on this device (n={own.get('count')})")
+    if verify is None and not own:
+        return {}
+    parity = own or verify["parity"]
+    runtime = (verify or r).get("runtime") or {}
+    emulated = " (emulated)" if runtime.get("emulated") else ""
+    return dict(accuracy=parity.get("accuracy"), agreement=parity.get("agreement"), accuracy_ci=_pair(parity.get("accuracy_ci")),
+                agreement_ci=_pair(parity.get("agreement_ci")), parity_count=parity.get("count"),
+                parity_source=f"edgevit verify ({parity.get('split')} split, {runtime.get('name')}{emulated} {runtime.get('device', 'cpu')})")
 
 
 def build_rows(records: list[dict]) -> list[Row]:
     """One row per bench record, sorted by machine, device, threads, then format and name."""
     verify_index = _verify_index(records)
-    reference_accuracy = _reference_accuracy(records)
+    reference_parity = _reference_parity(records)
     rows = []
     for r in records:
         if r["kind"] != "bench":
             continue
         artifact, runtime = r.get("artifact") or {}, r.get("runtime") or {}
         latency, compute = r.get("latency") or {}, r.get("compute") or {}
-        verify = verify_index.get(artifact.get("sha256") or artifact.get("name")) or {}
-        parity = r.get("parity") or verify.get("parity") or {}
+        machine_id = r["machine"]["id"]
+        verify = verify_index.get((_verify_key(artifact), machine_id, runtime.get("name"), runtime.get("device", "cpu")))
         is_reference = artifact.get("format") == REFERENCE_FORMAT
+        parity = _parity_cells(r, verify, reference_parity.get(machine_id), is_reference)
         status, reason = r["status"], r.get("reason")
-        if status == STATUS_OK and parity.get("passed") is False:
-            # Measured fine, but it gives other answers than the SavedModel: that is what a reader must see first.
-            status, reason = "parity failed", verify.get("reason") or "outside its parity gate (see `edgevit verify`)"
+        verdict = (verify or {}).get("status")
+        if status == STATUS_OK and verdict in ("parity failed", "parity inconclusive"):
+            # Measured fine, but not shown to give the SavedModel's answers: that is what a reader must see first.
+            status, reason = verdict, verify.get("reason") or "see `edgevit verify`"
         batched = [t for t in r.get("throughput") or [] if t["batch"] > 1 and t.get("status", STATUS_OK) == STATUS_OK]
         rows.append(Row(
-            group=Group(r["machine"]["id"], runtime.get("device", "cpu"), runtime.get("threads")),
+            group=Group(machine_id, runtime.get("device", "cpu"), runtime.get("threads")),
             name=artifact.get("name", "?"), format=artifact.get("format", "?"), quantization=artifact.get("quantization", "?"),
             runtime=runtime.get("name", "?"), runtime_version=runtime.get("version"), emulated=bool(runtime.get("emulated")),
             status=status, reason=reason, size_bytes=artifact.get("file_size"),
-            accuracy=reference_accuracy if is_reference else parity.get("accuracy"),
-            agreement=1.0 if is_reference and status == STATUS_OK else parity.get("agreement"),
+            accuracy=parity.get("accuracy"), agreement=parity.get("agreement"), parity_source=parity.get("parity_source"),
             p50_ms=latency.get("p50_ms"), p90_ms=latency.get("p90_ms"), p99_ms=latency.get("p99_ms"),
             min_ms=latency.get("min_ms"), runs=latency.get("runs"), warmup=latency.get("warmup"), speedup=None,
             achieved_gflops=compute.get("achieved_gflops"), fraction_of_peak=compute.get("fraction_of_peak"),
@@ -138,10 +184,39 @@ def build_rows(records: list[dict]) -> list[Row]:
             batch_images_per_second=batched[-1]["images_per_second"] if batched else None,
             samples_ms=tuple(latency.get("samples_ms") or ()),
             load_average=(runtime.get("details") or {}).get("load_average_1m"),
+            accuracy_ci=parity.get("accuracy_ci"), agreement_ci=parity.get("agreement_ci"),
+            parity_count=parity.get("parity_count"), is_reference=is_reference,
         ))
     rows = _with_speedups(_export_failures_in_every_cpu_group(rows))
     return sorted(rows, key=lambda row: (row.group.machine_id, row.group.device, row.group.threads or 0,
                                          FORMAT_ORDER.get(row.format, 9), row.name, row.runtime))
+
+
+@dataclass(frozen=True)
+class GateLine:
+    """One artifact's gate as verify applied it: what it means, where it came from, the verdict and n."""
+
+    name: str
+    runtime: str
+    meaning: str
+    source: str
+    looser: list[str]
+    verdict: str
+    count: int | None
+
+
+def gate_lines(records: list[dict]) -> list[GateLine]:
+    lines = []
+    for r in records:
+        parity = r.get("parity") or {}
+        gate = parity.get("gate") or {}
+        if r["kind"] != "verify" or not gate:
+            continue
+        lines.append(GateLine((r.get("artifact") or {}).get("name", "?"), (r.get("runtime") or {}).get("name", "?"),
+                              gate.get("meaning") or ", ".join(f"{k} {v}" for k, v in gate.items() if k not in ("source",)),
+                              gate.get("source") or "not recorded", gate.get("looser_than_default") or [],
+                              r["status"] if r["status"] != STATUS_OK else "passed", parity.get("count")))
+    return lines
 
 
 def _export_failures_in_every_cpu_group(rows: list[Row]) -> list[Row]:
@@ -205,6 +280,13 @@ def fmt_mb(value: int | None) -> str:
 
 def fmt_pct(value: float | None) -> str:
     return DASH if value is None else f"{100 * value:.1f}%"
+
+
+def fmt_interval(value: float | None, interval: tuple[float, float] | None) -> str:
+    """'93.3% [90.0–95.9]' (a fraction and its interval, in percent), or the value alone."""
+    if value is None:
+        return DASH
+    return fmt_pct(value) + (f" [{100 * interval[0]:.1f}–{100 * interval[1]:.1f}]" if interval else "")
 
 
 def fmt_ratio(value: float | None) -> str:

@@ -37,6 +37,7 @@ class EvalSet:
     paths: tuple[Path, ...]
     labels: np.ndarray  # index into the model's labels
     label_names: list[str]  # the model's labels
+    split_size: int = 0  # images in the whole split (more than len(paths) under --max-images)
     _pixels: dict = field(default_factory=dict, repr=False)
 
     def pixels(self, spec: Preprocessing) -> np.ndarray:
@@ -73,7 +74,7 @@ def load_eval_set(root: Path, split: str, label_names: list[str], *, max_images:
     index_of = {name: i for i, name in enumerate(label_names)}
     labels = np.asarray([index_of[folders.class_names[k]] for k in data.labels], dtype=np.int64)
     chosen = np.arange(len(data)) if max_images is None else golden_indices(len(data), max_images)
-    return EvalSet(Path(root), split, tuple(data.paths[i] for i in chosen), labels[chosen], list(label_names))
+    return EvalSet(Path(root), split, tuple(data.paths[i] for i in chosen), labels[chosen], list(label_names), len(data))
 
 
 def predict_all(runner, evalset: EvalSet, spec: Preprocessing) -> tuple[np.ndarray, float]:

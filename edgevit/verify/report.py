@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import math
 
-from edgevit.errors import EdgeVitError, ModelError
-from edgevit.formats import REFERENCE_RUNTIME
+from edgevit.errors import EdgeVitError, InconclusiveError, ModelError
+from edgevit.formats import REFERENCE_RUNTIME, Gate
 from edgevit.runners import RunnerInfo
+from edgevit.verify.gates import describe_gate, looser_than_default
+from edgevit.verify.intervals import AGREEMENT_METHOD, clopper_pearson
+from edgevit.verify.metrics import DIVERGENCE_METHOD
 from edgevit.verify.results import ArtifactParity, Status, VerifyReport
 
 SHOWN_FLIPS = 5  # per artifact in the printed table; the JSON lists every one
@@ -37,7 +40,9 @@ def result_to_dict(result: ArtifactParity) -> dict:
         "reason": result.reason,
         "runtime": _runner_dict(result.runner),
         "emulated": result.emulated,
-        "gate": result.gate.to_dict() if result.gate else None,
+        "gate": _gate_dict(result),
+        "verdict": result.judgement.verdict.value if result.judgement else None,
+        "images_needed": result.judgement.images_needed if result.judgement else None,
         "failures": list(result.failures),
         "notes": list(result.notes),
         "predict_seconds": _number(result.predict_seconds, 3),
@@ -46,17 +51,21 @@ def result_to_dict(result: ArtifactParity) -> dict:
             "accuracy": _number(m.accuracy),
             "reference_accuracy": _number(m.reference_accuracy),
             "accuracy_difference_points": _number(m.difference.points, 4),
-            "accuracy_difference_ci95_points": [_number(m.difference.low, 4), _number(m.difference.high, 4)],
-            "ci_method": "paired bootstrap, 10,000 resamples, seed 0",
+            "accuracy_difference_ci_points": [_number(m.difference.low, 4), _number(m.difference.high, 4)],
+            "accuracy_difference_method": m.difference.method,
             "improved": m.difference.improved,
             "worsened": m.difference.worsened,
             "mcnemar_exact_p": _number(m.difference.mcnemar_p),
             "agreement": _number(m.agreement),
+            "agreement_ci": [_number(m.agreement_ci.low), _number(m.agreement_ci.high)],
+            "agreement_method": m.agreement_ci.method,
+            "confidence": m.agreement_ci.confidence,
             "flip_count": len(m.flips),
             "flips": [{"path": f.path, "true_label": f.true_label, "reference": f.reference, "artifact": f.artifact} for f in m.flips],
             "max_abs_error": _number(m.max_abs_error, 9),
             "mean_abs_error": _number(m.mean_abs_error, 9),
-            "mean_kl_divergence": _number(m.mean_kl_divergence, 9),
+            "mean_js_divergence_bits": _number(m.mean_js_divergence, 9),
+            "divergence_method": DIVERGENCE_METHOD,
             "non_finite": m.non_finite,
         },
     }
@@ -75,12 +84,23 @@ def report_to_dict(report: VerifyReport) -> dict:
                       "accuracy": _number(ref.accuracy), "predict_seconds": _number(ref.predict_seconds, 3)},
         "data": {"root": str(report.data.root), "split": report.data.split, "count": report.data.count, "classes": report.data.classes},
         "artifacts": [result_to_dict(r) for r in report.results],
+        "warnings": list(report.warnings),
         "seconds": round(report.seconds, 2),
         "tool_versions": tool_versions(),
     }
 
 
-_RECORD_STATUS = {Status.PASSED: "ok", Status.PARITY_FAILED: "parity failed", Status.FAILED_TO_LOAD: "failed"}
+_RECORD_STATUS = {Status.PASSED: "ok", Status.PARITY_FAILED: "parity failed", Status.INCONCLUSIVE: "parity inconclusive",
+                  Status.FAILED_TO_LOAD: "failed"}
+
+
+def _gate_dict(result: ArtifactParity) -> dict | None:
+    """The gate's limits, where they came from, how users read it, and any limit looser than the mode's default."""
+    gate: Gate | None = result.gate
+    if gate is None:
+        return None
+    looser = looser_than_default(gate, result.format, result.quantization)
+    return {**gate.to_dict(), "meaning": describe_gate(gate), "looser_than_default": looser or None}
 
 
 def result_to_record(result: ArtifactParity, report: VerifyReport, *, machine: dict, versions: dict) -> dict:
@@ -96,7 +116,15 @@ def result_to_record(result: ArtifactParity, report: VerifyReport, *, machine: d
         parity = {"reference": REFERENCE_RUNTIME.value, "split": report.data.split, "count": m.count, "accuracy": _number(m.accuracy),
                   "reference_accuracy": _number(m.reference_accuracy), "agreement": m.agreement, "flips": len(m.flips),
                   "max_abs_diff": _number(m.max_abs_error, 9), "passed": result.passed,
-                  "gate": result.gate.to_dict() if result.gate else None}
+                  "verdict": result.judgement.verdict.value if result.judgement else None,
+                  "accuracy_ci": [_number(v) for v in clopper_pearson(round(m.accuracy * m.count), m.count)],
+                  "agreement_ci": [_number(m.agreement_ci.low), _number(m.agreement_ci.high)],
+                  "accuracy_difference_points": _number(m.difference.points, 4),
+                  "accuracy_difference_ci_points": [_number(m.difference.low, 4), _number(m.difference.high, 4)],
+                  "interval_methods": {"accuracy": AGREEMENT_METHOD, "agreement": m.agreement_ci.method,
+                                       "accuracy_difference": m.difference.method},
+                  "source": "edgevit verify",
+                  "gate": _gate_dict(result)}
     runtime = _runner_dict(result.runner)
     return new_record(kind="verify", status=_RECORD_STATUS[result.status], reason=result.reason if not result.passed else None,
                       machine=machine, tool_versions=versions, producer="edgevit verify", artifact=artifact,
@@ -122,32 +150,42 @@ def format_table(report: VerifyReport) -> str:
         f"reference: SavedModel {ref.saved_model} ({ref.runner.runtime} {ref.runner.version}, {ref.runner.device}), "
         f"top-1 accuracy {ref.accuracy:.2%} on {data.root}/{data.split}: {data.count} images, {data.classes} classes; "
         f"predict {ref.predict_seconds:.2f} s",
+        *[f"warning: {w}" for w in report.warnings],
         "",
-        "| artifact | runtime | status | top-1 acc | Δ acc, points [95% CI] | agreement | flips | max abs Δp | mean abs Δp | KL | predict s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| artifact | runtime | verdict | n | top-1 acc | Δ acc, points [95% CI] | McNemar p | agreement [95% CI] | flips "
+        "| max abs Δp | JS, bits | predict s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report.results:
         runtime = "-" if r.runner is None else r.runner.runtime + (" (emulated)" if r.runner.emulated else "")
         m = r.metrics
         if m is None:
-            cells = ["-"] * 7
+            cells = ["-"] * 8
         else:
-            d = m.difference
-            cells = [_pct(m.accuracy), f"{d.points:+.2f} [{d.low:+.2f}, {d.high:+.2f}]", _pct(m.agreement), str(len(m.flips)),
-                     f"{m.max_abs_error:.2e}", f"{m.mean_abs_error:.2e}", f"{m.mean_kl_divergence:.2e}"]
+            d, a = m.difference, m.agreement_ci
+            cells = [str(m.count), _pct(m.accuracy), f"{d.points:+.2f} [{d.low:+.2f}, {d.high:+.2f}]", f"{d.mcnemar_p:.3g}",
+                     f"{_pct(m.agreement)} [{a.low:.2%}, {a.high:.2%}]", str(len(m.flips)),
+                     f"{m.max_abs_error:.2e}", f"{m.mean_js_divergence:.2e}"]
         seconds = "-" if r.predict_seconds is None else f"{r.predict_seconds:.2f}"
         lines.append(f"| {r.name} | {runtime} | {r.status.value} | " + " | ".join(cells) + f" | {seconds} |")
+    first = next((r.metrics for r in report.results if r.metrics), None)
+    methods = "" if first is None else f" ({first.difference.method}); agreement interval: {first.agreement_ci.method}"
     lines += [
         "",
-        "Δ acc: artifact minus SavedModel top-1 accuracy, percentage points, 95% paired-bootstrap interval; agreement: same "
-        "top-1 class as the SavedModel; flips: images whose top-1 class changed; Δp: probability difference over every "
-        "image and class; KL: mean KL(SavedModel || artifact) in nats; predict s: wall seconds of the runtime's predict "
-        f"calls over the {data.count} images. (emulated): Core ML's program run by the numpy MIL interpreter, not Core ML.",
+        f"n: images compared; Δ acc: artifact minus SavedModel top-1 accuracy, percentage points, 95% interval{methods}; "
+        "McNemar p: exact two-sided test of the discordant images; agreement: same top-1 class as the SavedModel; "
+        "flips: images whose top-1 class changed; Δp: probability difference over every image and class; "
+        f"JS: {DIVERGENCE_METHOD}; predict s: wall seconds of the runtime's predict calls over the {data.count} images. "
+        "(emulated): Core ML's program run by the numpy MIL interpreter, not Core ML. Verdict: passed when every 95% "
+        "interval clears its gate, parity failed when one lies wholly beyond it, inconclusive otherwise.",
     ]
     gated = [r for r in report.results if r.gate is not None]
     if gated:
         lines += ["", "Gates (what each artifact had to meet, and where the numbers came from):"]
-        lines += [f"- {r.name}: " + ", ".join(f"{k} {v:g}" for k, v in r.gate.limits().items()) + f" ({r.gate.source})" for r in gated]
+        for r in gated:
+            looser = looser_than_default(r.gate, r.format, r.quantization)
+            lines.append(f"- {r.name}: {describe_gate(r.gate)}; from {r.gate.source}"
+                         + (f"; looser than the default: {', '.join(looser)}" if looser else ""))
     problems = [r for r in report.results if not r.passed or r.notes]
     if problems:
         lines.append("")
@@ -165,7 +203,8 @@ def format_table(report: VerifyReport) -> str:
 
 
 def summary_error(report: VerifyReport) -> EdgeVitError | None:
-    """The error a command exits with when some artifact did not pass (ParityError wins over a load failure)."""
+    """The error a command exits with when some artifact did not pass: ParityError (6) wins over a load
+    failure (4), which wins over an inconclusive verdict (8)."""
     from edgevit.errors import ParityError
 
     failed = [r for r in report.results if not r.passed]
@@ -173,4 +212,8 @@ def summary_error(report: VerifyReport) -> EdgeVitError | None:
         return None
     listing = "; ".join(f"{r.name} ({r.status.value}: {r.reason})" for r in failed)
     message = f"{len(failed)} of {len(report.results)} artifact(s) did not pass: {listing}"
-    return ParityError(message) if report.by_status(Status.PARITY_FAILED) else ModelError(message)
+    if report.by_status(Status.PARITY_FAILED):
+        return ParityError(message)
+    if report.by_status(Status.FAILED_TO_LOAD):
+        return ModelError(message)
+    return InconclusiveError(message)

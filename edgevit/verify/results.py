@@ -8,12 +8,14 @@ from pathlib import Path
 
 from edgevit.formats import Gate
 from edgevit.runners import RunnerInfo
-from edgevit.verify.metrics import AccuracyDifference
+from edgevit.verify.gates import Judgement
+from edgevit.verify.metrics import AccuracyDifference, Agreement
 
 
 class Status(str, enum.Enum):
     PASSED = "passed"
     PARITY_FAILED = "parity failed"
+    INCONCLUSIVE = "inconclusive"  # the split is too small to tell pass from fail at the gate's confidence
     FAILED_TO_LOAD = "failed to load"
 
 
@@ -33,12 +35,16 @@ class ParityMetrics:
     accuracy: float
     reference_accuracy: float
     difference: AccuracyDifference  # artifact - reference accuracy, points, with its 95% interval
-    agreement: float
+    agreement_ci: Agreement  # the same-top-1 count with its 95% interval
     flips: tuple[Flip, ...]
     max_abs_error: float
     mean_abs_error: float
-    mean_kl_divergence: float
+    mean_js_divergence: float  # bits (edgevit.verify.metrics.DIVERGENCE_METHOD)
     non_finite: int  # probabilities that are NaN or infinite
+
+    @property
+    def agreement(self) -> float:
+        return self.agreement_ci.fraction
 
     @property
     def accuracy_drop(self) -> float:
@@ -56,6 +62,7 @@ class ArtifactParity:
     reason: str | None  # one line; None when passed without notes
     gate: Gate | None = None
     failures: tuple[str, ...] = ()
+    judgement: Judgement | None = None  # None when nothing was measured (failed to load)
     metrics: ParityMetrics | None = None
     runner: RunnerInfo | None = None
     predict_seconds: float | None = None  # wall time of runner.predict over the whole split
@@ -94,10 +101,15 @@ class VerifyReport:
     data: DataInfo
     results: tuple[ArtifactParity, ...]
     seconds: float
+    warnings: tuple[str, ...] = ()  # about the split: too small to decide a gate, or cut by --max-images
 
     @property
     def passed(self) -> bool:
         return all(r.passed for r in self.results)
+
+    @property
+    def inconclusive(self) -> list[ArtifactParity]:
+        return self.by_status(Status.INCONCLUSIVE)
 
     def by_status(self, status: Status) -> list[ArtifactParity]:
         return [r for r in self.results if r.status is status]

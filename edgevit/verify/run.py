@@ -9,9 +9,11 @@ the SavedModel's manifest). Every model sees images decoded once and put through
 edgevit.data.preprocess's normalisation with the preprocessing block of ITS OWN manifest (what a
 device would do), so a manifest with a wrong mean/std fails parity rather than being silently fixed.
 
-Each artifact ends in one status: "passed", "parity failed" (the gate's failures say which number
-missed and by how much) or "failed to load" (corrupted file, wrong labels or input size, a runtime
-that cannot open it; verification continues with the next artifact). The data: edgevit/verify/evalset.py;
+Each artifact ends in one status: "passed" (every interval clears its gate), "parity failed" (one lies
+wholly beyond its gate: the failures say which number missed and by how much), "inconclusive" (an
+interval straddles its gate: the split is too small to tell, and the reason says how many images would
+settle it) or "failed to load" (corrupted file, wrong labels or input size, a runtime that cannot open
+it; verification continues with the next artifact). The data: edgevit/verify/evalset.py;
 metrics: edgevit/verify/metrics.py; gates: edgevit/verify/gates.py; what is returned: edgevit/verify/results.py;
 JSON, records and the printed table: edgevit/verify/report.py.
 """
@@ -33,8 +35,8 @@ from edgevit.outputs import GOLDEN, Output, check_outputs
 from edgevit.runners import Artifact, RunnerOptions, open_artifact, runner_for
 from edgevit.runners.batching import first_line
 from edgevit.verify.evalset import EvalSet, load_eval_set, predict_all, resolve_data_root
-from edgevit.verify.gates import gate_failures, gate_for, read_gate_overrides, recorded_gates
-from edgevit.verify.metrics import abs_errors, accuracy, accuracy_difference, agreement, mean_kl_divergence, top1
+from edgevit.verify.gates import Verdict, describe_gate, gate_for, images_to_pass_without_flips, judge, read_gate_overrides, recorded_gates
+from edgevit.verify.metrics import abs_errors, accuracy, accuracy_difference, agreement_interval, mean_js_divergence, top1
 from edgevit.verify.results import ArtifactParity, DataInfo, Flip, ParityMetrics, ReferenceResult, Status, VerifyReport
 
 logger = logging.getLogger(__name__)
@@ -99,11 +101,11 @@ def compute_metrics(reference: np.ndarray, artifact: np.ndarray, evalset: EvalSe
         accuracy=accuracy(art_top, labels),
         reference_accuracy=accuracy(ref_top, labels),
         difference=accuracy_difference(ref_top == labels, art_top == labels),
-        agreement=agreement(ref_top, art_top),
+        agreement_ci=agreement_interval(ref_top, art_top),
         flips=flips,
         max_abs_error=max_abs,
         mean_abs_error=mean_abs,
-        mean_kl_divergence=mean_kl_divergence(reference, artifact),
+        mean_js_divergence=mean_js_divergence(reference, artifact),
         non_finite=int(np.size(artifact) - np.count_nonzero(np.isfinite(artifact))),
     )
 
@@ -170,6 +172,20 @@ def _gates_by_folder(folders: list[Path], recipe: Path | str | None) -> dict[Pat
     return gates
 
 
+_STATUS = {Verdict.PASS: Status.PASSED, Verdict.FAIL: Status.PARITY_FAILED, Verdict.INCONCLUSIVE: Status.INCONCLUSIVE}
+
+
+def resolution_warnings(gates: dict[Path, Gate], count: int, max_images: int | None) -> list[str]:
+    """One line per gate that `count` images cannot show passed even with no image flipped."""
+    lines = []
+    for folder, gate in gates.items():
+        needed = images_to_pass_without_flips(gate)
+        if needed > count:
+            lines.append(f"{folder.name}: {count} images cannot show its gate ({describe_gate(gate)}) passed even with 0 flips; "
+                         f"it needs at least {needed:,}" + (" (--max-images limits the split)" if max_images else ""))
+    return lines
+
+
 def _verify_one(
     folder: Path,
     *,
@@ -202,14 +218,16 @@ def _verify_one(
         if runner is not None:
             runner.close()
     metrics = compute_metrics(ref_probs, probs, evalset)
-    failures = gate_failures(gate, agreement=metrics.agreement, accuracy_drop=metrics.accuracy_drop,
-                             max_abs_error=metrics.max_abs_error, flips=len(metrics.flips), count=metrics.count)
-    if metrics.non_finite:
-        failures.insert(0, f"{metrics.non_finite} output probabilities are NaN or infinite")
+    judgement = judge(gate, agreement=metrics.agreement_ci, difference=metrics.difference,
+                      max_abs_error=metrics.max_abs_error, non_finite=metrics.non_finite)
     notes = tuple(n for n in [_preprocessing_note(artifact, reference)] if n)
-    status = Status.PARITY_FAILED if failures else Status.PASSED
+    status = _STATUS[judgement.verdict]
+    failures = [*judgement.failures, *judgement.undecided]
+    if judgement.verdict is Verdict.INCONCLUSIVE:
+        failures.append(f"about {judgement.images_needed:,} images would settle it at the observed rates"
+                        if judgement.images_needed else "more images would not settle it: the observed rate sits on the gate")
     reason = "; ".join([*failures, *notes]) or None
-    return ArtifactParity(**base, status=status, reason=reason, gate=gate, failures=tuple(failures), metrics=metrics,
+    return ArtifactParity(**base, status=status, reason=reason, gate=gate, failures=tuple(failures), judgement=judgement, metrics=metrics,
                           runner=runner.info, predict_seconds=seconds, notes=notes)
 
 
@@ -254,6 +272,11 @@ def verify_artifacts(
     check_outputs([Output("--write-golden", golden_dir, GOLDEN)], inputs=[*folders, source.folder, root, recipe])
     evalset = load_eval_set(root, split, reference.labels, max_images=max_images)
     logger.info(f"reference: {source.folder} on {root}/{split} ({len(evalset.paths)} images)")
+    warnings = resolution_warnings(gates, len(evalset.paths), max_images)
+    if len(evalset.paths) < evalset.split_size:
+        warnings.insert(0, _resolution_given_up(len(evalset.paths), evalset.split_size))
+    for line in warnings:  # before any model runs: the user may stop here and pick a bigger split
+        logger.warning(line)
 
     ref_runner = runner_for(reference, runtime=REFERENCE_RUNTIME, options=options)
     try:
@@ -280,4 +303,15 @@ def verify_artifacts(
         logger.info(f"  {result.name}: {result.status.value}" + (f" ({result.reason})" if result.reason else ""))
         results.append(result)
     data_info = DataInfo(root, split, len(evalset.paths), len(set(evalset.labels.tolist())))
-    return VerifyReport(ref_result, data_info, tuple(results), time.perf_counter() - started)
+    return VerifyReport(ref_result, data_info, tuple(results), time.perf_counter() - started, tuple(warnings))
+
+
+def _resolution_given_up(used: int, available: int) -> str:
+    """What --max-images costs: the best agreement and accuracy margin a perfect artifact can show."""
+    from edgevit.verify.intervals import clopper_pearson, paired_difference_interval
+
+    def best(n: int) -> str:
+        return (f"agreement >= {clopper_pearson(n, n)[0]:.2%}, accuracy drop <= {-paired_difference_interval(0, 0, n)[0] * 100:.2f} points")
+
+    return (f"--max-images: {used} of the split's {available} images; with 0 flips that can show at best {best(used)} "
+            f"(all {available} images: {best(available)})")

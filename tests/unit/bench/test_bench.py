@@ -184,7 +184,11 @@ def test_parity_from_verify_records_is_attached_by_sha256(tmp_path, no_gpu):
     target_a = artifact_targets(tmp_path)[0][0]
     parity = {"reference": "savedmodel", "split": "test", "count": 40, "accuracy": 0.9, "reference_accuracy": 0.925,
               "agreement": 0.975, "flips": 1, "max_abs_diff": 0.01, "passed": True, "gate": None}
-    verify = [{"kind": "verify", "status": "ok", "artifact": {"name": "renamed", "sha256": target_a.manifest["sha256"]}, "parity": parity}]
+    # The same file verified by another runtime says nothing about this one's numbers: never attached.
+    verify = [{"kind": "verify", "status": "ok", "artifact": {"name": "a", "sha256": target_a.manifest["sha256"]},
+               "runtime": {"name": "other", "device": "cpu"}, "parity": {**parity, "accuracy": 0.1}},
+              {"kind": "verify", "status": "ok", "artifact": {"name": "renamed", "sha256": target_a.manifest["sha256"]},
+               "runtime": {"name": "fake", "device": "cpu"}, "parity": parity}]
     clock = FakeClock()
     options = BenchOptions(threads=(1,), runs=2, warmup=0, batch_runs=1, devices=("cpu",), isolate=False, **FAST_PEAK)
     records = bench_records(bench_artifacts(tmp_path, options=options, verify_records=verify, runtimes=fake_runtimes, clock=clock,

@@ -36,16 +36,27 @@ def report(tmp_path_factory):
     verify = []
     for name, accuracy in ACCURACY.items():
         sha = json.loads((arts / name / "manifest.json").read_text())["sha256"]
-        verify.append({"kind": "verify", "artifact": {"name": name, "sha256": sha},
+        verify.append({"kind": "verify", "status": "ok", "artifact": {"name": name, "sha256": sha}, "machine": NO_GPU_MACHINE,
+                       "runtime": {"name": "fake", "device": "cpu", "emulated": False},
                        "parity": {"reference": "savedmodel", "split": "test", "count": 40, "accuracy": accuracy,
                                   "reference_accuracy": 0.9, "agreement": 0.95 if name == "tflite-dynamic" else 1.0,
-                                  "flips": 2, "max_abs_diff": 0.01, "passed": True, "gate": None}})
+                                  "accuracy_ci": [accuracy - 0.1, min(1.0, accuracy + 0.05)],
+                                  "agreement_ci": [0.83, 0.99] if name == "tflite-dynamic" else [0.91, 1.0],
+                                  "flips": 2, "max_abs_diff": 0.01, "passed": True,
+                                  "gate": {"min_agreement": 0.8, "source": "recipe [gates.x]", "meaning": "top-1 agreement at least 80.00%"}}})
     clock = FakeClock()
     options = BenchOptions(threads=(1, 2), runs=7, warmup=1, batch=4, batch_runs=2, devices=("cpu", "gpu"), isolate=False,
                            peak_n=64, peak_runs=1, peak_warmup=0)
     records = bench_artifacts(arts, saved_model=saved_model, options=options, verify_records=verify, clock=clock,
                               runtimes=lambda target: ["fake"], factory=constant_factory(clock, MS, batch_ms_per_image=1.5))
     monkeypatch.undo()
+    from edgevit.records import new_record
+
+    artifacts = {r["artifact"]["name"]: r["artifact"] for r in records if r["kind"] == "bench"}
+    verify_records = [new_record(kind="verify", status="ok", reason=None, machine=NO_GPU_MACHINE, tool_versions={}, producer="test",
+                                 artifact=artifacts[v["artifact"]["name"]], parity=v["parity"],
+                                 runtime={**v["runtime"], "version": None, "threads": None, "details": {}}) for v in verify]
+    records = [*records, *verify_records]
     paths = write_report(records, root / "out", sources=["bench.json"])
     return records, paths
 
@@ -97,9 +108,13 @@ def test_markdown_numbers_are_the_records_numbers(report):
             assert shown_equals(row["% of GEMM peak"], record["compute"]["fraction_of_peak"], 100)
             assert shown_equals(row["Peak RSS (MB)"], record["memory"]["peak_rss_bytes"], 1e-6)
             assert shown_equals(row["Throughput (img/s @ batch)"], record["throughput"][1]["images_per_second"])
-            accuracy = ACCURACY.get(name, 0.9)  # the SavedModel row shows the reference accuracy
-            assert shown_equals(row["Accuracy"], accuracy, 100)
-        assert rows["tflite-dynamic"]["Agreement"] == "95.0%" and rows["savedmodel"]["Agreement"] == "100.0%"
+            accuracy = ACCURACY.get(name, 0.9)  # the SavedModel row shows the reference accuracy verify measured
+            assert shown_equals(row["Accuracy [95% CI]"], accuracy, 100)
+        # Every parity cell carries its interval, its source and n; the SavedModel is the reference, not "100%".
+        assert rows["tflite-dynamic"]["Agreement [95% CI]"] == "95.0% [83.0–99.0]"
+        assert rows["tflite-dynamic"]["Accuracy [95% CI]"] == "87.5% [77.5–92.5]"
+        assert rows["tflite-dynamic"]["Parity measured by"] == "edgevit verify (test split, fake cpu), n=40"
+        assert rows["savedmodel"]["Agreement [95% CI]"] == "reference"
         assert rows["tflite-dynamic"]["Speed-up vs SavedModel"] == "4.80x"  # 12 ms / 2.5 ms
         assert rows["tflite-dynamic"]["% of GEMM peak"].endswith("int8")
         assert rows["onnx-fp32"]["% of GEMM peak"].endswith("fp32")
@@ -111,6 +126,9 @@ def test_not_available_rows_are_shown_with_their_reason(report):
     gpu = markdown_tables(text)["GPU"]
     assert {row["Artifact"] for row in gpu} == {"savedmodel", *ACCURACY}
     assert all("not available" in row["Status"] and row["p50 (ms)"] == "–" for row in gpu)
+    # The CPU verify says nothing about the GPU: no borrowed accuracy or agreement there.
+    assert all(row["Accuracy [95% CI]"] == "–" and row["Parity measured by"] == "not measured here"
+               for row in gpu if row["Artifact"] != "savedmodel")
     assert "- not available: no GPU on this machine" in text
 
 
@@ -219,7 +237,9 @@ def test_export_failed_and_parity_failed_are_different_statuses(tmp_path, monkey
 
     measured = next(r for r in records if r["kind"] == "bench" and r["status"] == "ok")
     verify_record = new_record(kind="verify", status=verify["status"], reason=verify["reason"], machine=NO_GPU_MACHINE,
-                               tool_versions={}, producer="test", artifact=measured["artifact"], parity=verify["parity"])
+                               tool_versions={}, producer="test", artifact=measured["artifact"], parity=verify["parity"],
+                               runtime={"name": "fake", "version": None, "device": "cpu", "threads": None, "emulated": False,
+                                        "details": {}})
     paths = write_report(records + [verify_record], tmp_path / "out")
     text = paths.markdown.read_text()
     tables = {h: rows for h, rows in markdown_tables(text).items() if h.startswith("CPU")}
@@ -228,7 +248,7 @@ def test_export_failed_and_parity_failed_are_different_statuses(tmp_path, monkey
         by_name = {row["Artifact"]: row for row in rows}
         assert by_name["coreml-fp16"]["Status"].endswith("export failed") and by_name["coreml-fp16"]["Size (MB)"] == "–"
         assert by_name["onnx-int8-dynamic"]["Status"].endswith("parity failed")
-        assert by_name["onnx-int8-dynamic"]["p50 (ms)"] == "2.00" and by_name["onnx-int8-dynamic"]["Agreement"] == "80.0%"
+        assert by_name["onnx-int8-dynamic"]["p50 (ms)"] == "2.00" and by_name["onnx-int8-dynamic"]["Agreement [95% CI]"] == "80.0%"
     assert "- parity failed: agreement 80.0% < gate 99.0% (onnx-int8-dynamic on fake)" in text
     assert "- export failed: converter ran out of memory (coreml-fp16)" in text
 

@@ -10,8 +10,10 @@ import pytest
 
 from edgevit.errors import UsageError
 from edgevit.formats import Gate
-from edgevit.verify.gates import default_gate, gate_failures, gate_for, read_gate_overrides
-from edgevit.verify.metrics import abs_errors, accuracy, accuracy_difference, agreement, mcnemar_exact_p, mean_kl_divergence, top1
+from edgevit.verify.gates import (Verdict, default_gate, describe_gate, gate_for, images_to_pass_without_flips, judge,
+                                 looser_than_default, read_gate_overrides)
+from edgevit.verify.metrics import (abs_errors, accuracy, accuracy_difference, agreement, agreement_interval, mcnemar_exact_p,
+                                    mean_js_divergence, top1)
 
 
 def test_accuracy_agreement_and_abs_errors():
@@ -27,14 +29,16 @@ def test_accuracy_agreement_and_abs_errors():
     assert mean_abs == pytest.approx((0.1 + 0.15 + 0.05 + 0.1 + 0.1) / 12)
 
 
-def test_kl_divergence_known_values():
+def test_js_divergence_known_values_without_a_clipping_floor():
     p = np.array([[0.5, 0.5], [0.25, 0.75]])
-    q = np.array([[0.9, 0.1], [0.25, 0.75]])
-    expected_first = 0.5 * math.log(0.5 / 0.9) + 0.5 * math.log(0.5 / 0.1)  # 0.5108 nats
-    assert mean_kl_divergence(p, q) == pytest.approx(expected_first / 2, rel=1e-9)
-    assert mean_kl_divergence(p, p) == pytest.approx(0.0, abs=1e-15)
-    # A hard zero where the reference has mass is clipped, not infinite.
-    assert math.isfinite(mean_kl_divergence(np.array([[0.5, 0.5]]), np.array([[1.0, 0.0]])))
+    q = np.array([[1.0, 0.0], [0.25, 0.75]])
+    # Row 1: m = (0.75, 0.25); JS = (KL(p||m) + KL(q||m)) / 2 in bits; row 2 is 0.
+    kl_p = 0.5 * math.log2(0.5 / 0.75) + 0.5 * math.log2(0.5 / 0.25)
+    kl_q = 1.0 * math.log2(1.0 / 0.75)
+    assert mean_js_divergence(p, q) == pytest.approx((kl_p + kl_q) / 2 / 2, rel=1e-12)
+    assert mean_js_divergence(p, p) == 0.0
+    # Disjoint distributions are exactly 1 bit apart: the measure is bounded, no epsilon decides it.
+    assert mean_js_divergence(np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]])) == pytest.approx(1.0)
 
 
 def test_mcnemar_exact_known_values():
@@ -46,13 +50,17 @@ def test_mcnemar_exact_known_values():
     assert 0.0025 < mcnemar_exact_p(600, 500) < 0.0032
 
 
-def test_accuracy_difference_without_discordant_pairs_is_exactly_zero():
-    correct = np.array([True, False, True, True])
+def test_accuracy_difference_without_discordant_pairs_keeps_an_honest_width():
+    # 300 images, none flipped: the paired score interval is about +-z^2/(n+z^2) = +-1.26 points, not [0, 0].
+    correct = np.ones(300, bool)
+    correct[::4] = False
     diff = accuracy_difference(correct, correct)
-    assert (diff.points, diff.low, diff.high, diff.improved, diff.worsened, diff.mcnemar_p) == (0.0, 0.0, 0.0, 0, 0, 1.0)
+    assert (diff.points, diff.improved, diff.worsened, diff.mcnemar_p) == (0.0, 0, 0, 1.0)
+    assert diff.low == pytest.approx(-1.2643, abs=1e-3) and diff.high == pytest.approx(1.2643, abs=1e-3)
+    assert "Tango" in diff.method
 
 
-def test_accuracy_difference_interval_matches_the_normal_approximation():
+def test_accuracy_difference_interval_matches_the_normal_approximation_at_large_n():
     # 2,625 images (the birds test split): the artifact fixes 30 and breaks 50.
     n, improved, worsened = 2625, 30, 50
     reference = np.ones(n, bool)
@@ -60,30 +68,78 @@ def test_accuracy_difference_interval_matches_the_normal_approximation():
     reference[:improved] = False
     artifact[improved:improved + worsened] = False
     diff = accuracy_difference(reference, artifact)
-    assert (diff.improved, diff.worsened) == (improved, worsened)
+    assert (diff.improved, diff.worsened, diff.count) == (improved, worsened, n)
     assert diff.points == pytest.approx(-20 / n * 100)
     d = np.concatenate([np.ones(improved), -np.ones(worsened), np.zeros(n - improved - worsened)])
     half_width = 1.96 * d.std() / math.sqrt(n) * 100  # 0.667 points
-    assert diff.low == pytest.approx(diff.points - half_width, abs=0.08)
-    assert diff.high == pytest.approx(diff.points + half_width, abs=0.08)
-    assert accuracy_difference(reference, artifact) == diff  # fixed seed: reproducible
+    assert diff.low == pytest.approx(diff.points - half_width, abs=0.05)
+    assert diff.high == pytest.approx(diff.points + half_width, abs=0.05)
     assert diff.mcnemar_p == pytest.approx(mcnemar_exact_p(30, 50))
     with pytest.raises(ValueError):
         accuracy_difference(np.ones(3, bool), np.ones(4, bool))
 
 
-def test_gate_failures_say_which_metric_and_by_how_much():
-    gate = Gate(min_agreement=0.995, max_accuracy_drop=0.3, max_abs_error=0.01)
-    assert gate_failures(gate, agreement=0.996, accuracy_drop=0.3, max_abs_error=0.01, flips=4, count=1000) == []
-    failures = gate_failures(gate, agreement=0.9, accuracy_drop=1.0, max_abs_error=0.025, flips=100, count=1000)
-    assert failures == [
-        "top-1 agreement 90.00% is below the gate's 99.50% by 9.50 points (100 of 1000 images flipped)",
-        "accuracy drop 1.00 points exceeds the gate's 0.30 by 0.70 points",
-        "max abs probability error 0.025 exceeds the gate's 0.01 by 0.015",
-    ]
-    assert gate_failures(Gate(max_abs_error=1e-4), agreement=1.0, accuracy_drop=0.0, max_abs_error=float("nan"), flips=0, count=5)
-    # An artifact better than the reference (negative drop) passes the accuracy limit.
-    assert gate_failures(Gate(max_accuracy_drop=0.0), agreement=0.9, accuracy_drop=-2.0, max_abs_error=1.0, flips=1, count=10) == []
+def test_the_interval_and_the_exact_mcnemar_test_agree_on_the_sign():
+    # 0 improved, 4 worsened of 300: the score test alone would exclude 0, the exact p is 0.125.
+    reference = np.ones(300, bool)
+    artifact = reference.copy()
+    artifact[:4] = False
+    diff = accuracy_difference(reference, artifact)
+    assert diff.mcnemar_p == pytest.approx(0.125) and diff.low < 0 <= diff.high
+    artifact[:6] = False  # 6 worsened: exact p = 0.031, and the interval now excludes 0
+    diff = accuracy_difference(reference, artifact)
+    assert diff.mcnemar_p < 0.05 and diff.high < 0
+
+
+def _judge(gate, *, n, flips=0, improved=0, worsened=0, max_abs_error=0.0):
+    reference = np.zeros(n, int)
+    artifact = reference.copy()
+    artifact[:flips] = 1
+    ref_correct, art_correct = np.ones(n, bool), np.ones(n, bool)
+    ref_correct[:improved] = False
+    art_correct[improved:improved + worsened] = False
+    return judge(gate, agreement=agreement_interval(reference, artifact), difference=accuracy_difference(ref_correct, art_correct),
+                 max_abs_error=max_abs_error)
+
+
+def test_a_gate_passes_fails_or_is_inconclusive_by_its_interval():
+    gate = Gate(min_agreement=0.995)
+    # 300 images: 0 flips cannot show 99.5% (the exact lower bound is 98.8%); 736 can.
+    verdict = _judge(gate, n=300)
+    assert verdict.verdict is Verdict.INCONCLUSIVE and verdict.images_needed == 736
+    assert "the gate's 99.50% lies inside the 95% interval" in verdict.undecided[0]
+    assert _judge(gate, n=736).verdict is Verdict.PASS
+    # 9 of 250 flipped (the committed ViT-L/32 run): the whole interval is below 99.5%.
+    failed = _judge(gate, n=250, flips=9)
+    assert failed.verdict is Verdict.FAIL and failed.failures[0].startswith("top-1 agreement 96.40% [")
+    assert "(9 of 250 images flipped) is below the gate's 99.50% at 95% confidence" in failed.failures[0]
+
+
+def test_the_accuracy_limit_is_a_non_inferiority_margin():
+    gate = Gate(max_accuracy_drop=0.3)
+    # One net-worse image of 300 no longer fails outright: the interval straddles -0.3.
+    assert _judge(gate, n=300, worsened=1).verdict is Verdict.INCONCLUSIVE
+    assert _judge(gate, n=300, worsened=40).verdict is Verdict.FAIL
+    assert _judge(gate, n=5000).verdict is Verdict.PASS
+    # An artifact better than the reference passes the accuracy limit once the split resolves it.
+    assert _judge(Gate(max_accuracy_drop=0.0), n=300, improved=20).verdict is Verdict.PASS
+
+
+def test_max_abs_error_is_measured_not_estimated():
+    assert _judge(Gate(max_abs_error=0.01), n=5, max_abs_error=0.02).failures == (
+        "max abs probability error 0.02 exceeds the gate's 0.01 by 0.01",)
+    assert _judge(Gate(max_abs_error=1e-4), n=5, max_abs_error=float("nan")).verdict is Verdict.FAIL
+    assert _judge(Gate(max_abs_error=0.01), n=5, max_abs_error=0.01).verdict is Verdict.PASS
+
+
+def test_split_sizes_that_can_decide_a_gate():
+    assert images_to_pass_without_flips(Gate(min_agreement=0.995)) == 736  # ln(0.025) / ln(0.995)
+    assert images_to_pass_without_flips(Gate(max_accuracy_drop=1.0)) == 381  # z^2 (1 - 0.01) / 0.01 = 380.3
+    assert images_to_pass_without_flips(Gate(max_abs_error=0.01)) == 0
+    assert describe_gate(Gate(min_agreement=0.995, max_accuracy_drop=0.3)) == (
+        "top-1 agreement at least 99.50% and accuracy at most 0.3 points lower (95% confidence)")
+    assert looser_than_default(Gate(min_agreement=0.98, max_accuracy_drop=0.3), "tflite", "dynamic") == [
+        "min_agreement 0.98 (default 0.995)"]
 
 
 def test_default_gates_per_quantization_mode():
