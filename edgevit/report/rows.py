@@ -18,6 +18,7 @@ STATUS_LABELS = {
     "failed": "❌ failed",
     "export failed": "❌ export failed",
     "parity failed": "⚠️ parity failed",
+    "cannot verify": "❔ cannot verify",
 }
 FORMAT_ORDER = {fmt.value: k for k, fmt in enumerate(Format)}  # the reference first, then the table's order
 

@@ -80,7 +80,8 @@ def report_to_dict(report: VerifyReport) -> dict:
     }
 
 
-_RECORD_STATUS = {Status.PASSED: "ok", Status.PARITY_FAILED: "parity failed", Status.FAILED_TO_LOAD: "failed"}
+_RECORD_STATUS = {Status.PASSED: "ok", Status.PARITY_FAILED: "parity failed", Status.FAILED_TO_LOAD: "failed",
+                  Status.CANNOT_VERIFY: "cannot verify"}
 
 
 def result_to_record(result: ArtifactParity, report: VerifyReport, *, machine: dict, versions: dict) -> dict:
@@ -168,7 +169,7 @@ def summary_error(report: VerifyReport) -> EdgeVitError | None:
     """The error a command exits with when some artifact did not pass (ParityError wins over a load failure)."""
     from edgevit.errors import ParityError
 
-    failed = [r for r in report.results if not r.passed]
+    failed = [r for r in report.results if not r.passed and r.status is not Status.CANNOT_VERIFY]
     if not failed:
         return None
     listing = "; ".join(f"{r.name} ({r.status.value}: {r.reason})" for r in failed)
