@@ -17,10 +17,11 @@ def register(subparsers) -> None:
         "so export, verify, bench and report take it unchanged. MODEL is a .keras file, a Keras model.export() folder, a "
         "tf.saved_model folder, or module:function (or file.py:function) returning a keras.Model. The input size and the "
         "number of classes are read from the model; the class names and the input scaling come from the flags. "
-        "Writes RUN/saved_model/ and RUN/import.json; overwrites only an earlier `edgevit import` into RUN.",
+        "Writes RUN/saved_model/ and RUN/import.json, replacing those of an earlier `edgevit import` into RUN (and nothing "
+        "else there); any other non-empty RUN is refused.",
     )
     p.add_argument("model", metavar="MODEL", help=".keras file, SavedModel folder, or module:function")
-    p.add_argument("--out", required=True, metavar="RUN", help="output folder: new, empty or an earlier import (replaced)")
+    p.add_argument("--out", required=True, metavar="RUN", help="output folder: new, empty or an earlier import (its saved_model/ is replaced)")
     p.add_argument("--labels", metavar="FILE", help="class names, one a line, in the order of the model's outputs (required)")
     p.add_argument("--preprocess", metavar="PRESET", choices=_PRESETS,
                    help=f"how 0..255 pixels are scaled for the model: {', '.join(_PRESETS)} (or give --mean and --std)")

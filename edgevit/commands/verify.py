@@ -12,7 +12,8 @@ def register(subparsers) -> None:
         help="check that each artifact gives the SavedModel's answers on a labelled split (exit != 0 if any fails its gate)",
         description="Run the SavedModel and every artifact on the same labelled images; report accuracy, its difference "
         "(95% interval), top-1 agreement, flipped images, probability errors and KL divergence, and judge each "
-        "artifact by the gate of its quantization mode.",
+        "artifact by the gate of its quantization mode. Prints the table; writes only what --json, --records and "
+        "--write-golden name, each replacing only an earlier file or folder of the same kind.",
     )
     p.add_argument("artifacts", nargs="+", metavar="ARTIFACTS_DIR_OR_ARTIFACT",
                    help="artifact folders, or folders of them (the --out of `edgevit export`)")

@@ -32,7 +32,7 @@ from edgevit.errors import ModelError, UsageError
 from edgevit.fsutil import atomic_write_json
 from edgevit.keras_backend import import_keras, import_tf
 from edgevit.manifest import SAVEDMODEL_KIND, io_spec, label_problem, now_iso, tool_versions
-from edgevit.outputs import IMPORT_INDEX, IMPORTED, replace_dir
+from edgevit.outputs import IMPORT_INDEX, IMPORTED, SAVED_MODEL, Output, check_outputs, prepare_dir
 from edgevit.savedmodel.write import save_serving, tf_variable
 
 logger = logging.getLogger(__name__)
@@ -189,9 +189,9 @@ def import_model(model: str, out: Path | str, options: ImportOptions, *, labels_
     inputs = [Path(model)] if form != "builder" else []
     if labels_file is not None:
         inputs.append(Path(labels_file))
-    from edgevit.outputs import Output, check_outputs
-
-    check_outputs([Output("--out", out, IMPORTED)], inputs=inputs)  # before any model is read
+    # Before any model is read: RUN is new, empty or an earlier import, and its saved_model/ only a SavedModel.
+    check_outputs([Output("--out", out, IMPORTED, replace=False)], inputs=inputs)
+    check_outputs([Output(None, out / "saved_model", SAVED_MODEL)], inputs=inputs)
 
     servable = _load(model, form, options)
     height, width = _image_size(servable, options)
@@ -219,11 +219,11 @@ def import_model(model: str, out: Path | str, options: ImportOptions, *, labels_
         "metrics": None,
         "tool_versions": tool_versions(),
     }
-    with replace_dir(out, IMPORTED, flag="--out", inputs=inputs) as tmp:
-        save_serving(call, servable.variables, tmp / "saved_model", manifest, height=height, width=width)
-        options_record = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(options).items()}
-        atomic_write_json(tmp / IMPORT_INDEX, {"kind": "import", "created": manifest["created"], "source": source,
-                                               "options": options_record})
+    prepare_dir(out, IMPORTED, flag="--out", inputs=inputs)
+    save_serving(call, servable.variables, out / "saved_model", manifest, height=height, width=width)  # atomic
+    options_record = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(options).items()}
+    atomic_write_json(out / IMPORT_INDEX, {"kind": "import", "created": manifest["created"], "source": source,
+                                           "options": options_record})
     return ImportResult(out / "saved_model", form, height, width, labels, params, options.softmax, servable.signature)
 
 
