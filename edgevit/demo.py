@@ -126,7 +126,7 @@ def _heartbeat(prefix: str, doing: str, every: float = HEARTBEAT_SECONDS):
     done = threading.Event()
 
     def beat():
-        while not done.wait(0.5):
+        while not done.wait(min(0.5, every / 3)):
             with lock:
                 quiet = time.perf_counter() - last
             if quiet >= every:

@@ -44,7 +44,7 @@ PRESETS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]
     "imagenet": ((123.675, 116.28, 103.53), (58.395, 57.12, 57.375)),  # torchvision's mean/std, in pixels
     "[0,255]": ((0.0,) * 3, (1.0,) * 3),  # raw pixels: models that rescale inside (MobileNetV3, EfficientNet)
 }
-FORMS = ("keras-file", "keras-export", "savedmodel", "builder")
+FORMS = ("keras-file", "keras-export", "tf-savedmodel", "builder")
 _BUILDER = re.compile(r"^(?P<module>[^:]+):(?P<function>[A-Za-z_]\w*)$")
 _PROBE_IMAGES = 4
 _PROBABILITY_TOLERANCE = 1e-3  # a softmax row sums to 1 within float32 rounding
@@ -156,7 +156,7 @@ def model_form(model: str) -> str:
     if path.is_file() and path.suffix == ".keras":
         return "keras-file"
     if path.is_dir() and (path / "saved_model.pb").is_file():
-        return "keras-export" if _has_keras_export_signatures(path) else "savedmodel"
+        return "keras-export" if _has_keras_export_signatures(path) else "tf-savedmodel"
     if not path.exists() and _BUILDER.match(model):
         return "builder"
     if path.is_dir():

@@ -85,3 +85,33 @@ def small_cnn_with_lambda(image_size: int = 32, classes: int = CLASSES):
     x = keras.layers.GlobalAveragePooling2D()(x)
     outputs = keras.layers.Dense(classes, activation="softmax")(x)
     return keras.Model(inputs, outputs, name="with_lambda")
+
+
+def trained_mobilenet_v3_small(data_root, *, epochs: int = 5, image_size: int = IMAGE_SIZE):
+    """MobileNetV3Small (weights=None) fitted for a few epochs on synthetic birds: confident predictions, so
+    top-1 parity compares real decisions, not near-ties. Its input: raw 0..255 pixels ([0,255] preset).
+
+    Keras' MobileNetV3 batch norm keeps moving statistics with momentum 0.999: after a few epochs they are
+    still the initial ones and inference mode returns the same near-uniform answer for every image. One
+    training-mode pass over the train split with momentum 0 sets them to the data's statistics.
+    """
+    from edgevit.config import Preprocessing
+    from edgevit.data.folders import load_image_folders
+    from edgevit.data.preprocess import preprocess
+
+    keras = import_keras()
+    keras.utils.set_random_seed(SEED)
+    folders = load_image_folders(data_root, splits=("train",))
+    train = folders.split("train")
+    raw = Preprocessing(image_size, image_size, mean=(0.0,) * 3, std=(1.0,) * 3)
+    images = np.stack([preprocess(path, raw) for path in train.paths])
+    labels = np.asarray(train.labels)
+    model = keras.applications.MobileNetV3Small(input_shape=(image_size, image_size, 3), weights=None,
+                                                classes=folders.num_classes)
+    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
+    model.fit(images, labels, epochs=epochs, batch_size=32, verbose=0)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = 0.0
+    model(images, training=True)
+    return model

@@ -78,7 +78,7 @@ def test_tf_saved_model_folder_gives_a_tflite_with_embedded_weights(small_cnn, p
 
     tf.saved_model.save(small_cnn, str(tmp_path / "tfsm"))
     import_model(str(tmp_path / "tfsm"), tmp_path / "run", OPTIONS)
-    _check_run(tmp_path / "run", small_cnn, pixels, form="savedmodel")
+    _check_run(tmp_path / "run", small_cnn, pixels, form="tf-savedmodel")
     flatbuffer = tf.lite.TFLiteConverter.from_saved_model(str(tmp_path / "run" / "saved_model")).convert()
     interpreter = Interpreter(model_content=flatbuffer)
     ops = {op["op_name"] for op in interpreter._get_ops_details()}
