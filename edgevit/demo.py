@@ -14,7 +14,7 @@ from pathlib import Path
 from edgevit.config import DemoConfig
 from edgevit.errors import EdgeVitError, UsageError
 from edgevit.fsutil import BadJson, atomic_write_json, load_json
-from edgevit.outputs import ARTIFACTS_ROOT, DEMO, DEMO_INDEX, RUN, prepare_dir, remove_dir
+from edgevit.outputs import ARTIFACTS_ROOT, DEMO, DEMO_INDEX, RUN, RUN_INDEX, prepare_dir, remove_dir
 
 DATA_MARKER = DEMO_INDEX
 HEARTBEAT_SECONDS = 5.0  # a stage that has logged nothing for this long says it is still running
@@ -87,7 +87,10 @@ def run_demo(out: Path, config: DemoConfig) -> int:
     remove_dir(train_dir, RUN)  # the demo always retrains from scratch (an earlier demo's run, nothing else)
     # On a terminal Keras draws its own progress bar; elsewhere it writes a line per epoch only, and the
     # first epoch (graph tracing included) can take a minute: say that training is running meanwhile.
-    training = contextlib.nullcontext() if sys.stdout.isatty() else _heartbeat("[train]", "training")
+    # Keras' own line at each epoch's end takes over from there (train_state.json is written then).
+    first_epoch_done = (train_dir / RUN_INDEX).is_file
+    training = contextlib.nullcontext() if sys.stdout.isatty() else _heartbeat("[train]", "in the first epoch (graph tracing included)",
+                                                                              until=first_epoch_done)
     with training:
         result = train(data, train_dir, config.train)
     logger.info(f"[train] {result.epochs_run} epochs in {result.seconds:.0f} s (wall clock), best epoch {result.best_epoch}: "
@@ -109,8 +112,9 @@ def run_demo(out: Path, config: DemoConfig) -> int:
 
 
 @contextlib.contextmanager
-def _heartbeat(prefix: str, doing: str, every: float = HEARTBEAT_SECONDS):
-    """While the block runs, log '<prefix> still <doing>: N s' whenever edgevit has logged nothing for `every` seconds."""
+def _heartbeat(prefix: str, doing: str, every: float = HEARTBEAT_SECONDS, until=None):
+    """While the block runs, log '<prefix> still <doing>: N s' whenever edgevit has logged nothing for `every` seconds
+    (and, if given, until `until()` becomes true)."""
     started = last = time.perf_counter()
     lock = threading.Lock()
 
@@ -127,6 +131,8 @@ def _heartbeat(prefix: str, doing: str, every: float = HEARTBEAT_SECONDS):
 
     def beat():
         while not done.wait(min(0.5, every / 3)):
+            if until is not None and until():
+                return
             with lock:
                 quiet = time.perf_counter() - last
             if quiet >= every:

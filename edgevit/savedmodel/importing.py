@@ -186,6 +186,8 @@ def import_model(model: str, out: Path | str, options: ImportOptions, *, labels_
         raise UsageError(f"--resize {options.resize!r}: use one of {', '.join(RESIZE_METHODS)}")
     if options.mean is None or options.std is None:
         resolve_preprocessing(None, None, None)  # raises the one line naming the flags
+    if options.labels is None:  # told before the (slow) model load; the count is checked against the model after it
+        raise UsageError("a model holds no class names; pass --labels FILE (one name a line, in the order of its outputs)")
     inputs = [Path(model)] if form != "builder" else []
     if labels_file is not None:
         inputs.append(Path(labels_file))
@@ -402,9 +404,6 @@ def _num_outputs(servable: _Servable) -> int:
 
 
 def _labels(options: ImportOptions, num_outputs: int) -> tuple[str, ...]:
-    if options.labels is None:
-        raise UsageError(f"the model returns {num_outputs} class scores but no class names; pass --labels FILE "
-                         "(one name a line, in output order)")
     if len(options.labels) != num_outputs:
         raise UsageError(f"--labels names {len(options.labels)} classes, the model returns {num_outputs} scores; "
                          "pass one name a line for each output, in output order")

@@ -24,9 +24,10 @@ def _liven(model, *, seed: int = SEED, logit_scale: float = 8.0):
     last_kernel = None
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
-            gamma, beta, mean, var = layer.get_weights()
-            layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0, 0.1, beta.shape),
-                               rng.normal(0, 0.1, mean.shape), rng.uniform(0.5, 1.5, var.shape)])
+            draw = {"gamma": lambda n: rng.uniform(0.5, 1.5, n), "beta": lambda n: rng.normal(0, 0.1, n),
+                    "moving_mean": lambda n: rng.normal(0, 0.1, n), "moving_variance": lambda n: rng.uniform(0.5, 1.5, n)}
+            for weight in layer.weights:  # gamma and beta are absent where scale / center is off (InceptionV3)
+                weight.assign(draw[weight.path.rsplit("/", 1)[-1]](weight.shape).astype("float32"))
         elif isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Dense)):
             weights = layer.get_weights()
             kernel = weights[0]

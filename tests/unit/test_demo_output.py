@@ -49,3 +49,15 @@ def test_heartbeat_fills_silences_only(caplog):
             talker.info("working")
             time.sleep(0.15)
     assert not [r for r in caplog.records if "still verifying" in r.getMessage()]
+
+
+def test_heartbeat_stops_when_told(caplog, tmp_path):
+    caplog.set_level(logging.INFO, logger="edgevit")
+    marker = tmp_path / "train_state.json"
+    with _heartbeat("[train]", "in the first epoch", every=0.2, until=marker.is_file):
+        time.sleep(0.5)
+        marker.write_text("{}")  # the first epoch ended: Keras' epoch lines take over
+        time.sleep(0.2)  # the beat in flight, if any, lands before the check below
+        caplog.clear()
+        time.sleep(0.6)
+    assert not [r for r in caplog.records if "still in the first epoch" in r.getMessage()]

@@ -117,7 +117,7 @@ def test_lambda_layer_needs_allow_unsafe(tmp_path, caplog):
 
 
 @pytest.mark.parametrize("options,message", [
-    (ImportOptions(mean=(0.0,) * 3, std=(255.0,) * 3), r"pass --labels FILE"),
+    (ImportOptions(mean=(0.0,) * 3, std=(255.0,) * 3), r"no class names; pass --labels FILE"),
     (ImportOptions(labels=("a", "b"), mean=(0.0,) * 3, std=(255.0,) * 3), r"--labels names 2 classes, the model returns 3"),
     (ImportOptions(labels=LABELS), r"pass --preprocess .* or --mean R,G,B --std R,G,B"),
     (ImportOptions(**{**OPTIONS.__dict__, "image_size": 64}), r"takes 32x32 images; drop --image-size"),
