@@ -112,3 +112,20 @@ def test_an_op_the_interpreter_lacks_is_cannot_verify_in_verify_records_and_repo
     assert validate_record(record) == []
     paths = write_report([record], tmp_path / "report", title="t", commands=["test"])
     assert paths.markdown.is_file()
+
+
+def test_inception_v3_core_ml_is_verified_by_the_interpreter(birds, tmp_path):
+    """InceptionV3 (keras.applications, weights=None, 75 px): its Core ML program (conv, relu, max/avg pooling,
+    concat) runs in the numpy interpreter and matches the SavedModel within the fp16 gate."""
+    run, labels = tmp_path / "run", tmp_path / "labels.txt"
+    labels.write_text("\n".join(sorted(p.name for p in (birds / "train").iterdir())) + "\n")
+    assert main(["import", "tests/helpers/cnn_models.py:inception_v3", "--out", str(run), "--labels", str(labels),
+                 "--preprocess", "[-1,1]"]) == 0
+    assert main(["export", str(run / "saved_model"), "--out", str(run / "artifacts"), "--format", "coreml"]) == 0
+    from edgevit.runners.mil import load_program, unsupported_ops
+
+    program = load_program(run / "artifacts" / "coreml-fp16" / "model.mlpackage")
+    assert unsupported_ops(program) == [] and {"max_pool", "avg_pool", "relu", "conv"} <= set(program.op_types)
+    assert main(["verify", str(run / "artifacts"), "--data", str(birds), "--max-images", "12", "--json", str(run / "v.json")]) == 0
+    (result,) = _read(run / "v.json")["artifacts"]
+    assert result["status"] == "passed" and result["runtime"]["name"] == "coreml-mil-numpy"
