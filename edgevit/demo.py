@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
+import sys
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -12,9 +14,10 @@ from pathlib import Path
 from edgevit.config import DemoConfig
 from edgevit.errors import EdgeVitError, UsageError
 from edgevit.fsutil import BadJson, atomic_write_json, load_json
-from edgevit.outputs import ARTIFACTS_ROOT, DEMO, DEMO_INDEX, RUN, prepare_dir, remove_dir
+from edgevit.outputs import ARTIFACTS_ROOT, DEMO, DEMO_INDEX, RUN, RUN_INDEX, prepare_dir, remove_dir
 
 DATA_MARKER = DEMO_INDEX
+HEARTBEAT_SECONDS = 5.0  # a stage that has logged nothing for this long says it is still running
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +51,9 @@ def _prepare_data(out: Path, config: DemoConfig) -> Path:
         shutil.rmtree(data)
     started = time.perf_counter()
     try:
-        summary = write_synthetic_birds(data, num_classes=config.num_classes, per_class=config.per_class,
-                                        eval_per_class=config.eval_per_class, image_size=config.image_size, seed=config.seed)
+        with _heartbeat("[data]", f"drawing {config.num_classes} species x {config.per_class} train images"):
+            summary = write_synthetic_birds(data, num_classes=config.num_classes, per_class=config.per_class,
+                                            eval_per_class=config.eval_per_class, image_size=config.image_size, seed=config.seed)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     atomic_write_json(marker, {"options": wanted, "counts": summary.counts})
@@ -81,7 +85,14 @@ def run_demo(out: Path, config: DemoConfig) -> int:
     data = _prepare_data(out, config)
     train_dir = out / "train"
     remove_dir(train_dir, RUN)  # the demo always retrains from scratch (an earlier demo's run, nothing else)
-    result = train(data, train_dir, config.train)
+    # On a terminal Keras draws its own progress bar; elsewhere it writes a line per epoch only, and the
+    # first epoch (graph tracing included) can take a minute: say that training is running meanwhile.
+    # Keras' own line at each epoch's end takes over from there (train_state.json is written then).
+    first_epoch_done = (train_dir / RUN_INDEX).is_file
+    training = contextlib.nullcontext() if sys.stdout.isatty() else _heartbeat("[train]", "in the first epoch (graph tracing included)",
+                                                                              until=first_epoch_done)
+    with training:
+        result = train(data, train_dir, config.train)
     logger.info(f"[train] {result.epochs_run} epochs in {result.seconds:.0f} s (wall clock), best epoch {result.best_epoch}: "
                 f"val accuracy {result.val_accuracy:.2%}, test accuracy {result.test_accuracy:.2%} "
                 f"(chance {1 / config.num_classes:.0%})")
@@ -93,10 +104,48 @@ def run_demo(out: Path, config: DemoConfig) -> int:
                "saved_model": str(result.saved_model)}
     failures = _ship_stages(out, result.saved_model, config, summary)
     atomic_write_json(out / "demo.json", summary)
+    for line in summary["summary_lines"]:
+        logger.info(line)
     if failures:
         raise DemoGateError("; ".join(failures) + f" (details in {out})")
-    logger.info(f"demo finished: everything is under {out}")
     return 0
+
+
+@contextlib.contextmanager
+def _heartbeat(prefix: str, doing: str, every: float = HEARTBEAT_SECONDS, until=None):
+    """While the block runs, log '<prefix> still <doing>: N s' whenever edgevit has logged nothing for `every` seconds
+    (and, if given, until `until()` becomes true)."""
+    started = last = time.perf_counter()
+    lock = threading.Lock()
+
+    class _Seen(logging.Handler):  # notes when any edgevit line goes out, so the heartbeat only fills silences
+        def emit(self, record):
+            nonlocal last
+            with lock:
+                last = time.perf_counter()
+
+    seen = _Seen(level=logging.INFO)
+    root = logging.getLogger("edgevit")
+    root.addHandler(seen)
+    done = threading.Event()
+
+    def beat():
+        while not done.wait(min(0.5, every / 3)):
+            if until is not None and until():
+                return
+            with lock:
+                quiet = time.perf_counter() - last
+            if quiet >= every:
+                logger.info(f"{prefix} still {doing}: {time.perf_counter() - started:.0f} s so far")
+
+    thread = threading.Thread(target=beat, name="edgevit-demo-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+        root.removeHandler(seen)
 
 
 @contextlib.contextmanager
@@ -129,7 +178,6 @@ def _demo_recipe() -> Path | None:
 def _ship_stages(out: Path, saved_model: Path, config: DemoConfig, summary: dict) -> list[str]:
     """export -> verify -> bench -> report; returns what failed (every stage still runs on what it can)."""
     from edgevit.bench.options import BenchOptions
-    from edgevit.bench.records import describe
     from edgevit.bench.run import bench_artifacts
     from edgevit.exporters import export_all
     from edgevit.recipes import load_recipe
@@ -151,12 +199,12 @@ def _ship_stages(out: Path, saved_model: Path, config: DemoConfig, summary: dict
         failures.append(f"{len(exported) - len(built)} artifact(s) failed to export")
 
     started = time.perf_counter()
-    with _stage_lines("edgevit.verify.run", None):  # the table below says it all
+    # One line per artifact as it is verified; the full table goes to the report files, not the terminal.
+    with _stage_lines("edgevit.verify.run", "[verify]"), _heartbeat("[verify]", "verifying"):
         report = verify_artifacts([artifacts], saved_model=saved_model, recipe=recipe, options=RunnerOptions(threads=None),
                                   golden_dir=out / "golden", golden_count=8)
-    logger.info(format_table(report))
-    logger.info(f"[verify] parity of every artifact on the test split in {time.perf_counter() - started:.0f} s (wall clock); "
-                f"golden vectors -> {out / 'golden'}")
+    logger.debug(format_table(report))
+    logger.info(f"[verify] parity of every artifact on the test split in {time.perf_counter() - started:.0f} s (wall clock)")
     error = summary_error(report)
     if error is not None:
         failures.append(str(error))
@@ -166,11 +214,65 @@ def _ship_stages(out: Path, saved_model: Path, config: DemoConfig, summary: dict
     # Fewer runs than `edgevit bench`'s defaults: the demo shows the pipeline; benchmarks/ holds the careful numbers.
     options = BenchOptions(threads=(config.bench_threads,), runs=config.bench_runs, warmup=3, batch=8, batch_runs=5).check()
     records = bench_artifacts(artifacts, saved_model=saved_model, options=options, verify_records=verify_records,
-                              command="edgevit demo", progress=lambda record: logger.info(f"[bench] {describe(record)}"))
+                              command="edgevit demo", progress=lambda record: logger.info(_bench_line(record)))
     logger.info(f"[bench] {sum(1 for r in records if r['kind'] == 'bench')} measurements in {time.perf_counter() - started:.0f} s (wall clock)")
     paths = write_report([*verify_records, *records], out / "report", title="edgevit demo: tiny ViT on synthetic birds",
                          commands=["edgevit demo"])
-    logger.info("\n" + paths.markdown.read_text())
-    logger.info(f"[report] {paths.markdown}, {paths.html}")
+    logger.info(f"[report] the full tables: {paths.markdown}")
     summary.update(artifacts=str(artifacts), report=str(paths.markdown), failures=failures)
+    summary["summary_lines"] = summary_lines(
+        test_accuracy=summary["test_accuracy"], gate=config.min_test_accuracy, verify=report, records=records,
+        html=paths.html, artifacts=artifacts, golden=out / "golden")
     return failures
+
+
+def _bench_line(record: dict) -> str:
+    """One short line per measurement (the full figures are in the report): what, where, p50 or why not."""
+    from edgevit.bench.records import describe
+
+    if record["kind"] != "bench":
+        return describe(record)
+    where = f"[bench] {record['artifact']['name']} on {record['runtime']['name']}"
+    if record["status"] != "ok":
+        return f"{where}: {record['status']}"
+    return f"{where}: p50 {record['latency']['p50_ms']:.3g} ms (batch 1, {record['runtime'].get('threads')} threads)"
+
+
+def summary_lines(*, test_accuracy: float, gate: float, verify, records: list[dict], html: Path, artifacts: Path,
+                  golden: Path) -> list[str]:
+    """The demo's last words: accuracy against its gate, parity, the fastest artifact, the report, what to try next."""
+    from edgevit.formats import REFERENCE_FORMAT
+    from edgevit.verify.results import Status
+
+    verdict = "passed" if test_accuracy >= gate else "FAILED"
+    results = verify.results
+    passed = sum(1 for r in results if r.passed)
+    unverifiable = [r.name for r in results if r.status is Status.CANNOT_VERIFY]
+    undecided = [r.name for r in results if r.status is Status.INCONCLUSIVE]
+    parity = f"parity: {passed} of {len(results)} artifacts agree with the SavedModel within their gates (95% confidence)"
+    if undecided:
+        parity += f" ({len(undecided)} inconclusive on this split: {', '.join(undecided)})"
+    if unverifiable:
+        parity += f" ({len(unverifiable)} cannot be verified here: {', '.join(unverifiable)})"
+    timed = [r for r in records if r["kind"] == "bench" and r["status"] == "ok" and r.get("latency")]
+    reference = next((r for r in timed if r["artifact"]["format"] == REFERENCE_FORMAT), None)
+    candidates = [r for r in timed if r["artifact"]["format"] != REFERENCE_FORMAT and
+                  any(v.passed and v.name == r["artifact"]["name"] for v in results)]
+    if candidates:
+        best = min(candidates, key=lambda r: r["latency"]["p50_ms"])
+        p50, threads = best["latency"]["p50_ms"], best["runtime"].get("threads")
+        versus = f", {reference['latency']['p50_ms'] / p50:.2f}x the SavedModel's speed" if reference else ""
+        fastest = (f"fastest: {best['artifact']['name']} on {best['runtime']['name']}, p50 {p50:.3g} ms "
+                   f"(batch 1, {threads} threads){versus}")
+        bundle = f"{artifacts / best['artifact']['name']}"
+    else:
+        fastest, bundle = "fastest: none (no artifact both passed parity and was timed)", f"{artifacts}/ARTIFACT"
+    return [
+        "",
+        "demo summary",
+        f"  test accuracy {test_accuracy:.1%} against the {gate:.0%} gate: {verdict}",
+        f"  {parity}",
+        f"  {fastest}",
+        f"  report: {html}",
+        f"  next: edgevit device bundle {bundle} runs/bundle --golden {golden}   (your own model: edgevit import --help)",
+    ]

@@ -34,6 +34,7 @@ from edgevit.portable.golden import GOLDEN_INDEX
 # The index files of the kinds whose writers sit above this module (tests/unit/test_outputs.py checks they agree).
 ARTIFACTS_INDEX = "artifacts.json"
 RUN_INDEX = "train_state.json"
+IMPORT_INDEX = "import.json"  # what `edgevit import` read and the options it was given
 SYNC_INDEX = "sync.json"
 DEMO_INDEX = "data.json"  # the demo's first file: the options its synthetic birds were drawn with
 REPORT_RECORDS, REPORT_MARKDOWN, REPORT_HTML = "records.json", "report.md", "report.html"
@@ -130,6 +131,9 @@ ARTIFACTS_ROOT = FolderKind("an artifacts folder (the --out of `edgevit export`)
                             lambda f: (_json_object(f / ARTIFACTS_INDEX) or {}).get("kind") == "artifacts", _artifacts_root_written)
 RUN = FolderKind("a training run", lambda f: (f / RUN_INDEX).is_file(),
                  lambda f: {RUN_INDEX, "history.json", "checkpoints", "saved_model"})
+# Written into, like a training run: a new import replaces saved_model/ and import.json, and leaves the
+# artifacts, records and reports the user made beside them.
+IMPORTED = FolderKind("an imported model folder (the --out of `edgevit import`)", lambda f: (f / IMPORT_INDEX).is_file())
 BUNDLE = FolderKind("an edgevit bundle", lambda f: (f / BUNDLE_INDEX).is_file(),
                     lambda f: {"run.py", "harness", BUNDLE_INDEX, "artifact", "golden", "README.md"})
 REPORT = FolderKind("a report folder", _is_report, lambda f: {REPORT_RECORDS, REPORT_MARKDOWN, REPORT_HTML})

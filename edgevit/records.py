@@ -13,7 +13,8 @@ A record (every key listed is always present unless marked optional; "null" wher
     schema_version   1
     kind             "bench" | "peak" | "verify"
     created          UTC ISO 8601, e.g. "2026-11-23T10:00:00+00:00"
-    status           "ok" | "not available" | "failed" | "export failed" | "parity failed" | "parity inconclusive"
+    status           "ok" | "not available" | "failed" | "export failed" | "parity failed" | "parity inconclusive" |
+                     "cannot verify"
     reason           one line; non-null unless status is "ok"
     producer         {"name": "edgevit bench", "version": "0.1.0"}
     machine          {"id", "os", "os_release", "arch", "cpu_model", "cpu_cores_logical",
@@ -75,7 +76,9 @@ STATUS_FAILED = "failed"
 STATUS_EXPORT_FAILED = "export failed"
 STATUS_PARITY_FAILED = "parity failed"
 STATUS_PARITY_INCONCLUSIVE = "parity inconclusive"
-STATUSES = (STATUS_OK, STATUS_NOT_AVAILABLE, STATUS_FAILED, STATUS_EXPORT_FAILED, STATUS_PARITY_FAILED, STATUS_PARITY_INCONCLUSIVE)
+STATUS_CANNOT_VERIFY = "cannot verify"  # verify: no runtime here runs the artifact (e.g. a Core ML op the interpreter lacks)
+STATUSES = (STATUS_OK, STATUS_NOT_AVAILABLE, STATUS_FAILED, STATUS_EXPORT_FAILED, STATUS_PARITY_FAILED, STATUS_PARITY_INCONCLUSIVE,
+            STATUS_CANNOT_VERIFY)
 
 # new_record(kind=, status=, machine=, tool_versions=, producer="edgevit bench", reason=None, **fields):
 # the portable builder with this edgevit's version as the producer's.

@@ -11,11 +11,11 @@ import argparse
 from edgevit.console import Verbosity
 from edgevit.errors import UsageError
 
-# Registration order is the order shown in `edgevit --help`.
+# Registration order is the order shown in `edgevit --help`: the pipeline's (the demo runs it all).
 COMMAND_MODULES: tuple[str, ...] = (
-    "edgevit.commands.demo", "edgevit.commands.data", "edgevit.commands.train", "edgevit.commands.export",
-    "edgevit.commands.verify", "edgevit.commands.device", "edgevit.commands.savedmodel", "edgevit.commands.bench",
-    "edgevit.commands.report",
+    "edgevit.commands.demo", "edgevit.commands.data", "edgevit.commands.train", "edgevit.commands.savedmodel",
+    "edgevit.commands.import_model", "edgevit.commands.export", "edgevit.commands.verify", "edgevit.commands.bench",
+    "edgevit.commands.report", "edgevit.commands.device",
 )
 
 

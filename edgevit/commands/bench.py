@@ -16,7 +16,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "bench", help="latency, memory, size and GFLOP/s of every artifact, against this machine's measured GEMM peak",
         description="Each artifact x runtime x device x thread count is measured in its own process. A runtime or "
-                    "device that is missing here gives a record with status 'not available' and the reason.")
+                    "device that is missing here gives a record with status 'not available' and the reason. Writes the "
+                    "records file --out (replacing only an earlier records file).")
     p.add_argument("artifacts", metavar="ARTIFACTS_DIR", nargs="?", help="the --out folder of `edgevit export`")
     p.add_argument("--saved-model", help="the SavedModel the artifacts came from: measured too, the base of the speed-up column")
     p.add_argument("--threads", default=",".join(map(str, d.threads)),

@@ -10,7 +10,9 @@ from edgevit.errors import UsageError
 
 def register(sub) -> None:
     data = sub.add_parser("data", help="data set tools").add_subparsers(dest="data_command", required=True, parser_class=Parser)
-    p = data.add_parser("synth", help="draw a synthetic bird data set in the ROOT/{train,valid,test}/<CLASS>/ layout")
+    p = data.add_parser("synth", help="draw a synthetic bird data set in the ROOT/{train,valid,test}/<CLASS>/ layout",
+                        description="Draw procedurally generated bird species as JPEG images in OUT/{train,valid,test}/<SPECIES>/. "
+                        "Writes OUT only if it is new or empty; overwrites nothing.")
     p.add_argument("out", help="output folder (must not exist or be empty)")
     p.add_argument("--classes", type=int, default=10, help="number of species (default %(default)s)")
     p.add_argument("--per-class", type=int, default=100, help="train images per species (default %(default)s)")

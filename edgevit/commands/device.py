@@ -7,9 +7,13 @@ from pathlib import Path
 
 
 def register(subparsers) -> None:
-    device = subparsers.add_parser("device", help="on-device runs: bundle an artifact for a Pi, Jetson or phone")
+    device = subparsers.add_parser("device", help="on-device runs: bundle an artifact for a Pi, Jetson or phone",
+                                   description="On-device runs. `edgevit device bundle --help` says what it writes.")
     commands = device.add_subparsers(dest="device_command", required=True, parser_class=type(device))
-    p = commands.add_parser("bundle", help="pack an artifact, golden vectors, gate and the standalone harness into a folder")
+    p = commands.add_parser("bundle", help="pack an artifact, golden vectors, gate and the standalone harness into a folder",
+                            description="Copy the artifact, its golden vectors, its parity gate and the standalone harness "
+                            "(run.py: numpy + one runtime) into OUT, to run on a Pi, Jetson or phone. Replaces an earlier "
+                            "bundle in OUT (and OUT.zip with --zip); refuses a folder holding anything else.")
     p.add_argument("artifact", help="artifact folder (OUT/<name>/ from `edgevit export`; tflite or onnx)")
     p.add_argument("out", help="bundle folder to write (a new, empty or earlier bundle folder)")
     p.add_argument("--golden", default=None, help="golden vectors folder (default: ARTIFACT/golden or ARTIFACT/../golden)")
@@ -20,7 +24,9 @@ def register(subparsers) -> None:
     p.add_argument("--min-agreement", type=float, default=None, help="override the gate's minimum top-1 agreement (0..1)")
     p.set_defaults(func=cmd_device_bundle)
 
-    p = subparsers.add_parser("ios-sync", help="copy .tflite/.mlpackage, manifests, gates and golden vectors into ios_demo")
+    p = subparsers.add_parser("ios-sync", help="copy .tflite/.mlpackage, manifests, gates and golden vectors into ios_demo",
+                              description="Copy the artifacts, their manifests and gates and the golden vectors into the iOS "
+                              "app's Models folder. Replaces an earlier sync there; refuses a folder holding anything else.")
     p.add_argument("artifacts", nargs="+", metavar="ARTIFACT", help="artifact folder(s): at most one tflite and one coreml")
     p.add_argument("--golden", default=None, help="golden vectors folder (default: ARTIFACT/golden or ARTIFACT/../golden)")
     p.add_argument("--models-dir", default=None, help="the app's Models folder (default: ios_demo/EdgeViTDemo/Models of this checkout)")

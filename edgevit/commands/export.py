@@ -28,7 +28,8 @@ def register(subparsers) -> None:
         "export",
         help=f"SavedModel -> {' / '.join(FORMATS[fmt].title for fmt in EXPORT_FORMATS)} artifacts (each built in its own process)",
         description="Build device artifacts from a SavedModel written by `edgevit train`. Each artifact is a folder "
-        "OUT/<name>/ with the model, manifest.json and labels.txt; OUT/artifacts.json lists every artifact and its status.",
+        "OUT/<name>/ with the model, manifest.json and labels.txt; OUT/artifacts.json lists every artifact and its status. "
+        "Rebuilding an artifact replaces its folder (only once the new one is complete); other artifacts in OUT stay.",
     )
     p.add_argument("saved_model", help="the saved_model/ folder `edgevit train` wrote")
     p.add_argument("--out", required=True, help="output folder for the artifacts")

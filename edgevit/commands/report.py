@@ -7,7 +7,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("report", help="records -> Markdown table and an HTML page with plots",
                               description="Reads records files from `edgevit bench`, `edgevit verify`, the device harness "
                                           "or the iOS app (any mix, any machines) and writes OUT/records.json, "
-                                          "OUT/report.md and OUT/report.html.")
+                                          "OUT/report.md and OUT/report.html, replacing an earlier report folder (one holding nothing else).")
     p.add_argument("records", nargs="+", metavar="RECORDS", help="records files (edgevit/schemas/record-v1.schema.json)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--title", default=None, help="page title (default: 'edgevit benchmark report')")

@@ -12,7 +12,8 @@ def register(subparsers) -> None:
         Format.SAVEDMODEL.value,  # the command is named after the format it writes
         help="write RUN_DIR/saved_model from a run trained on the jax or torch backend (needs TensorFlow)",
         description="Rebuild the model from RUN_DIR/savedmodel.pending.json, load checkpoints/best.weights.h5 and write "
-        "RUN_DIR/saved_model with its manifest, as `edgevit train` does on the TensorFlow backend.",
+        "RUN_DIR/saved_model with its manifest, as `edgevit train` does on the TensorFlow backend. Overwrites an existing "
+        "RUN_DIR/saved_model only with --overwrite.",
     )
     p.add_argument("run_dir", help="the --out folder of `edgevit train --backend jax|torch`")
     p.add_argument("--overwrite", action="store_true", help="replace an existing RUN_DIR/saved_model")

@@ -13,7 +13,10 @@ from edgevit.fsutil import load_json
 
 
 def register(sub) -> None:
-    p = sub.add_parser("train", help="fine-tune a ViT on ROOT/{train,valid,test}/<CLASS>/ and write a SavedModel")
+    p = sub.add_parser("train", help="fine-tune a ViT on ROOT/{train,valid,test}/<CLASS>/ and write a SavedModel",
+                       description="Fine-tune a ViT with the reference recipe and write OUT/saved_model (one serving signature, "
+                       "manifest.json, labels.txt), OUT/checkpoints, OUT/history.json and OUT/train_state.json. OUT must be new "
+                       "or empty; --resume continues the run there and replaces its checkpoints and saved_model.")
     p.add_argument("data", help="data folder with train/ and valid/ (and test/) class folders")
     p.add_argument("--out", required=True, help="output folder: saved_model/, checkpoints/, train_state.json")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out from its last checkpoint, with its own options (--epochs may grow)")

@@ -19,6 +19,7 @@ STATUS_LABELS = {
     "export failed": "❌ export failed",
     "parity failed": "⚠️ parity failed",
     "parity inconclusive": "❔ parity inconclusive",
+    "cannot verify": "❔ cannot verify",
 }
 NOT_MEASURED_HERE = "not measured here"
 FORMAT_ORDER = {fmt.value: k for k, fmt in enumerate(Format)}  # the reference first, then the table's order

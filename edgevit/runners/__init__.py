@@ -20,7 +20,7 @@ from edgevit.errors import UsageError
 from edgevit.artifact import Artifact, open_artifact
 from edgevit.formats import default_runtime, parse_runtime
 from edgevit.runners.base import Runner, RunnerInfo
-from edgevit.runners.options import RunnerOptions, RuntimeUnavailable
+from edgevit.runners.options import CannotVerify, RunnerOptions, RuntimeUnavailable
 
 
 def runner_for(artifact: Artifact, *, runtime: str | None = None, options: RunnerOptions = RunnerOptions()) -> Runner:
@@ -48,4 +48,4 @@ def open_runner(
     return runner_for(open_artifact(folder), runtime=runtime, options=options)
 
 
-__all__ = ["Artifact", "Runner", "RunnerInfo", "RunnerOptions", "RuntimeUnavailable", "open_artifact", "open_runner", "runner_for"]
+__all__ = ["Artifact", "CannotVerify", "Runner", "RunnerInfo", "RunnerOptions", "RuntimeUnavailable", "open_artifact", "open_runner", "runner_for"]

@@ -18,6 +18,11 @@ class RuntimeUnavailable(ModelError):
     """
 
 
+class CannotVerify(RuntimeUnavailable):
+    """The runtime here cannot run this model (the numpy MIL interpreter lacks one of its ops): the artifact may be
+    fine, but its parity cannot be checked on this machine. verify reports "cannot verify", bench "not available"."""
+
+
 @dataclass(frozen=True)
 class RunnerOptions:
     # auto: the GPU path where the runtime has one here (ONNX Runtime's CUDA provider), else CPU.

@@ -20,21 +20,30 @@ def save_savedmodel(model, folder: Path, manifest: dict) -> Path:
     if getattr(model, "optimizer", None) is not None:
         # A compiled model would drag its optimizer slots into variables/ (3x the size with Adam).
         raise ModelError("save_savedmodel needs an uncompiled model; rebuild it and load the weights first")
-    tf = import_tf()
     height, width = int(model.input_shape[1]), int(model.input_shape[2])
+    # Track the tf.Variables themselves, not the Keras model: through the model the checkpoint
+    # reaches Keras' variable wrappers, and TFLiteConverter.from_saved_model then keeps VAR_HANDLE
+    # ops (no weights in the .tflite, NaN outputs); tracking both would store every weight twice.
+    return save_serving(lambda images: model(images, training=False), [tf_variable(v) for v in model.weights],
+                        folder, manifest, height=height, width=width)
+
+
+def save_serving(call, variables: list, folder: Path, manifest: dict, *, height: int, width: int) -> Path:
+    """Write `call` (an image batch -> one tensor) as the one serving signature, tracking only `variables`; atomic.
+
+    The variables are the weights `call` reads: each is stored once in variables/, and the model is
+    reached through the closure only (see save_savedmodel for why that matters to TFLite).
+    """
+    tf = import_tf()
 
     class Serving(tf.Module):
         def __init__(self):
             super().__init__()
-            # Track the tf.Variables themselves, not the Keras model: through the model the
-            # checkpoint reaches Keras' variable wrappers, and TFLiteConverter.from_saved_model
-            # then keeps VAR_HANDLE ops (no weights in the .tflite, NaN outputs); tracking both
-            # would store every weight twice. The model is reached through the closure only.
-            self.weights = [_tf_variable(v) for v in model.weights]
+            self.weights = list(variables)
 
         @tf.function(input_signature=[tf.TensorSpec([None, height, width, 3], tf.float32, name=INPUT_NAME)])
         def serve(self, images):
-            return {OUTPUT_NAME: model(images, training=False)}
+            return {OUTPUT_NAME: call(images)}
 
     module = Serving()
     folder = Path(folder)
@@ -44,7 +53,7 @@ def save_savedmodel(model, folder: Path, manifest: dict) -> Path:
     return folder
 
 
-def _tf_variable(variable):
+def tf_variable(variable):
     """The tf.Variable behind a Keras 3 variable (TensorFlow backend)."""
     tf = import_tf()
     value = variable if isinstance(variable, tf.Variable) else getattr(variable, "value", None)

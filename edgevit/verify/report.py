@@ -91,7 +91,7 @@ def report_to_dict(report: VerifyReport) -> dict:
 
 
 _RECORD_STATUS = {Status.PASSED: "ok", Status.PARITY_FAILED: "parity failed", Status.INCONCLUSIVE: "parity inconclusive",
-                  Status.FAILED_TO_LOAD: "failed"}
+                  Status.FAILED_TO_LOAD: "failed", Status.CANNOT_VERIFY: "cannot verify"}
 
 
 def _gate_dict(result: ArtifactParity) -> dict | None:
@@ -207,7 +207,7 @@ def summary_error(report: VerifyReport) -> EdgeVitError | None:
     failure (4), which wins over an inconclusive verdict (8)."""
     from edgevit.errors import ParityError
 
-    failed = [r for r in report.results if not r.passed]
+    failed = [r for r in report.results if not r.passed and r.status is not Status.CANNOT_VERIFY]
     if not failed:
         return None
     listing = "; ".join(f"{r.name} ({r.status.value}: {r.reason})" for r in failed)

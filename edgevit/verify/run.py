@@ -12,8 +12,10 @@ device would do), so a manifest with a wrong mean/std fails parity rather than b
 Each artifact ends in one status: "passed" (every interval clears its gate), "parity failed" (one lies
 wholly beyond its gate: the failures say which number missed and by how much), "inconclusive" (an
 interval straddles its gate: the split is too small to tell, and the reason says how many images would
-settle it) or "failed to load" (corrupted file, wrong labels or input size, a runtime that cannot open
-it; verification continues with the next artifact). The data: edgevit/verify/evalset.py;
+settle it), "failed to load" (corrupted file, wrong labels or input size, a runtime that cannot open
+it; verification continues with the next artifact), or "cannot verify" (no runtime here runs it: the
+Core ML interpreter lacks one of its ops; listed, but not a failure of the command). The data:
+edgevit/verify/evalset.py;
 metrics: edgevit/verify/metrics.py; gates: edgevit/verify/gates.py; what is returned: edgevit/verify/results.py;
 JSON, records and the printed table: edgevit/verify/report.py.
 """
@@ -32,7 +34,7 @@ from edgevit.errors import EdgeVitError, ModelError, UsageError
 from edgevit.formats import REFERENCE_FORMAT, REFERENCE_RUNTIME, Gate
 from edgevit.fsutil import load_json
 from edgevit.outputs import GOLDEN, Output, check_outputs
-from edgevit.runners import Artifact, RunnerOptions, open_artifact, runner_for
+from edgevit.runners import Artifact, CannotVerify, RunnerOptions, open_artifact, runner_for
 from edgevit.runners.batching import first_line
 from edgevit.verify.evalset import EvalSet, load_eval_set, predict_all, resolve_data_root
 from edgevit.verify.gates import Verdict, describe_gate, gate_for, images_to_pass_without_flips, judge, read_gate_overrides, recorded_gates
@@ -209,6 +211,8 @@ def _verify_one(
         _pre_checks(artifact, reference, fingerprint)
         runner = runner_for(artifact, runtime=runtimes.get(artifact.format), options=options)
         probs, seconds = predict_all(runner, evalset, artifact.preprocessing)
+    except CannotVerify as exc:  # the artifact may be fine; nothing here can run it
+        return ArtifactParity(**base, status=Status.CANNOT_VERIFY, reason=str(exc), gate=gate, runner=getattr(runner, "info", None))
     except EdgeVitError as exc:
         return ArtifactParity(**base, status=Status.FAILED_TO_LOAD, reason=str(exc), gate=gate, runner=getattr(runner, "info", None))
     except Exception as exc:  # a runtime crashing on the model (ORT/LiteRT raise their own types)
