@@ -34,7 +34,9 @@ def _verify_document(path: Path) -> dict:
 
 
 def _old_interval(metrics: dict) -> str:
-    low, high = metrics.get("accuracy_difference_ci95_points") or metrics.get("accuracy_difference_ci_points")
+    if "accuracy_difference_ci95_points" not in metrics:
+        return "-"
+    low, high = metrics["accuracy_difference_ci95_points"]
     return f"{metrics['accuracy_difference_points']:+.2f} [{low:+.2f}, {high:+.2f}]"
 
 
@@ -49,8 +51,12 @@ def rejudge(artifact: dict) -> dict | None:
     judgement = judge(gate, agreement=agreement, difference=difference, max_abs_error=metrics["max_abs_error"],
                       non_finite=metrics.get("non_finite", 0))
     new = NEW_VERDICT[judgement.verdict]
-    old = OLD_VERDICT.get(artifact["status"], artifact["status"])
-    if new == old:
+    judged_by_old_rules = "ci_method" in metrics  # written before the intervals changed (paired bootstrap)
+    old = OLD_VERDICT.get(artifact["status"], artifact["status"]) if judged_by_old_rules else "(already the new rules)"
+    if not judged_by_old_rules:
+        why = {"passed": "every interval clears the gate", "parity failed": "an interval lies wholly beyond the gate",
+               "inconclusive": "; ".join(judgement.undecided)}[new]
+    elif new == old:
         why = "unchanged: " + ("the whole interval clears the gate" if new == "passed" else
                                "the whole interval lies beyond the gate" if new == "parity failed" else "")
     elif new == "inconclusive":
@@ -74,7 +80,7 @@ def render(rows_by_source: dict[str, list[dict]]) -> str:
     for source, rows in rows_by_source.items():
         for r in rows:
             needed = "-" if r["new_verdict"] != "inconclusive" else (f"{r['images_needed']:,}" if r["images_needed"] else "no number")
-            changed = "**" if r["new_verdict"] != r["old_verdict"] else ""
+            changed = "**" if r["new_verdict"] != r["old_verdict"] and not r["old_verdict"].startswith("(") else ""
             lines.append(f"| {source} | {r['name']} | {r['n']} | {r['flips']} | {r['gate']} | {r['old_verdict']}, {r['old_interval']} "
                          f"| {changed}{r['new_verdict']}{changed} | {r['new_interval']} | {r['agreement']} | {r['mcnemar_p']:.3g} | {needed} |")
     lines += ["", "Why each verdict is what it is now:", ""]

@@ -136,7 +136,8 @@ def describe_gate(gate: Gate) -> str:
     if gate.min_agreement is not None:
         parts.append(f"top-1 agreement at least {gate.min_agreement:.2%}")
     if gate.max_accuracy_drop is not None:
-        parts.append(f"accuracy at most {gate.max_accuracy_drop:g} points lower")
+        points = "point" if gate.max_accuracy_drop == 1 else "points"
+        parts.append(f"accuracy at most {gate.max_accuracy_drop:g} {points} lower")
     statistical = bool(parts)
     if gate.max_abs_error is not None:
         parts.append(f"every probability within {gate.max_abs_error:g}")
@@ -241,7 +242,8 @@ def judge(gate: Gate, *, agreement: Agreement, difference: AccuracyDifference, m
         if verdict is Verdict.FAIL:
             failures.append(f"{measured} is more than the gate's {limit:g} points lower at {d.confidence:.0%} confidence")
         elif verdict is Verdict.INCONCLUSIVE:
-            undecided.append(f"{measured}: the gate's -{limit:g} points lies inside the {d.confidence:.0%} interval")
+            undecided.append(f"{measured}: the gate's -{limit:g} {'point' if limit == 1 else 'points'} lies inside the "
+                             f"{d.confidence:.0%} interval")
     if gate.max_abs_error is not None and not max_abs_error <= gate.max_abs_error:  # NaN fails too
         failures.append(f"max abs probability error {max_abs_error:.3g} exceeds the gate's {gate.max_abs_error:.3g} "
                         f"by {max_abs_error - gate.max_abs_error:.3g}")

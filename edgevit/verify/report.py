@@ -150,7 +150,6 @@ def format_table(report: VerifyReport) -> str:
         f"reference: SavedModel {ref.saved_model} ({ref.runner.runtime} {ref.runner.version}, {ref.runner.device}), "
         f"top-1 accuracy {ref.accuracy:.2%} on {data.root}/{data.split}: {data.count} images, {data.classes} classes; "
         f"predict {ref.predict_seconds:.2f} s",
-        *[f"warning: {w}" for w in report.warnings],
         "",
         "| artifact | runtime | verdict | n | top-1 acc | Δ acc, points [95% CI] | McNemar p | agreement [95% CI] | flips "
         "| max abs Δp | JS, bits | predict s |",
