@@ -67,7 +67,7 @@ logger = logging.getLogger(__name__)
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "record-v1.schema.json"
 
-KINDS = ("bench", "peak", "verify")
+KINDS = ("bench", "peak", "bandwidth", "verify")
 STATUS_OK = "ok"
 STATUS_NOT_AVAILABLE = "not available"
 STATUS_FAILED = "failed"

@@ -81,8 +81,14 @@ BACKENDS: dict[tuple[str, str], Callable] = {
 }
 
 
+def scaled_n(n: int, threads: int | None) -> int:
+    """The GEMM size at `threads`: n x cbrt(threads), a multiple of 64, so each thread gets as much work as
+    one thread gets at n (a fixed n starves the threads and its peak falls as threads rise)."""
+    return max(64, int(round(n * (threads or 1) ** (1 / 3) / 64)) * 64)
+
+
 def measure_peak(dtype: str, backend: str, *, threads: int, n: int = DEFAULT_N, warmup: int = 2, runs: int = 5) -> dict:
-    """{"status", "reason", "peak": {...}} for one GEMM; a failure is a status, not an exception."""
+    """{"status", "reason", "peak": {...}} for one GEMM of size `n`; a failure is a status, not an exception."""
     key = (dtype, backend)
     if key not in BACKENDS:
         known = ", ".join(f"{d}/{b}" for d, b in BACKENDS)
@@ -104,11 +110,82 @@ def measure_peak(dtype: str, backend: str, *, threads: int, n: int = DEFAULT_N, 
 
 
 def best_peaks(peak_records: list[dict]) -> dict[tuple[str, int | None], float]:
-    """(dtype, threads) -> the best GFLOP/s over backends, from ok `peak` records."""
+    """(dtype, threads) -> the best *median* GFLOP/s over backends and measurements, from ok `peak` records.
+
+    The median, not the fastest call: an artifact's p50 is a median too, and holding it against the
+    luckiest GEMM call made every artifact look further from the limit than it is."""
     best: dict[tuple[str, int | None], float] = {}
     for record in peak_records:
         if record.get("kind") == "peak" and record.get("status") == STATUS_OK:
             peak = record["peak"]
             key = (peak["dtype"], peak["threads"])
-            best[key] = max(best.get(key, 0.0), peak["gflops"])
+            best[key] = max(best.get(key, 0.0), peak["median_gflops"])
+    return best
+
+
+def flag_falling_peaks(peak_records: list[dict]) -> None:
+    """Mark (in place) each peak whose median GFLOP/s is below the same backend's at fewer threads: more
+    threads cannot be slower on a quiet machine, so the machine was busy or the GEMM too small."""
+    by_backend: dict[tuple[str, str], list[dict]] = {}
+    for record in peak_records:
+        if record.get("kind") == "peak" and record.get("status") == STATUS_OK:
+            by_backend.setdefault((record["peak"]["dtype"], record["peak"]["backend"]), []).append(record["peak"])
+    for peaks in by_backend.values():
+        for peak in peaks:
+            fewer = [p for p in peaks if (p["threads"] or 0) < (peak["threads"] or 0)]
+            slower_than = [p for p in fewer if p["median_gflops"] > peak["median_gflops"]]
+            if slower_than:
+                worst = max(slower_than, key=lambda p: p["median_gflops"])
+                reasons = peak.setdefault("reasons", [])
+                reasons.append(f"falls as threads rise: {peak['median_gflops']:.1f} GFLOP/s at {peak['threads']} threads, "
+                               f"{worst['median_gflops']:.1f} at {worst['threads']}")
+                peak["disturbed"] = True
+            else:
+                peak.setdefault("disturbed", False)
+                peak.setdefault("reasons", [])
+
+
+# ---------------------------------------------------------------------------------------------
+# Memory bandwidth: a STREAM-style triad a = b + s x c over arrays far larger than any cache, split over
+# `threads` Python threads (numpy releases the GIL in ufuncs). STREAM's byte count: 3 arrays x 8 bytes per
+# element (read b, read c, write a), the write-allocate read not counted.
+
+BANDWIDTH_ARRAY_BYTES = 64 * 2**20  # per array: 3 x 64 MiB, well past any L3
+
+
+def measure_bandwidth(*, threads: int, array_bytes: int = BANDWIDTH_ARRAY_BYTES, warmup: int = 1, runs: int = 5) -> dict:
+    """{"status", "reason", "bandwidth": {...}} for the triad at `threads`; a failure is a status."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    try:
+        count = array_bytes // 8
+        a, b, c = np.zeros(count), np.ones(count), np.full(count, 2.0)
+        bounds = np.linspace(0, count, threads + 1).astype(int)
+        parts = [(a[lo:hi], b[lo:hi], c[lo:hi], np.empty(hi - lo)) for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+        def triad(part):
+            out, x, y, tmp = part
+            np.multiply(y, 3.0, out=tmp)  # STREAM's scalar; the temporary is counted below
+            np.add(x, tmp, out=out)
+
+        with ThreadPoolExecutor(threads) as pool:
+            samples = time_calls(lambda: list(pool.map(triad, parts)), warmup=warmup, runs=runs)
+    except Exception as exc:
+        return {"status": STATUS_FAILED, "reason": f"memory bandwidth failed: {type(exc).__name__}: {exc}".splitlines()[0],
+                "bandwidth": None}
+    # numpy needs two passes (tmp = 3c; a = b + tmp): 5 array streams of 8 bytes per element are moved.
+    moved = 5 * 8 * count
+    return {"status": STATUS_OK, "reason": None,
+            "bandwidth": {"op": "triad", "threads": threads, "array_bytes": int(array_bytes), "bytes_per_call": moved,
+                          "warmup": warmup, "runs": runs, "gbps": moved / (min(samples) / 1e3) / 1e9,
+                          "median_gbps": moved / (percentile(samples, 50) / 1e3) / 1e9}}
+
+
+def best_bandwidths(records: list[dict]) -> dict[int | None, float]:
+    """threads -> the best median GB/s of the run's `bandwidth` records."""
+    best: dict[int | None, float] = {}
+    for record in records:
+        if record.get("kind") == "bandwidth" and record.get("status") == STATUS_OK:
+            bw = record["bandwidth"]
+            best[bw["threads"]] = max(best.get(bw["threads"], 0.0), bw["median_gbps"])
     return best

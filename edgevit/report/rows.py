@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 from edgevit.formats import REFERENCE_FORMAT, REFERENCE_RUNTIME, Format
 from edgevit.records import STATUS_OK
 
+P99_MIN_SAMPLES = 100  # edgevit.bench.run's rule, applied to older records too
+
 STATUS_LABELS = {
     "ok": "✅ ok",
     "not available": "➖ not available",
@@ -67,6 +69,15 @@ class Row:
     batch_images_per_second: float | None
     samples_ms: tuple[float, ...] = field(default=(), repr=False)
     load_average: float | None = None  # 1-minute load average when the measurement started
+    p50_interval: tuple[float, float] | None = None  # 95% interval of p50 (records from interleaved benches)
+    speedup_interval: tuple[float, float] | None = None  # of the paired, round-by-round speed-up
+    disturbed: bool | None = None  # None: a record from before the flag existed
+    disturbed_reasons: tuple[str, ...] = ()
+    bound: str | None = None  # roofline: "compute" or "memory"
+    fraction_of_roofline: float | None = None
+    runtime_import_bytes: int | None = None
+    model_bytes: int | None = None
+    memory_scope: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -122,6 +133,7 @@ def build_rows(records: list[dict]) -> list[Row]:
             # Measured fine, but it gives other answers than the SavedModel: that is what a reader must see first.
             status, reason = "parity failed", verify.get("reason") or "outside its parity gate (see `edgevit verify`)"
         batched = [t for t in r.get("throughput") or [] if t["batch"] > 1 and t.get("status", STATUS_OK) == STATUS_OK]
+        stability, paired, memory = latency.get("stability") or {}, latency.get("speedup") or {}, r.get("memory") or {}
         rows.append(Row(
             group=Group(r["machine"]["id"], runtime.get("device", "cpu"), runtime.get("threads")),
             name=artifact.get("name", "?"), format=artifact.get("format", "?"), quantization=artifact.get("quantization", "?"),
@@ -129,8 +141,10 @@ def build_rows(records: list[dict]) -> list[Row]:
             status=status, reason=reason, size_bytes=artifact.get("file_size"),
             accuracy=reference_accuracy if is_reference else parity.get("accuracy"),
             agreement=1.0 if is_reference and status == STATUS_OK else parity.get("agreement"),
-            p50_ms=latency.get("p50_ms"), p90_ms=latency.get("p90_ms"), p99_ms=latency.get("p99_ms"),
-            min_ms=latency.get("min_ms"), runs=latency.get("runs"), warmup=latency.get("warmup"), speedup=None,
+            # p99 only from 100 samples or more: older records computed it from 50 (the largest sample or so).
+            p50_ms=latency.get("p50_ms"), p90_ms=latency.get("p90_ms"),
+            p99_ms=latency.get("p99_ms") if (latency.get("runs") or 0) >= P99_MIN_SAMPLES else None,
+            min_ms=latency.get("min_ms"), runs=latency.get("runs"), warmup=latency.get("warmup"), speedup=paired.get("ratio"),
             achieved_gflops=compute.get("achieved_gflops"), fraction_of_peak=compute.get("fraction_of_peak"),
             peak_dtype=compute.get("peak_dtype"), peak_rss_bytes=(r.get("memory") or {}).get("peak_rss_bytes"),
             load_ms=r.get("load_ms"), first_inference_ms=r.get("first_inference_ms"),
@@ -138,6 +152,12 @@ def build_rows(records: list[dict]) -> list[Row]:
             batch_images_per_second=batched[-1]["images_per_second"] if batched else None,
             samples_ms=tuple(latency.get("samples_ms") or ()),
             load_average=(runtime.get("details") or {}).get("load_average_1m"),
+            p50_interval=tuple(latency["p50_interval_ms"]) if latency.get("p50_interval_ms") else None,
+            speedup_interval=tuple(paired["interval"]) if paired.get("interval") else None,
+            disturbed=stability.get("disturbed"), disturbed_reasons=tuple(stability.get("reasons") or ()),
+            bound=compute.get("bound"), fraction_of_roofline=compute.get("fraction_of_roofline"),
+            runtime_import_bytes=memory.get("runtime_import_bytes"), model_bytes=memory.get("model_bytes"),
+            memory_scope=memory.get("scope"),
         ))
     rows = _with_speedups(_export_failures_in_every_cpu_group(rows))
     return sorted(rows, key=lambda row: (row.group.machine_id, row.group.device, row.group.threads or 0,
@@ -156,9 +176,10 @@ def _export_failures_in_every_cpu_group(rows: list[Row]) -> list[Row]:
 
 
 def _with_speedups(rows: list[Row]) -> list[Row]:
+    """Records of an interleaved bench carry their paired speed-up; older ones get the ratio of p50s."""
     reference = {row.group: row.p50_ms for row in rows if row.format == REFERENCE_FORMAT and row.measured and row.p50_ms > 0}
-    return [replace(row, speedup=reference[row.group] / row.p50_ms) if row.measured and row.p50_ms > 0 and row.group in reference
-            else row for row in rows]
+    return [replace(row, speedup=reference[row.group] / row.p50_ms)
+            if row.speedup is None and row.measured and row.p50_ms > 0 and row.group in reference else row for row in rows]
 
 
 def build_peaks(records: list[dict]) -> list[Peak]:
@@ -209,6 +230,11 @@ def fmt_pct(value: float | None) -> str:
 
 def fmt_ratio(value: float | None) -> str:
     return DASH if value is None else f"{value:.2f}x"
+
+
+def fmt_interval(interval: tuple[float, float] | None, fmt) -> str:
+    """' [low–high]' in the value's own format, or '' when there is none."""
+    return "" if not interval else f" [{fmt(interval[0]).rstrip('x')}–{fmt(interval[1])}]"
 
 
 def fmt_rate(value: float | None) -> str:

@@ -42,7 +42,7 @@ def report(tmp_path_factory):
                                   "flips": 2, "max_abs_diff": 0.01, "passed": True, "gate": None}})
     clock = FakeClock()
     options = BenchOptions(threads=(1, 2), runs=7, warmup=1, batch=4, batch_runs=2, devices=("cpu", "gpu"), isolate=False,
-                           peak_n=64, peak_runs=1, peak_warmup=0)
+                           peak_n=64, peak_runs=1, peak_warmup=0, bandwidth_mib=1, warmup_min_s=0.0)
     records = bench_artifacts(arts, saved_model=saved_model, options=options, verify_records=verify, clock=clock,
                               runtimes=lambda target: ["fake"], factory=constant_factory(clock, MS, batch_ms_per_image=1.5))
     monkeypatch.undo()
@@ -82,7 +82,7 @@ def test_markdown_numbers_are_the_records_numbers(report):
     by_key = bench_by_key(records)
     for threads in (1, 2):
         (heading,) = [h for h in tables if h.startswith(f"CPU, {threads} thread")]
-        assert "batch 1, 7 timed runs after 1 warm-up" in heading
+        assert "batch 1, 7 timed runs after 10 warm-ups" in heading  # at least 1, then until two 5-call medians agree
         rows = {row["Artifact"]: row for row in tables[heading]}
         assert set(rows) == {"savedmodel", *ACCURACY}
         reference = by_key[("savedmodel", "cpu", threads)]["latency"]["p50_ms"]
@@ -100,7 +100,8 @@ def test_markdown_numbers_are_the_records_numbers(report):
             accuracy = ACCURACY.get(name, 0.9)  # the SavedModel row shows the reference accuracy
             assert shown_equals(row["Accuracy"], accuracy, 100)
         assert rows["tflite-dynamic"]["Agreement"] == "95.0%" and rows["savedmodel"]["Agreement"] == "100.0%"
-        assert rows["tflite-dynamic"]["Speed-up vs SavedModel"] == "4.80x"  # 12 ms / 2.5 ms
+        # 12 ms / 2.5 ms in every round: the paired ratio and both ends of its interval
+        assert rows["tflite-dynamic"]["Speed-up vs SavedModel"] == "4.80x [4.80–4.80x]"
         assert rows["tflite-dynamic"]["% of GEMM peak"].endswith("int8")
         assert rows["onnx-fp32"]["% of GEMM peak"].endswith("fp32")
 
@@ -209,7 +210,7 @@ def test_export_failed_and_parity_failed_are_different_statuses(tmp_path, monkey
                          "agreement": 0.8, "flips": 2, "max_abs_diff": 0.3, "passed": False, "gate": {"min_agreement": 0.99}}}
     clock = FakeClock()
     options = BenchOptions(threads=(1, 2), runs=3, warmup=0, batch_runs=1, devices=("cpu",), isolate=False,
-                           peak_n=64, peak_runs=1, peak_warmup=0)
+                           peak_n=64, peak_runs=1, peak_warmup=0, bandwidth_mib=1, warmup_min_s=0.0)
     records = bench_artifacts(arts, options=options, runtimes=lambda target: ["fake"], clock=clock,
                               factory=constant_factory(clock, {"onnx-int8-dynamic": 2.0}))
     failed = [r for r in records if r["status"] == "export failed"]
