@@ -1,8 +1,9 @@
 """This machine's matrix-multiply limit, measured in the same run as the artifacts it bounds.
 
-A square n x n x n GEMM is 2 n^3 operations. float32 is measured through numpy (BLAS) and ONNX
-Runtime's MatMul, int8 through ONNX Runtime's MatMulInteger (uint8 activations x int8 weights, int32
-accumulators: what dynamic-range quantized models run). Each result is a `peak` record for one dtype,
+A square n x n x n GEMM is 2 n^3 operations. float32 is measured through numpy (BLAS), ONNX
+Runtime's MatMul and LiteRT's FULLY_CONNECTED on XNNPACK; int8 through ONNX Runtime's MatMulInteger (uint8
+activations x int8 weights, int32 accumulators) and LiteRT's dynamic-range FULLY_CONNECTED on XNNPACK (int8
+weights, activations quantized per call): the kernels dynamic-range quantized models run in each runtime. Each result is a `peak` record for one dtype,
 backend and thread count; `best_peaks` picks the fastest backend per dtype, which is the limit an
 artifact is held against.
 """
@@ -73,11 +74,81 @@ def _ort_int8(n: int, threads: int):
     return (lambda: session.run(None, feeds)), (lambda: None), "MatMulInteger"
 
 
-# (dtype, backend) -> builder(n, threads) -> (call, close, op name)
+def _litert_model(n: int, int8: bool) -> bytes:
+    """A one-op TFLite model, FULLY_CONNECTED (n x n input, n x n constant weights), written with LiteRT's own
+    flatbuffer schema: no TensorFlow import for a peak. int8: per-channel int8 weights with float input and
+    output, the dynamic-range ("hybrid") kernel that tflite-dynamic artifacts run, which XNNPACK takes over."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.ModelT()
+    model.version = 3
+    code = schema.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.FULLY_CONNECTED
+    code.version = 1
+    model.operatorCodes = [code]
+    rng = np.random.default_rng(0)
+    weights = rng.integers(-127, 128, (n, n), dtype=np.int8) if int8 else rng.standard_normal((n, n), dtype=np.float32)
+    weight_buffer = schema.BufferT()
+    weight_buffer.data = np.frombuffer(weights.tobytes(), np.uint8)
+    model.buffers = [schema.BufferT(), schema.BufferT(), weight_buffer, schema.BufferT()]
+
+    def tensor(name, dtype, buffer, quantization=None):
+        t = schema.TensorT()
+        t.name, t.shape, t.type, t.buffer = name, [n, n], dtype, buffer
+        if quantization is not None:
+            t.quantization = quantization
+        return t
+
+    quantization = None
+    if int8:
+        quantization = schema.QuantizationParametersT()
+        quantization.scale, quantization.zeroPoint, quantization.quantizedDimension = [0.01] * n, [0] * n, 0
+    float32 = schema.TensorType.FLOAT32
+    op = schema.OperatorT()
+    op.opcodeIndex, op.inputs, op.outputs = 0, [0, 1, -1], [2]
+    op.builtinOptionsType, op.builtinOptions = schema.BuiltinOptions.FullyConnectedOptions, schema.FullyConnectedOptionsT()
+    graph = schema.SubGraphT()
+    graph.tensors = [tensor("x", float32, 1), tensor("w", schema.TensorType.INT8 if int8 else float32, 2, quantization),
+                     tensor("y", float32, 3)]
+    graph.inputs, graph.outputs, graph.operators, graph.name = [0], [2], [op], "gemm_peak"
+    model.subgraphs = [graph]
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def _litert(n: int, threads: int, *, int8: bool):
+    from ai_edge_litert import interpreter as litert
+
+    from edgevit.console import native_noise_filtered
+
+    with native_noise_filtered():  # the XNNPACK banner on stderr
+        interpreter = litert.Interpreter(model_content=_litert_model(n, int8), num_threads=threads,
+                                         experimental_op_resolver_type=litert.OpResolverType.AUTO)
+        interpreter.allocate_tensors()
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"],
+                           np.random.default_rng(1).standard_normal((n, n), dtype=np.float32))
+    op = "FULLY_CONNECTED int8 weights (XNNPACK)" if int8 else "FULLY_CONNECTED (XNNPACK)"
+    return interpreter.invoke, (lambda: None), op
+
+
+def _litert_float32(n: int, threads: int):
+    return _litert(n, threads, int8=False)
+
+
+def _litert_int8(n: int, threads: int):
+    return _litert(n, threads, int8=True)
+
+
+# (dtype, backend) -> builder(n, threads) -> (call, close, op name). Each runtime's own kernel: an artifact's
+# runtime is held against the best of them, and the table shows each.
 BACKENDS: dict[tuple[str, str], Callable] = {
     ("float32", "numpy"): _numpy_float32,
     ("float32", Runtime.ONNXRUNTIME.value): _ort_float32,
     ("int8", Runtime.ONNXRUNTIME.value): _ort_int8,
+    ("float32", Runtime.LITERT.value): _litert_float32,
+    ("int8", Runtime.LITERT.value): _litert_int8,
 }
 
 
