@@ -23,7 +23,7 @@ from edgevit.bench.runtimes import RunnerFactory, import_runtime_package
 from edgevit.bench.targets import Job
 from edgevit.portable.machine import current_rss_bytes, peak_rss_bytes, reset_peak_rss
 from edgevit.portable.timing import DEFAULT_CLOCK, Clock, settle, throughput_entry, time_calls, time_once
-from edgevit.runners.options import RuntimeUnavailable
+from edgevit.runners.options import PROCESS_SETTINGS, RuntimeUnavailable
 from edgevit.records import STATUS_FAILED, STATUS_NOT_AVAILABLE, STATUS_OK
 
 MEMORY_SCOPE_ISOLATED = "own process per measurement (spawned child)"
@@ -50,11 +50,17 @@ class Session:
         import psutil
 
         job, result = self.job, self.result
+        settings = dict(job.settings)
+        for key, variable in PROCESS_SETTINGS.items():  # read once, at the runtime's import: set before it
+            if key in settings:
+                os.environ[variable] = "1" if settings.pop(key) else "0"
         import_ms = import_runtime_package(job.runtime, self.clock)
         rss_before = int(psutil.Process().memory_info().rss)
         try:
+            extra = {"settings": settings} if settings else {}  # test factories take no settings
             self.runner, result["load_ms"] = time_once(
-                lambda: self.factory(job.target, runtime=job.runtime, device=job.device, threads=job.threads), clock=self.clock)
+                lambda: self.factory(job.target, runtime=job.runtime, device=job.device, threads=job.threads, **extra),
+                clock=self.clock)
         except RuntimeUnavailable as exc:
             return self._stop(STATUS_NOT_AVAILABLE, str(exc) or "runtime not available", load_ms=None)
         except Exception as exc:
@@ -67,7 +73,8 @@ class Session:
             if info.device != job.device:  # e.g. ONNX Runtime falling back to the CPU when CUDA cannot start
                 return self._stop(STATUS_NOT_AVAILABLE, f"{job.runtime} was asked for {job.device} but runs on {info.device}",
                                   load_ms=None)
-            details = {**info.details, **({"import_ms": import_ms} if import_ms is not None else {}), **_load_average()}
+            details = {**info.details, **({"import_ms": import_ms} if import_ms is not None else {}), **_load_average(),
+                       **({"settings": dict(job.settings)} if job.settings else {})}
             result["runtime"] = {"name": info.runtime, "version": info.version, "device": info.device, "threads": info.threads,
                                  "emulated": bool(info.emulated), "details": details}
             result["memory"] = {"rss_at_start_bytes": self._rss_start, "rss_before_load_bytes": rss_before, "scope": self.scope}

@@ -50,6 +50,9 @@ class BenchOptions:
     probe_n: int = 256  # the GEMM probed before each round to see a busy machine; 0: no probe
     timeout_s: float | None = 3600.0  # per measurement; a hung runtime becomes a "failed" record
     seed: int = 0
+    # Runtime settings measured as extra rows next to each runtime's defaults: (runtime, ((key, value), ...)) from
+    # edgevit.runners.options.parse_setting, e.g. ("onnxruntime", (("graph_optimization", "basic"),)).
+    settings: tuple[tuple[str, tuple], ...] = ()
 
     def check(self) -> "BenchOptions":
         if self.runs < 1:

@@ -143,7 +143,7 @@ def with_latency(group: list[Job], results: list[dict], options: BenchOptions) -
         result["latency"] = latency
         result["throughput"] = [throughput_entry(samples, batch=1, warmup=latency["warmup"]), *result.get("throughput", [])]
     base = next((i for i, (job, r) in enumerate(zip(group, results))
-                 if job.target.format == REFERENCE_FORMAT and r.get("latency")), None)
+                 if job.target.format == REFERENCE_FORMAT and not job.settings and r.get("latency")), None)
     if base is not None:
         for i, result in enumerate(results):
             if result.get("latency"):

@@ -34,6 +34,10 @@ def register(subparsers) -> None:
     p.add_argument("--batch", type=int, default=d.batch, help="the larger throughput batch (default %(default)s)")
     p.add_argument("--batch-runs", type=int, default=d.batch_runs, help="timed calls at --batch (default %(default)s)")
     p.add_argument("--peak-n", type=int, default=d.peak_n, help="size of the square GEMM for the peak (default %(default)s)")
+    p.add_argument("--setting", action="append", default=[], metavar="RUNTIME:KEY=VALUE[,KEY=VALUE]",
+                   help="also measure RUNTIME with these settings, as an extra row next to its defaults (repeatable), e.g. "
+                        "onnxruntime:graph_optimization=basic, onnxruntime:spinning=false, litert:xnnpack_latest=true, "
+                        "savedmodel:jit_compile=true, savedmodel:onednn=false")
     p.add_argument("--verify", nargs="+", default=[], metavar="RECORDS",
                    help="records files from `edgevit verify`: their parity results are attached to the artifacts")
     p.add_argument("--out", required=True, help="records file to write (JSON, edgevit/schemas/record-v1.schema.json)")
@@ -48,6 +52,8 @@ def command_line(args) -> str:
     parts += ["--threads", args.threads, "--devices", args.devices, "--runs", str(args.runs), "--rounds", str(args.rounds),
               "--warmup", str(args.warmup), "--warmup-min-s", str(args.warmup_min_s), "--warmup-max-s", str(args.warmup_max_s),
               "--batch", str(args.batch), "--batch-runs", str(args.batch_runs), "--peak-n", str(args.peak_n)]
+    for setting in args.setting:
+        parts += ["--setting", setting]
     if args.verify:
         parts += ["--verify", *args.verify]
     return shlex.join(parts + ["--out", args.out])
@@ -60,6 +66,7 @@ def cmd_bench(args) -> int:
     from edgevit.errors import UsageError
     from edgevit.outputs import RECORDS, Output, artifact_inputs, check_outputs
     from edgevit.records import read_records, write_records
+    from edgevit.runners.options import parse_setting
 
     if not args.artifacts and not args.saved_model:
         raise UsageError("edgevit bench: pass ARTIFACTS_DIR and/or --saved-model (see --help)")
@@ -69,7 +76,8 @@ def cmd_bench(args) -> int:
         raise UsageError(f"--devices takes {', '.join(DEVICES)} separated by commas, got '{args.devices}'")
     options = BenchOptions(threads=parse_threads(args.threads), runs=args.runs, rounds=args.rounds, warmup=args.warmup,
                            warmup_min_s=args.warmup_min_s, warmup_max_s=args.warmup_max_s, batch=args.batch,
-                           batch_runs=args.batch_runs, devices=devices, peak_n=args.peak_n).check()
+                           batch_runs=args.batch_runs, devices=devices, peak_n=args.peak_n,
+                           settings=tuple(parse_setting(text) for text in args.setting)).check()
     # Before anything is measured: the records file may be written, and is none of the inputs.
     check_outputs([Output("--out", args.out, RECORDS)],
                   inputs=[*artifact_inputs([args.artifacts]), args.saved_model, *args.verify])

@@ -137,7 +137,8 @@ def build_rows(records: list[dict]) -> list[Row]:
         rows.append(Row(
             group=Group(r["machine"]["id"], runtime.get("device", "cpu"), runtime.get("threads")),
             name=artifact.get("name", "?"), format=artifact.get("format", "?"), quantization=artifact.get("quantization", "?"),
-            runtime=runtime.get("name", "?"), runtime_version=runtime.get("version"), emulated=bool(runtime.get("emulated")),
+            runtime=runtime.get("name", "?") + _settings_label((runtime.get("details") or {}).get("settings")),
+            runtime_version=runtime.get("version"), emulated=bool(runtime.get("emulated")),
             status=status, reason=reason, size_bytes=artifact.get("file_size"),
             accuracy=reference_accuracy if is_reference else parity.get("accuracy"),
             agreement=1.0 if is_reference and status == STATUS_OK else parity.get("agreement"),
@@ -162,6 +163,13 @@ def build_rows(records: list[dict]) -> list[Row]:
     rows = _with_speedups(_export_failures_in_every_cpu_group(rows))
     return sorted(rows, key=lambda row: (row.group.machine_id, row.group.device, row.group.threads or 0,
                                          FORMAT_ORDER.get(row.format, 9), row.name, row.runtime))
+
+
+def _settings_label(settings: dict | None) -> str:
+    """' (graph_optimization=basic)' for a row bench measured with runtime settings (--setting), else ''."""
+    if not settings:
+        return ""
+    return " (" + ", ".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in settings.items()) + ")"
 
 
 def _export_failures_in_every_cpu_group(rows: list[Row]) -> list[Row]:
@@ -266,7 +274,7 @@ def machine_summary(machine: dict) -> str:
 
 def runtime_versions(rows: list[Row]) -> str:
     """'litert 2.3.0, onnxruntime 1.32.0' for the runtimes that measured something."""
-    seen = dict.fromkeys(f"{r.runtime} {r.runtime_version}" for r in rows if r.runtime_version)
+    seen = dict.fromkeys(f"{r.runtime.split(' (')[0]} {r.runtime_version}" for r in rows if r.runtime_version)
     return ", ".join(seen)
 
 

@@ -360,3 +360,42 @@ def test_an_index_whose_every_artifact_is_missing_is_an_error(tmp_path, capsys):
                        "but their folders are missing; run `edgevit export` again")
     assert len(err) == 3 and all("is missing; it is not measured" in line for line in err[:2])  # a warning each, then the error
     assert not (tmp_path / "r.json").exists()
+
+
+def test_runtime_settings_are_extra_rows_next_to_the_defaults(tmp_path, no_gpu):
+    from edgevit.report.rows import build_rows
+    from edgevit.runners.options import parse_setting
+
+    write_fake_artifact(tmp_path, "a")
+    clock, seen = FakeClock(), []
+
+    def factory(target, *, runtime, device, threads, settings=None):
+        seen.append(settings)
+        ms = 2.0 if settings else 4.0  # the setting halves the time
+        return ScriptedRunner(clock, lambda batch: ms * batch, device=device, threads=threads)
+
+    setting = ("fake", (("spinning", False),))  # what parse_setting gives, for the fake runtime
+    options = BenchOptions(threads=(1,), runs=4, rounds=2, warmup=0, batch=2, batch_runs=1, devices=("cpu",), isolate=False,
+                           settings=(setting,), **FAST_PEAK)
+    records = bench_records(bench_artifacts(tmp_path, options=options, factory=factory, runtimes=fake_runtimes, clock=clock))
+    assert seen == [None, {"spinning": False}]
+    assert [r["runtime"]["details"].get("settings") for r in records] == [None, {"spinning": False}]
+    assert [r["latency"]["p50_ms"] for r in records] == [4.0, 2.0]
+    assert sorted(row.runtime for row in build_rows(records)) == ["fake", "fake (spinning=false)"]
+    assert all(validate_record(r) == [] for r in records)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("onnxruntime", "--setting takes RUNTIME:KEY=VALUE"),
+    ("nosuch:x=1", "--setting takes RUNTIME:KEY=VALUE"),
+    ("onnxruntime:graph_optimization=fast", "graph_optimization takes one of disable, basic, extended, all"),
+    ("litert:xnnpack_latest=maybe", "xnnpack_latest takes true or false"),
+    ("savedmodel:threads=2", "savedmodel knows jit_compile, onednn"),
+])
+def test_bad_runtime_settings_are_one_line_usage_errors(text, message):
+    from edgevit.runners.options import parse_setting
+
+    with pytest.raises(UsageError, match=message):
+        parse_setting(text)
+    assert parse_setting("onnxruntime:graph_optimization=basic,spinning=off") == (
+        "onnxruntime", (("graph_optimization", "basic"), ("spinning", False)))

@@ -26,7 +26,7 @@ import numpy as np
 
 # Pure-Python work, single-threaded and cache-resident: its time is CPU share and nothing else. Calls of tens of
 # milliseconds, so the scheduler's time slices (a few ms) average out within one call under a competing loop.
-SPIN = {"savedmodel": 800_000, "fast": 400_000}  # the unloaded speed-up is about 2x
+SPIN = {"savedmodel": 500_000, "fast": 250_000}  # the unloaded speed-up is about 2x
 
 
 class SpinningRunner:
@@ -49,7 +49,7 @@ def spinning_factory(target, *, runtime, device, threads):
 
 
 def _bench(root, *, on_round=None):
-    options = BenchOptions(threads=(1,), runs=16, rounds=8, warmup=2, warmup_min_s=0.05, warmup_max_s=3.0, batch=2, batch_runs=1,
+    options = BenchOptions(threads=(1,), runs=30, rounds=30, warmup=2, warmup_min_s=0.05, warmup_max_s=3.0, batch=2, batch_runs=1,
                            batch_warmup=0, devices=("cpu",), isolate=False, peak_n=64, peak_runs=1, peak_warmup=0,
                            bandwidth_mib=1)
     records = bench_artifacts(root / "artifacts", saved_model=root / "saved_model", options=options, factory=spinning_factory,
@@ -98,11 +98,11 @@ def test_a_busy_loop_half_way_is_flagged_and_the_paired_speedup_holds(tmp_path, 
         assert stability["trend"] > 1.3  # the second half shared its core
     quiet_ratio = quiet["fast"]["latency"]["speedup"]["ratio"]
     loaded_ratio = loaded["fast"]["latency"]["speedup"]["ratio"]
-    assert 1.5 < quiet_ratio < 2.6  # twice the iterations, about twice the time
+    assert 1.3 < quiet_ratio < 3.0  # twice the iterations, about twice the time (other work shares the core too)
     print(f"speed-up quiet {quiet_ratio:.3f}, loaded {loaded_ratio:.3f}")
     assert abs(loaded_ratio / quiet_ratio - 1) <= 0.15, (quiet_ratio, loaded_ratio)
     assert loaded["fast"]["latency"]["speedup"]["baseline"] == "savedmodel"
-    assert loaded["fast"]["latency"]["speedup"]["rounds"] == 8
+    assert loaded["fast"]["latency"]["speedup"]["rounds"] == 30
 
 
 def test_stability_rules_on_known_samples():
