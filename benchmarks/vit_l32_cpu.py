@@ -12,7 +12,8 @@ Steps, each the edgevit command line in a child process (printed before it runs,
   3. export      `edgevit export --recipe benchmarks/recipes/vit-l32-cpu-limit.toml`: every CPU candidate
   4. verify      `edgevit verify`, each artifact against its mode's gate (exit 6 = some failed: recorded, not fatal)
   5. bench       `edgevit bench` with the SavedModel: interleaved rounds, p50 intervals, disturbed flags,
-                 GEMM peaks of every runtime's kernel, memory bandwidth, roofline
+                 GEMM peaks of every runtime's kernel, memory bandwidth, roofline, and each runtime setting of
+                 SETTINGS as an extra row (the SavedModel under XLA and without oneDNN, ORT basic/no spinning, ...)
 Writes benchmarks/results/vit-l32-cpu-limit_<machine id>_<YYYY-MM-DD>.json (every record plus a summary with the
 load average before and after) and .md (the roofline table, then edgevit's report). Models stay under --work.
 """
@@ -34,6 +35,11 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 RESULTS = ROOT / "benchmarks" / "results"
 RECIPE = ROOT / "benchmarks" / "recipes" / "vit-l32-cpu-limit.toml"
+# Runtime settings measured as extra rows next to each runtime's defaults (edgevit bench --setting): the SavedModel's
+# own XLA and oneDNN switches for an honest baseline, ORT's graph optimization level and spinning, LiteRT's newest
+# XNNPACK kernels. (XNNPACK's weight cache is not reachable from LiteRT's Python interpreter: no such option.)
+SETTINGS = ("savedmodel:jit_compile=true", "savedmodel:onednn=false", "onnxruntime:graph_optimization=basic",
+            "onnxruntime:spinning=false", "litert:xnnpack_latest=true")
 SMOKE = {"variant": "tiny", "image_size": 32, "classes": 4, "per_class": 3, "runs": 20, "rounds": 5, "batch": 2,
          "batch_runs": 2}
 
@@ -66,6 +72,7 @@ def roofline_rows(records: list[dict]) -> list[dict]:
         parity = r.get("parity") or (verify.get(r["artifact"]["name"]) or {}).get("parity") or {}
         rows.append({
             "artifact": r["artifact"]["name"], "runtime": r["runtime"]["name"], "threads": r["runtime"]["threads"],
+            "settings": (r["runtime"].get("details") or {}).get("settings"),
             "p50_ms": lat["p50_ms"], "p50_interval_ms": lat.get("p50_interval_ms"),
             "disturbed": (lat.get("stability") or {}).get("disturbed"),
             "reasons": (lat.get("stability") or {}).get("reasons", []),
@@ -102,7 +109,8 @@ def roofline_markdown(rows: list[dict], summary: dict) -> list[str]:
         timing = "⚠️ disturbed" if row["disturbed"] else "quiet"
         floors = f"{ms(row['compute_floor_ms'])} / {ms(row['memory_floor_ms'])}"
         rss = f"{mb(row['peak_rss_bytes'])} ({mb(row['runtime_import_bytes'])} + {mb(row['model_bytes'])})"
-        lines.append(f"| {row['threads']} | {row['artifact']} | {p50} | {timing} | {speed} | {bound} | {floors} | {gate} | {rss} |")
+        name = row["artifact"] + (" (" + ", ".join(f"{k}={v}" for k, v in row["settings"].items()) + ")" if row["settings"] else "")
+        lines.append(f"| {row['threads']} | {name} | {p50} | {timing} | {speed} | {bound} | {floors} | {gate} | {rss} |")
     disturbed = [f"- {row['artifact']} x{row['threads']}: {'; '.join(row['reasons'])}" for row in rows if row["disturbed"]]
     return lines + ([""] + disturbed if disturbed else [])
 
@@ -156,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
                    "--recipe", args.recipe, "--records", str(verify_records), "--quiet"], commands, allowed=(0, 6))
     run("bench", [python, "-m", "edgevit", "bench", str(artifacts), "--saved-model", str(saved_model), "--verify",
                   str(verify_records), "--threads", args.threads, "--devices", "cpu", "--runs", str(args.runs), "--rounds",
-                  str(args.rounds), "--batch", str(args.batch), "--batch-runs", str(args.batch_runs), "--out", str(bench_records)],
+                  str(args.rounds), "--batch", str(args.batch), "--batch-runs", str(args.batch_runs), "--out", str(bench_records),
+                  *(part for setting in SETTINGS for part in ("--setting", setting))],
         commands)
 
     summary["load_average_after"] = load_average()

@@ -248,3 +248,45 @@ def test_a_busy_machine_is_called_out(report, tmp_path):
         if r["kind"] == "bench" and r["status"] == "ok":
             r["runtime"]["details"]["load_average_1m"] = 1.5
     assert "load average" not in write_report(busy, tmp_path / "quiet").markdown.read_text()
+
+
+def test_latency_cells_show_the_interval_the_disturbed_flag_and_the_roofline(report):
+    records, paths = report
+    text = paths.markdown.read_text()
+    tables = markdown_tables(text)
+    by_key = bench_by_key(records)
+    for threads in (1, 2):
+        (heading,) = [h for h in tables if h.startswith(f"CPU, {threads} thread")]
+        for row in tables[heading]:
+            record = by_key[(row["Artifact"], "cpu", threads)]
+            latency, compute = record["latency"], record["compute"]
+            low, high = latency["p50_interval_ms"]  # 7 samples: [min, max] covers the median with 98.4%
+            assert row["p50 (ms)"].endswith(f"[{low:.2f}–{high:.2f}]")
+            flagged = latency["stability"]["disturbed"]
+            assert row["Timing"] == ("⚠️ disturbed" if flagged else "quiet")
+            if flagged:
+                assert f"⚠️ disturbed: {row['Artifact']} on {row['Runtime']}: {latency['stability']['reasons'][0]}" in text
+            if compute is not None:
+                assert row["Roofline"] == f"{compute['bound']} {100 * compute['fraction_of_roofline']:.1f}%"
+            memory = record["memory"]
+            assert "(import " in row["Peak RSS (MB)"] and memory["model_bytes"] is not None
+
+
+def test_records_from_before_the_interleaved_bench_still_read_and_hide_p99_under_100_samples(report, tmp_path):
+    from edgevit.report.rows import build_rows
+
+    records, _ = report
+    old = []
+    for record in records:
+        record = json.loads(json.dumps(record))
+        if record["kind"] == "bench" and record.get("latency"):
+            for key in ("warmup_ms", "warmup_settled", "rounds", "round_runs", "p50_interval_ms", "interval_level", "stability",
+                        "speedup"):
+                record["latency"].pop(key, None)
+            record["latency"]["p99_ms"] = record["latency"]["max_ms"]  # older records always had a p99
+        if record["kind"] == "bench" and record.get("memory"):
+            record["memory"] = {k: record["memory"][k] for k in ("peak_rss_bytes", "rss_before_load_bytes", "scope")}
+        old.append(record)
+    rows = [row for row in build_rows(old) if row.measured]
+    assert rows and all(row.disturbed is None and row.p50_interval is None and row.p99_ms is None for row in rows)
+    assert all(row.speedup is not None for row in rows if row.group.device == "cpu")  # the p50 ratio, as before
