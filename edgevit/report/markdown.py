@@ -102,6 +102,8 @@ def render_markdown(rows: list[Row], peaks: list[Peak], machines: dict[str, dict
             out += _table(list(COLUMNS), [cells(r) for r in in_group])
             lines = [f"- {status}: {reason} ({', '.join(who)})" for status, reason, who in notes(in_group)]
             lines += [f"- ⚠️ disturbed: {r.name} on {r.runtime}: {'; '.join(r.disturbed_reasons)}" for r in in_group if r.disturbed]
+            scopes = sorted({r.memory_scope for r in in_group if r.memory_scope})
+            lines += [f"- Peak RSS scope: {scope}" for scope in scopes]
             if lines:
                 out += ["", *lines]
             out.append("")
