@@ -47,6 +47,8 @@ class OnnxQuantization(enum.StrEnum):
     FP32 = "fp32"
     FP16 = "fp16"  # weights and activations fp16, float32 input and output
     INT8_DYNAMIC = "int8-dynamic"  # ORT quantize_dynamic: int8 weights, per-batch uint8 activations
+    INT8_WEIGHTS = "int8-weights"  # MatMulNBits, 8-bit blockwise weights, float32 activations and compute (weight-only)
+    INT4_WEIGHTS = "int4-weights"  # MatMulNBits, 4-bit blockwise weights (block 32), float32 activations and compute
 
 
 class CoreMLQuantization(enum.StrEnum):
@@ -201,6 +203,12 @@ MODES: dict[tuple[Format, enum.StrEnum], Mode] = {
                          "run `edgevit verify` before shipping it",
              parity_risk="highest: int8 weights and per-batch uint8 activations in MatMul/Conv; check top-1 agreement",
              matmul_dtype=INT8),
+        # Weight-only blockwise quantization dequantizes in the kernel and computes in float32, like TFLite dynamic's weights.
+        Mode(Format.ONNX, OnnxQuantization.INT8_WEIGHTS, _quantized_gate(0.995, 0.3), device_max_abs_error=0.05,
+             parity_risk="low: 8-bit weights per block of 32, float32 activations"),
+        Mode(Format.ONNX, OnnxQuantization.INT4_WEIGHTS, _quantized_gate(0.95, 2.0), device_max_abs_error=0.15,  # 16 levels
+             parity_note="4-bit weights lose the most of the weight-only modes; verify top-1 agreement before shipping it",
+             parity_risk="high: 16 weight levels per block of 32, float32 activations"),
         # Core ML's compressed modes compress weights only and compute in float.
         Mode(Format.COREML, CoreMLQuantization.FP32, _float_gate(1e-4)),
         Mode(Format.COREML, CoreMLQuantization.FP16, _float_gate(1e-2)),

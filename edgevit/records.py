@@ -11,7 +11,7 @@ A records file::
 A record (every key listed is always present unless marked optional; "null" where not measured)::
 
     schema_version   1
-    kind             "bench" | "peak" | "verify"
+    kind             "bench" | "peak" | "bandwidth" | "verify"
     created          UTC ISO 8601, e.g. "2026-11-23T10:00:00+00:00"
     status           "ok" | "not available" | "failed" | "export failed" | "parity failed" | "parity inconclusive" |
                      "cannot verify"
@@ -26,13 +26,21 @@ A record (every key listed is always present unless marked optional; "null" wher
     model            {"variant", "image_size", "num_classes", "params", "macs_per_image", "flops_per_image"}
     load_ms, first_inference_ms
     latency          {"batch", "warmup", "runs", "p50_ms", "p90_ms", "p99_ms", "min_ms", "mean_ms",
-                      "max_ms", "stdev_ms", "percentile_method": "linear", "clock", "samples_ms": [...]}
+                      "max_ms", "stdev_ms", "percentile_method": "linear", "clock", "samples_ms": [...],
+                      optional: "warmup_ms", "warmup_settled", "rounds", "round_runs", "p50_interval_ms",
+                      "interval_level", "stability": {"disturbed", "reasons", ...}, "speedup": {"baseline",
+                      "ratio", "interval", "rounds", "level"}}  (p99_ms null under 100 samples)
     throughput       [{"batch", "warmup", "runs", "images_per_second", "batch_p50_ms"}, ...]
-    memory           {"peak_rss_bytes", "rss_before_load_bytes", "scope"}
+    memory           {"peak_rss_bytes", "rss_before_load_bytes", "scope", optional: "rss_at_start_bytes",
+                      "runtime_import_bytes", "model_bytes", "batch1_peak_rss_bytes", "batched_peak_rss_bytes", "peak_reset"}
     compute          {"flops_per_image", "achieved_gflops", "achieved_gflops_batched", "peak_dtype",
-                      "peak_gflops", "fraction_of_peak", "float32_peak_gflops", "fraction_of_float32_peak"}
+                      "peak_gflops", "fraction_of_peak", "float32_peak_gflops", "fraction_of_float32_peak",
+                      optional roofline: "bytes_per_image", "bandwidth_gbps", "compute_floor_ms",
+                      "memory_floor_ms", "bound", "fraction_of_roofline"}
     peak             (kind "peak") {"dtype", "backend", "op", "n", "threads", "warmup", "runs",
-                      "gflops", "median_gflops"}
+                      "gflops", "median_gflops", optional "disturbed", "reasons"}
+    bandwidth        (kind "bandwidth") {"op", "threads", "array_bytes", "bytes_per_call", "warmup", "runs",
+                      "gbps", "median_gbps"}
     parity           {"reference", "split", "count", "accuracy", "reference_accuracy", "agreement",
                       "flips", "max_abs_diff", "passed", "gate"; optional "verdict", "agreement_ci",
                       "accuracy_difference_points", "accuracy_difference_ci_points", "interval_methods", "source"}
@@ -69,7 +77,7 @@ logger = logging.getLogger(__name__)
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "record-v1.schema.json"
 
-KINDS = ("bench", "peak", "verify")
+KINDS = ("bench", "peak", "bandwidth", "verify")
 STATUS_OK = "ok"
 STATUS_NOT_AVAILABLE = "not available"
 STATUS_FAILED = "failed"

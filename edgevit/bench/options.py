@@ -34,7 +34,10 @@ class BenchOptions:
 
     threads: tuple[int, ...] = (1, 2)
     runs: int = 50
-    warmup: int = 5
+    rounds: int = 10  # the batch-1 runs are split over this many interleaved rounds (at most one run each) of every comparable artifact
+    warmup: int = 5  # at least this many warm-up calls; then more until the latency has settled
+    warmup_min_s: float = 1.0  # at least this long warming up
+    warmup_max_s: float = 60.0  # give up settling after this long (the record then says "not settled")
     batch: int = 8  # the larger batch for throughput (batch 1 is always measured)
     batch_runs: int = 10
     batch_warmup: int = 2
@@ -43,12 +46,21 @@ class BenchOptions:
     peak_n: int = DEFAULT_N
     peak_runs: int = 10  # the peak is the fastest call: more calls, better odds on a shared machine
     peak_warmup: int = 2
+    bandwidth_mib: int = 64  # per array of the memory-bandwidth triad (3 arrays; far past the last-level cache)
+    probe_n: int = 256  # the GEMM probed before each round to see a busy machine; 0: no probe
     timeout_s: float | None = 3600.0  # per measurement; a hung runtime becomes a "failed" record
     seed: int = 0
+    # Runtime settings measured as extra rows next to each runtime's defaults: (runtime, ((key, value), ...)) from
+    # edgevit.runners.options.parse_setting, e.g. ("onnxruntime", (("graph_optimization", "basic"),)).
+    settings: tuple[tuple[str, tuple], ...] = ()
 
     def check(self) -> "BenchOptions":
         if self.runs < 1:
             raise UsageError(f"--runs must be at least 1, got {self.runs}")
+        if self.rounds < 1:
+            raise UsageError(f"--rounds must be at least 1, got {self.rounds}")
+        if self.warmup_min_s < 0 or self.warmup_max_s < self.warmup_min_s:
+            raise UsageError(f"--warmup-max-s must be at least --warmup-min-s, got {self.warmup_min_s} and {self.warmup_max_s}")
         if self.batch_runs < 1:
             raise UsageError(f"--batch-runs must be at least 1, got {self.batch_runs}")
         if self.warmup < 0 or self.batch_warmup < 0:

@@ -6,7 +6,7 @@ from edgevit.artifact import Artifact
 from edgevit.formats import REFERENCE_FORMAT
 from edgevit.bench.compute import compute_block, peak_dtype
 from edgevit.bench.options import CPU, BenchOptions
-from edgevit.bench.peak import BACKENDS, measure_peak
+from edgevit.bench.peak import BACKENDS, measure_bandwidth, measure_peak, scaled_n
 from edgevit.bench.targets import NO_RUNTIME, Job, target_name
 from edgevit.fsutil import folder_size
 from edgevit.model_cost import model_block
@@ -27,13 +27,24 @@ def target_block(target: Artifact) -> dict:
 
 
 def peak_records(options: BenchOptions, *, machine: dict, versions: dict, command: str | None = None) -> list[dict]:
-    """One `peak` record per (dtype, backend) and thread count."""
+    """One `peak` record per (dtype, backend) and thread count; n grows with the thread count (peak.scaled_n)."""
     records = []
     for threads in options.threads:
         for dtype, backend in BACKENDS:
-            out = measure_peak(dtype, backend, threads=threads, n=options.peak_n, warmup=options.peak_warmup, runs=options.peak_runs)
+            out = measure_peak(dtype, backend, threads=threads, n=scaled_n(options.peak_n, threads), warmup=options.peak_warmup,
+                               runs=options.peak_runs)
             records.append(new_record(kind="peak", status=out["status"], reason=out["reason"], machine=machine,
                                       tool_versions=versions, producer=PRODUCER, peak=out["peak"], command=command))
+    return records
+
+
+def bandwidth_records(options: BenchOptions, *, machine: dict, versions: dict, command: str | None = None) -> list[dict]:
+    """One `bandwidth` record (STREAM-style triad) per thread count."""
+    records = []
+    for threads in options.threads:
+        out = measure_bandwidth(threads=threads, array_bytes=options.bandwidth_mib * 2**20)
+        records.append(new_record(kind="bandwidth", status=out["status"], reason=out["reason"], machine=machine,
+                                  tool_versions=versions, producer=PRODUCER, bandwidth=out["bandwidth"], command=command))
     return records
 
 
@@ -46,7 +57,7 @@ def unmeasured_record(failure: dict, *, machine: dict, versions: dict, command: 
 
 
 def bench_record(job: Job, result: dict, *, machine: dict, versions: dict, peaks: dict, parity: dict | None,
-                 command: str | None) -> dict:
+                 command: str | None, bandwidths: dict | None = None) -> dict:
     """The record of one measurement (`result` from edgevit.bench.measure, or a "not available" stand-in)."""
     model = model_block(job.target.manifest.get("model"))
     runtime = result.get("runtime") or {"name": job.runtime, "version": None, "device": job.device,
@@ -56,7 +67,8 @@ def bench_record(job: Job, result: dict, *, machine: dict, versions: dict, peaks
         artifact=target_block(job.target), runtime={**runtime, "device": job.device}, model=model,
         load_ms=result.get("load_ms"), first_inference_ms=result.get("first_inference_ms"),
         latency=result.get("latency"), throughput=result.get("throughput") or [], memory=result.get("memory"),
-        compute=compute_block(model, result, dtype=peak_dtype(job.target), peaks=peaks, threads=job.threads),
+        compute=compute_block(model, result, dtype=peak_dtype(job.target), peaks=peaks, threads=job.threads,
+                              bandwidths=bandwidths, weight_bytes=target_block(job.target).get("file_size")),
         parity=parity, command=command,
     )
 
@@ -82,12 +94,22 @@ def describe(record: dict) -> str:
         if record["status"] != "ok":
             return f"[peak] {record['status']}: {record['reason']}"
         p = record["peak"]
-        return (f"[peak] {p['dtype']} {p['backend']} {p['op']}, {p['threads']} thread(s): {p['gflops']:.1f} GFLOP/s "
-                f"(fastest of {p['runs']} {p['n']}x{p['n']} GEMMs after {p['warmup']} warm-ups)")
+        return (f"[peak] {p['dtype']} {p['backend']} {p['op']}, {p['threads']} thread(s): median {p['median_gflops']:.1f} GFLOP/s, "
+                f"best {p['gflops']:.1f} (of {p['runs']} {p['n']}x{p['n']} GEMMs after {p['warmup']} warm-ups)")
+    if record["kind"] == "bandwidth":
+        if record["status"] != "ok":
+            return f"[bandwidth] {record['status']}: {record['reason']}"
+        b = record["bandwidth"]
+        return (f"[bandwidth] {b['op']}, {b['threads']} thread(s): median {b['median_gbps']:.1f} GB/s, best {b['gbps']:.1f} "
+                f"(of {b['runs']} passes over 3 x {b['array_bytes'] / 2**20:.0f} MiB arrays)")
     a, rt = record["artifact"], record["runtime"]
     where = f"{a['name']} on {rt['name']} {rt['device']}" + (f" x{rt['threads']}" if rt.get("threads") else "")
     if record["status"] != "ok":
         return f"[bench] {where}: {record['status']}: {record['reason']}"
     lat, mem = record["latency"], record["memory"]
-    return (f"[bench] {where}: p50 {lat['p50_ms']:.3f} ms, p90 {lat['p90_ms']:.3f} ms (batch 1, {lat['runs']} runs after "
-            f"{lat['warmup']} warm-ups), load {record['load_ms']:.0f} ms, peak RSS {mem['peak_rss_bytes'] / 2**20:.0f} MiB")
+    interval = lat.get("p50_interval_ms")
+    ci = f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else ""
+    flag = ", DISTURBED: " + "; ".join(lat["stability"]["reasons"]) if (lat.get("stability") or {}).get("disturbed") else ""
+    return (f"[bench] {where}: p50 {lat['p50_ms']:.3f} ms{ci}, p90 {lat['p90_ms']:.3f} ms (batch 1, {lat['runs']} runs in "
+            f"{lat.get('rounds', 1)} interleaved rounds after {lat['warmup']} warm-up calls), load {record['load_ms']:.0f} ms, "
+            f"peak RSS {mem['peak_rss_bytes'] / 2**20:.0f} MiB{flag}")

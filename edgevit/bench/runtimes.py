@@ -20,14 +20,15 @@ def runtimes_for(target: Artifact) -> list[str]:
     return [runtime.name.value for runtime in runtimes_of(target.format)]
 
 
-def open_registered_runner(target: Artifact, *, runtime: str, device: str, threads: int | None):
-    """The default factory: `runtime` from edgevit.runners, pinned to `device` with `threads` intra-op threads."""
+def open_registered_runner(target: Artifact, *, runtime: str, device: str, threads: int | None, settings: dict | None = None):
+    """The default factory: `runtime` from edgevit.runners, pinned to `device` with `threads` intra-op threads and
+    the runtime `settings` of RunnerOptions (bench --setting)."""
     from edgevit import runners
 
     if runtime == REFERENCE_RUNTIME and threads is not None:
         _set_tensorflow_threads(threads)
     # By folder: the runner opens the artifact again with its integrity check, timed as part of the load.
-    return runners.open_runner(runtime, target.folder, device=device, threads=threads)
+    return runners.open_runner(runtime, target.folder, device=device, threads=threads, **(settings or {}))
 
 
 def _set_tensorflow_threads(threads: int) -> None:

@@ -103,14 +103,17 @@ class Job:
     device: str
     threads: int | None
     options: BenchOptions
+    settings: tuple[tuple[str, object], ...] = ()  # runtime settings of this row; () = the runtime's defaults
 
 
 def jobs(targets: list[Artifact], options: BenchOptions, runtimes: Callable[[Artifact], list[str]]) -> Iterator[Job]:
     """Every target x runtime x device (x thread count on the CPU); NO_RUNTIME where its format has none."""
     for target in targets:
         for runtime in runtimes(target) or [NO_RUNTIME]:
-            if CPU in options.devices:
-                for threads in options.threads:
-                    yield Job(target, runtime, CPU, threads, options)
-            if GPU in options.devices:
-                yield Job(target, runtime, GPU, None, options)
+            variants = [()] + [pairs for name, pairs in options.settings if name == runtime]
+            for settings in variants:
+                if CPU in options.devices:
+                    for threads in options.threads:
+                        yield Job(target, runtime, CPU, threads, options, settings)
+                if GPU in options.devices:
+                    yield Job(target, runtime, GPU, None, options, settings)

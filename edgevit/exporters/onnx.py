@@ -172,6 +172,7 @@ def _name_batch_dimension(model) -> None:
 def _reject_non_onnx_ops(model) -> None:
     import onnx
 
+    # tf2onnx's output only: ORT's own fused and quantized ops (com.microsoft) come later, from ORT itself.
     unknown = sorted({n.op_type for n in model.graph.node if not onnx.defs.has(n.op_type, n.domain or "")})
     if unknown:
         raise ExportError(f"the ONNX graph still holds non-ONNX op(s) {', '.join(unknown)}; tf2onnx cannot convert them")
@@ -181,11 +182,28 @@ def _write_quantized(model, folder: Path, quantization: OnnxQuantization) -> Pat
     path = folder / MAIN_FILE
     if quantization is OnnxQuantization.FP16:
         model = _to_fp16(model)
+    if quantization in WEIGHT_BITS:
+        model = _quantize_weights(model, WEIGHT_BITS[quantization])
     if quantization is OnnxQuantization.INT8_DYNAMIC:
         _quantize_int8_dynamic(model, path)
     else:
         save_onnx(model, path)
     return path
+
+
+WEIGHT_BITS = {OnnxQuantization.INT8_WEIGHTS: 8, OnnxQuantization.INT4_WEIGHTS: 4}
+WEIGHT_BLOCK = 32  # weights per scale: ORT's MatMulNBits block; 32 keeps the 4-bit error small
+
+
+def _quantize_weights(model, bits: int):
+    """Weight-only blockwise quantization of every MatMul with constant weights: ORT's MatMulNBits, symmetric,
+    float32 activations and compute (accuracy level unset), so only the weights are rounded."""
+    from onnxruntime.quantization.matmul_nbits_quantizer import DefaultWeightOnlyQuantConfig, MatMulNBitsQuantizer
+
+    config = DefaultWeightOnlyQuantConfig(block_size=WEIGHT_BLOCK, is_symmetric=True, bits=bits)
+    quantizer = MatMulNBitsQuantizer(model, bits=bits, block_size=WEIGHT_BLOCK, is_symmetric=True, algo_config=config)
+    quantizer.process()
+    return quantizer.model.model
 
 
 def _to_fp16(model):

@@ -228,3 +228,14 @@ def peak_rss_bytes() -> int | None:
         return None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return int(peak if platform.system() == "Darwin" else peak * 1024)
+
+
+def reset_peak_rss() -> bool:
+    """Start the high-water mark again from the current RSS (Linux: "5" into /proc/self/clear_refs resets
+    VmHWM), so a later peak_rss_bytes() covers only what ran since. False where that cannot be done."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+        return _proc_status_bytes("VmHWM") is not None
+    except OSError:
+        return False

@@ -8,7 +8,7 @@ distribution_chart: every timed sample as a dot, with p50/p90/p99 marks: outlier
 
 from __future__ import annotations
 
-from edgevit.report.rows import Row, fmt_interval, fmt_mb, fmt_ms
+from edgevit.report.rows import Row, fmt_pct_interval, fmt_mb, fmt_ms
 from edgevit.report.svg import (Scale, circle, color_of, diamond, legend, line, padded_range, rect, svg, text, text_width, use_log,
                                 x_axis, y_axis)
 
@@ -116,8 +116,8 @@ def tradeoff_chart(rows: list[Row], title: str) -> str:
     for row, y_value in zip(plotted, ys):
         radius = 4 + 14 * ((row.size_bytes or 0) / biggest) ** 0.5  # area grows with size
         x, y = x_scale(row.p50_ms), y_scale(y_value)
-        tip = (f"{row.name}: p50 {fmt_ms(row.p50_ms)} ms, accuracy {fmt_interval(row.accuracy, row.accuracy_ci)}, "
-               f"agreement {fmt_interval(row.agreement, row.agreement_ci)}, {fmt_mb(row.size_bytes)} MB")
+        tip = (f"{row.name}: p50 {fmt_ms(row.p50_ms)} ms, accuracy {fmt_pct_interval(row.accuracy, row.accuracy_ci)}, "
+               f"agreement {fmt_pct_interval(row.agreement, row.agreement_ci)}, {fmt_mb(row.size_bytes)} MB")
         if have_accuracy and row.accuracy_ci:
             y_low, y_high = y_scale(100 * row.accuracy_ci[0]), y_scale(100 * row.accuracy_ci[1])
             body.append(line(x, y_low, x, y_high, stroke="#111827", width=1.2))

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from edgevit.report.rows import (DASH, NOT_MEASURED_HERE, STATUS_LABELS, GateLine, Peak, Row, fmt_count, fmt_interval, fmt_mb,
-                                 fmt_ms, fmt_pct, fmt_rate, fmt_ratio, groups, machine_sections)
+                                 fmt_ms, fmt_pct, fmt_pct_interval, fmt_rate, fmt_ratio, groups, machine_sections)
 
 COLUMNS = ("Format", "Artifact", "Runtime", "Status", "Size (MB)", "Accuracy [95% CI]", "Agreement [95% CI]", "Parity measured by",
-           "p50 (ms)", "p90 (ms)",
-           "Speed-up vs SavedModel", "GFLOP/s", "% of GEMM peak", "Peak RSS (MB)", "Load (ms)", "First inference (ms)",
-           "Throughput (img/s @ batch)")
+           "p50 (ms)", "p90 (ms)", "Timing", "Speed-up vs SavedModel", "GFLOP/s", "% of GEMM peak", "Roofline", "Peak RSS (MB)",
+           "Load (ms)", "First inference (ms)", "Throughput (img/s @ batch)")
 
 NO_RUNTIME = "(none)"  # the runtime of an artifact that was never built
 DTYPE_SHORT = {"float32": "fp32", "int8": "int8"}
@@ -19,13 +18,23 @@ HOW_MEASURED = (
     "/ this p50 on the same machine, device and thread count. GFLOP/s = the model's counted FLOPs per image / p50; "
     "% of GEMM peak compares it with the best square matrix multiply measured in the same run at the same thread "
     "count, in the artifact's compute type (marked int8 for dynamic-range and int8 quantization, fp32 otherwise); "
-    "the peak is the fastest of repeated GEMMs before and after the artifacts, so over 100% means the machine was "
-    "quieter while the artifact ran than at either peak measurement. "
+    "the peak is the best median of repeated GEMMs before and after the artifacts (records before the interleaved bench: "
+    "the fastest call), so over 100% means the machine was quieter while the artifact ran than at either peak measurement. "
     "Accuracy and agreement (top-1 equal to the SavedModel's), with their exact 95% intervals, appear only in a row "
     "whose own runtime and device measured them: `edgevit verify` on that runtime and device (its split and n are "
     "named), or a device's golden vectors (agreement only: a handful of images, no accuracy). Any other row says "
     "\"not measured here\". The SavedModel's row shows the accuracy verify measured for it, and no agreement: it is "
-    "the reference. Peak RSS is the high-water memory of the process that loaded and ran that one artifact."
+    "the reference. "
+    "Peak RSS is the "
+    "high-water memory of the process that loaded and ran that one artifact."
+    " Newer records: the artifacts of one table were timed in interleaved rounds (A B C, B C A, ...) after a warm-up "
+    "that ran until the latency settled; [low–high] after p50 is its 95% interval, after a speed-up the 95% interval of "
+    "the median of per-round ratios (each round times both artifacts side by side). Timing says \"disturbed\" when the "
+    "spread (p90/p50), a first-half/second-half trend, the round-to-round spread, or a GEMM probe run before each round "
+    "says the machine was busy (the reasons follow the table). GEMM peaks are medians; Roofline is the higher of "
+    "FLOPs / GEMM peak and file size / memory bandwidth (a STREAM-style triad of the same run), named by which it is, "
+    "as a share of p50. Peak RSS is split into what importing the runtime added and what the model added (batch 1); "
+    "p99 is shown from 100 samples only."
 )
 
 
@@ -38,10 +47,18 @@ def cells(row: Row) -> list[str]:
     batch = f"{fmt_rate(row.batch_images_per_second)} @ {row.batch}" if row.batch else DASH
     gflops = fmt_rate(row.achieved_gflops)
     peak = f"{fmt_pct(row.fraction_of_peak)} {DTYPE_SHORT.get(row.peak_dtype, row.peak_dtype)}" if row.fraction_of_peak is not None else DASH
+    p50 = fmt_ms(row.p50_ms) + fmt_interval(row.p50_interval, fmt_ms)
+    speedup = fmt_ratio(row.speedup) + fmt_interval(row.speedup_interval, fmt_ratio)
+    timing = DASH if row.disturbed is None else "⚠️ disturbed" if row.disturbed else "quiet"
+    roofline = f"{row.bound} {fmt_pct(row.fraction_of_roofline)}" if row.bound and row.fraction_of_roofline is not None else DASH
+    rss = fmt_mb(row.peak_rss_bytes)
+    if row.runtime_import_bytes is not None and row.model_bytes is not None:
+        rss += f" (import {fmt_mb(row.runtime_import_bytes)} + model {fmt_mb(row.model_bytes)})"
     return [f"{row.format}{quant}", row.name, runtime, STATUS_LABELS.get(row.status, row.status), fmt_mb(row.size_bytes),
-            fmt_interval(row.accuracy, row.accuracy_ci), "reference" if row.is_reference else fmt_interval(row.agreement, row.agreement_ci),
-            parity_source(row), fmt_ms(row.p50_ms), fmt_ms(row.p90_ms), fmt_ratio(row.speedup),
-            gflops, peak, fmt_mb(row.peak_rss_bytes), fmt_ms(row.load_ms), fmt_ms(row.first_inference_ms), batch]
+            fmt_pct_interval(row.accuracy, row.accuracy_ci),
+            "reference" if row.is_reference else fmt_pct_interval(row.agreement, row.agreement_ci),
+            parity_source(row), p50, fmt_ms(row.p90_ms), timing, speedup,
+            gflops, peak, roofline, rss, fmt_ms(row.load_ms), fmt_ms(row.first_inference_ms), batch]
 
 
 def parity_source(row: Row) -> str:
@@ -110,6 +127,9 @@ def render_markdown(rows: list[Row], peaks: list[Peak], machines: dict[str, dict
             out += [f"### {group.title}" + (f" — {how}" if how else ""), ""]
             out += _table(list(COLUMNS), [cells(r) for r in in_group])
             lines = [f"- {status}: {reason} ({', '.join(who)})" for status, reason, who in notes(in_group)]
+            lines += [f"- ⚠️ disturbed: {r.name} on {r.runtime}: {'; '.join(r.disturbed_reasons)}" for r in in_group if r.disturbed]
+            scopes = sorted({r.memory_scope for r in in_group if r.memory_scope})
+            lines += [f"- Peak RSS scope: {scope}" for scope in scopes]
             if lines:
                 out += ["", *lines]
             out.append("")

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 from edgevit.formats import REFERENCE_FORMAT, REFERENCE_RUNTIME, Format
 from edgevit.records import STATUS_OK
 
+P99_MIN_SAMPLES = 100  # edgevit.bench.run's rule, applied to older records too
+
 STATUS_LABELS = {
     "ok": "✅ ok",
     "not available": "➖ not available",
@@ -75,6 +77,15 @@ class Row:
     agreement_ci: tuple[float, float] | None = None
     parity_count: int | None = None
     is_reference: bool = False
+    p50_interval: tuple[float, float] | None = None  # 95% interval of p50 (records from interleaved benches)
+    speedup_interval: tuple[float, float] | None = None  # of the paired, round-by-round speed-up
+    disturbed: bool | None = None  # None: a record from before the flag existed
+    disturbed_reasons: tuple[str, ...] = ()
+    bound: str | None = None  # roofline: "compute" or "memory"
+    fraction_of_roofline: float | None = None
+    runtime_import_bytes: int | None = None
+    model_bytes: int | None = None
+    memory_scope: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -142,6 +153,8 @@ def _parity_cells(r: dict, verify: dict | None, reference: dict | None, is_refer
                     parity_source=f"golden vectors on this device (n={own.get('count')})")
     if verify is None and not own:
         return {}
+    if not own and (r.get("runtime") or {}).get("details", {}).get("settings"):
+        return {}  # bench --setting rows run with other runtime settings than verify did: their numbers were not checked
     parity = own or verify["parity"]
     runtime = (verify or r).get("runtime") or {}
     emulated = " (emulated)" if runtime.get("emulated") else ""
@@ -170,14 +183,18 @@ def build_rows(records: list[dict]) -> list[Row]:
             # Measured fine, but not shown to give the SavedModel's answers: that is what a reader must see first.
             status, reason = verdict, verify.get("reason") or "see `edgevit verify`"
         batched = [t for t in r.get("throughput") or [] if t["batch"] > 1 and t.get("status", STATUS_OK) == STATUS_OK]
+        stability, paired, memory = latency.get("stability") or {}, latency.get("speedup") or {}, r.get("memory") or {}
         rows.append(Row(
             group=Group(machine_id, runtime.get("device", "cpu"), runtime.get("threads")),
             name=artifact.get("name", "?"), format=artifact.get("format", "?"), quantization=artifact.get("quantization", "?"),
-            runtime=runtime.get("name", "?"), runtime_version=runtime.get("version"), emulated=bool(runtime.get("emulated")),
+            runtime=runtime.get("name", "?") + _settings_label((runtime.get("details") or {}).get("settings")),
+            runtime_version=runtime.get("version"), emulated=bool(runtime.get("emulated")),
             status=status, reason=reason, size_bytes=artifact.get("file_size"),
             accuracy=parity.get("accuracy"), agreement=parity.get("agreement"), parity_source=parity.get("parity_source"),
-            p50_ms=latency.get("p50_ms"), p90_ms=latency.get("p90_ms"), p99_ms=latency.get("p99_ms"),
-            min_ms=latency.get("min_ms"), runs=latency.get("runs"), warmup=latency.get("warmup"), speedup=None,
+            # p99 only from 100 samples or more: older records computed it from 50 (the largest sample or so).
+            p50_ms=latency.get("p50_ms"), p90_ms=latency.get("p90_ms"),
+            p99_ms=latency.get("p99_ms") if (latency.get("runs") or 0) >= P99_MIN_SAMPLES else None,
+            min_ms=latency.get("min_ms"), runs=latency.get("runs"), warmup=latency.get("warmup"), speedup=paired.get("ratio"),
             achieved_gflops=compute.get("achieved_gflops"), fraction_of_peak=compute.get("fraction_of_peak"),
             peak_dtype=compute.get("peak_dtype"), peak_rss_bytes=(r.get("memory") or {}).get("peak_rss_bytes"),
             load_ms=r.get("load_ms"), first_inference_ms=r.get("first_inference_ms"),
@@ -187,6 +204,12 @@ def build_rows(records: list[dict]) -> list[Row]:
             load_average=(runtime.get("details") or {}).get("load_average_1m"),
             accuracy_ci=parity.get("accuracy_ci"), agreement_ci=parity.get("agreement_ci"),
             parity_count=parity.get("parity_count"), is_reference=is_reference,
+            p50_interval=tuple(latency["p50_interval_ms"]) if latency.get("p50_interval_ms") else None,
+            speedup_interval=tuple(paired["interval"]) if paired.get("interval") else None,
+            disturbed=stability.get("disturbed"), disturbed_reasons=tuple(stability.get("reasons") or ()),
+            bound=compute.get("bound"), fraction_of_roofline=compute.get("fraction_of_roofline"),
+            runtime_import_bytes=memory.get("runtime_import_bytes"), model_bytes=memory.get("model_bytes"),
+            memory_scope=memory.get("scope"),
         ))
     rows = _with_speedups(_export_failures_in_every_cpu_group(rows))
     return sorted(rows, key=lambda row: (row.group.machine_id, row.group.device, row.group.threads or 0,
@@ -220,6 +243,13 @@ def gate_lines(records: list[dict]) -> list[GateLine]:
     return lines
 
 
+def _settings_label(settings: dict | None) -> str:
+    """' (graph_optimization=basic)' for a row bench measured with runtime settings (--setting), else ''."""
+    if not settings:
+        return ""
+    return " (" + ", ".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in settings.items()) + ")"
+
+
 def _export_failures_in_every_cpu_group(rows: list[Row]) -> list[Row]:
     """An artifact that failed to export is missing from every measurement: show it in each CPU table."""
     failed = [r for r in rows if r.status == "export failed"]
@@ -232,9 +262,10 @@ def _export_failures_in_every_cpu_group(rows: list[Row]) -> list[Row]:
 
 
 def _with_speedups(rows: list[Row]) -> list[Row]:
+    """Records of an interleaved bench carry their paired speed-up; older ones get the ratio of p50s."""
     reference = {row.group: row.p50_ms for row in rows if row.format == REFERENCE_FORMAT and row.measured and row.p50_ms > 0}
-    return [replace(row, speedup=reference[row.group] / row.p50_ms) if row.measured and row.p50_ms > 0 and row.group in reference
-            else row for row in rows]
+    return [replace(row, speedup=reference[row.group] / row.p50_ms)
+            if row.speedup is None and row.measured and row.p50_ms > 0 and row.group in reference else row for row in rows]
 
 
 def build_peaks(records: list[dict]) -> list[Peak]:
@@ -283,7 +314,7 @@ def fmt_pct(value: float | None) -> str:
     return DASH if value is None else f"{100 * value:.1f}%"
 
 
-def fmt_interval(value: float | None, interval: tuple[float, float] | None) -> str:
+def fmt_pct_interval(value: float | None, interval: tuple[float, float] | None) -> str:
     """'93.3% [90.0–95.9]' (a fraction and its interval, in percent), or the value alone."""
     if value is None:
         return DASH
@@ -292,6 +323,11 @@ def fmt_interval(value: float | None, interval: tuple[float, float] | None) -> s
 
 def fmt_ratio(value: float | None) -> str:
     return DASH if value is None else f"{value:.2f}x"
+
+
+def fmt_interval(interval: tuple[float, float] | None, fmt) -> str:
+    """' [low–high]' in the value's own format, or '' when there is none."""
+    return "" if not interval else f" [{fmt(interval[0]).rstrip('x')}–{fmt(interval[1])}]"
 
 
 def fmt_rate(value: float | None) -> str:
@@ -323,7 +359,7 @@ def machine_summary(machine: dict) -> str:
 
 def runtime_versions(rows: list[Row]) -> str:
     """'litert 2.3.0, onnxruntime 1.32.0' for the runtimes that measured something."""
-    seen = dict.fromkeys(f"{r.runtime} {r.runtime_version}" for r in rows if r.runtime_version)
+    seen = dict.fromkeys(f"{r.runtime.split(' (')[0]} {r.runtime_version}" for r in rows if r.runtime_version)
     return ", ".join(seen)
 
 

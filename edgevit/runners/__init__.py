@@ -42,9 +42,12 @@ def open_runner(
     xnnpack: bool = True,
     compute_units: str = "all",
     batch_size: int = 32,
+    **settings,
 ) -> Runner:
-    """Read the artifact folder's manifest (or a SavedModel's), check its file, and open it in `runtime`."""
-    options = RunnerOptions(device=device, threads=threads, xnnpack=xnnpack, compute_units=compute_units, batch_size=batch_size)
+    """Read the artifact folder's manifest (or a SavedModel's), check its file, and open it in `runtime`.
+    `settings`: runtime settings of RunnerOptions (graph_optimization, spinning, xnnpack_latest, jit_compile, ...)."""
+    options = RunnerOptions(device=device, threads=threads, xnnpack=xnnpack, compute_units=compute_units, batch_size=batch_size,
+                            **settings)
     return runner_for(open_artifact(folder), runtime=runtime, options=options)
 
 

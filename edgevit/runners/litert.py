@@ -33,7 +33,8 @@ class LiteRTRunner:
         try:
             with native_noise_filtered():  # LiteRT's C++ prints an XNNPACK banner on stderr as it loads
                 interpreter = litert.Interpreter(
-                    model_path=str(artifact.model_path), num_threads=options.threads, experimental_op_resolver_type=resolver
+                    model_path=str(artifact.model_path), num_threads=options.threads, experimental_op_resolver_type=resolver,
+                    experimental_default_delegate_latest_features=options.xnnpack_latest,
                 )
                 interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
@@ -57,6 +58,7 @@ class LiteRTRunner:
             threads=options.threads,
             details={
                 "xnnpack": options.xnnpack,
+                **({"xnnpack_latest": True} if options.xnnpack_latest else {}),
                 "input_dtype": np.dtype(self._io.input["dtype"]).name,
                 "output_dtype": np.dtype(self._io.output["dtype"]).name,
             },

@@ -24,6 +24,19 @@ class OnnxRuntimeRunner:
         session_options = ort.SessionOptions()
         if options.threads is not None:
             session_options.intra_op_num_threads = options.threads
+        settings = {}
+        if options.graph_optimization is not None:
+            level = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED",
+                     "all": "ORT_ENABLE_ALL"}[options.graph_optimization]
+            session_options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
+            settings["graph_optimization"] = options.graph_optimization
+        if options.inter_op_threads is not None:
+            session_options.inter_op_num_threads = options.inter_op_threads
+            session_options.execution_mode = ort.ExecutionMode.ORT_PARALLEL
+            settings["inter_op_threads"] = options.inter_op_threads
+        if options.spinning is not None:
+            session_options.add_session_config_entry("session.intra_op.allow_spinning", "1" if options.spinning else "0")
+            settings["spinning"] = options.spinning
         try:
             self._session = ort.InferenceSession(str(artifact.model_path), session_options, providers=providers)
         except Exception as exc:  # ORT raises its own types (InvalidProtobuf, Fail, ...) for a bad file
@@ -45,7 +58,7 @@ class OnnxRuntimeRunner:
             version=ort.__version__,
             device="gpu" if CUDA in used else "cpu",
             threads=options.threads,
-            details={"providers": used},
+            details={"providers": used, **settings},
         )
 
     def _run(self, batch: np.ndarray) -> np.ndarray:

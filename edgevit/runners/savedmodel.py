@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from edgevit.artifact import Artifact
@@ -23,6 +25,11 @@ class SavedModelRunner:
         # auto: TensorFlow's own placement (its GPU when it has one); cpu: pinned to the CPU.
         self._device = "/CPU:0" if options.device == "cpu" else None
         self._model = LoadedSavedModel(artifact.model_path)
+        self._predict = self._model.predict
+        if options.jit_compile:  # XLA compiles the serving call (once per input shape, on the first call)
+            model = self._model
+            serving = tf.function(lambda x: model.function(**{model.input_name: x})[model.output_name], jit_compile=True)
+            self._predict = lambda batch: serving(tf.constant(batch, dtype=tf.float32)).numpy()
         self._num_classes = len(artifact.labels)
         self._batch_size = options.batch_size
         _, self._height, self._width, _ = self._model.input_shape
@@ -33,7 +40,8 @@ class SavedModelRunner:
             version=tf.__version__,
             device="gpu" if gpus and options.device != "cpu" else "cpu",
             threads=threads,
-            details={"signature": SIGNATURE},
+            details={"signature": SIGNATURE, "jit_compile": options.jit_compile,
+                     "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default")},
         )
 
     def predict(self, images: np.ndarray) -> np.ndarray:
@@ -41,9 +49,12 @@ class SavedModelRunner:
 
         images = check_images(images, self._height, self._width)
         if self._device is None:
-            return predict_in_chunks(images, self._batch_size, self._model.predict, self._num_classes)
+            return predict_in_chunks(images, self._batch_size, self._run, self._num_classes)
         with import_tf().device(self._device):
-            return predict_in_chunks(images, self._batch_size, self._model.predict, self._num_classes)
+            return predict_in_chunks(images, self._batch_size, self._run, self._num_classes)
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        return np.asarray(self._predict(batch))
 
     def close(self) -> None:
         self._model = None

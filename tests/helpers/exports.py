@@ -29,6 +29,8 @@ TOLERANCES: dict[tuple[str, str], Tolerance] = {
     ("onnx", "fp32"): Tolerance(1e-5, 1.0),
     ("onnx", "fp16"): Tolerance(2e-3, 0.95),  # measured 2.6e-4
     ("onnx", "int8-dynamic"): Tolerance(0.3, 0.75),  # measured 0.10, 88%: the riskiest option
+    ("onnx", "int8-weights"): Tolerance(0.03, 0.9),  # weight-only int8: as tflite dynamic (random tiny model: 0.0094, 100%)
+    ("onnx", "int4-weights"): Tolerance(0.3, 0.75),  # 16 weight levels (random tiny model: 0.24, 83%)
 }
 
 # Core ML has no runtime on Linux: its compressed weights are decompressed and compared with the

@@ -33,6 +33,8 @@ def test_the_gates_and_device_bounds_per_mode():
         "onnx/fp32": ({"max_abs_error": 1e-4}, None),
         "onnx/fp16": ({"max_abs_error": 1e-2}, None),
         "onnx/int8-dynamic": ({"min_agreement": 0.90, "max_accuracy_drop": 3.0}, 0.15),
+        "onnx/int8-weights": ({"min_agreement": 0.995, "max_accuracy_drop": 0.3}, 0.05),
+        "onnx/int4-weights": ({"min_agreement": 0.95, "max_accuracy_drop": 2.0}, 0.15),
         "coreml/fp32": ({"max_abs_error": 1e-4}, None),
         "coreml/fp16": ({"max_abs_error": 1e-2}, None),
         "coreml/int8": ({"min_agreement": 0.99, "max_accuracy_drop": 0.5}, 0.05),

@@ -18,7 +18,7 @@ from edgevit.records import validate_record
 from helpers.bench import (GPU_MACHINE, NO_GPU_MACHINE, FakeClock, ScriptedRunner, allocating_factory, constant_factory,
                            fake_runtimes, scripted_factory, write_fake_artifact)
 
-FAST_PEAK = dict(peak_n=64, peak_runs=1, peak_warmup=0)
+FAST_PEAK = dict(peak_n=64, peak_runs=1, peak_warmup=0, bandwidth_mib=1, warmup_min_s=0.0)
 
 
 @pytest.fixture
@@ -44,8 +44,9 @@ def test_fake_runner_with_known_timings_gives_exact_statistics(tmp_path, no_gpu)
     write_fake_artifact(tmp_path, "a")
     timed = list(range(1, 101))
     random.Random(3).shuffle(timed)
-    # first inference 500 ms, 3 warm-ups of 200 ms, 100 timed calls of 1..100 ms, 2 batch warm-ups, 4 batch calls.
-    script = [500.0] + [200.0] * 3 + [float(t) for t in timed] + [999.0] * 2 + [80.0] * 4
+    # first inference 500 ms, 10 warm-ups of 200 ms (settled: two equal 5-call medians), 100 timed calls of 1..100 ms,
+    # 2 batch warm-ups, 4 batch calls.
+    script = [500.0] + [200.0] * 10 + [float(t) for t in timed] + [999.0] * 2 + [80.0] * 4
     clock, opened = FakeClock(), []
     options = BenchOptions(threads=(2,), runs=100, warmup=3, batch=8, batch_runs=4, batch_warmup=2, devices=("cpu",),
                            isolate=False, **FAST_PEAK)
@@ -57,7 +58,12 @@ def test_fake_runner_with_known_timings_gives_exact_statistics(tmp_path, no_gpu)
     assert record["first_inference_ms"] == 500.0
     latency = record["latency"]
     assert latency["samples_ms"] == timed  # every timed call, in order; warm-ups excluded, nothing clipped
-    assert (latency["runs"], latency["warmup"], latency["batch"]) == (100, 3, 1)
+    assert (latency["runs"], latency["warmup"], latency["batch"]) == (100, 10, 1)
+    assert latency["warmup_settled"] is True and latency["warmup_ms"] == pytest.approx(2000.0)
+    assert latency["rounds"] == 10 and latency["round_runs"] == [10] * 10
+    low, high = latency["p50_interval_ms"]
+    assert low < 50.5 < high  # the order statistics around the median of 1..100
+    assert latency["stability"]["trend"] is not None and "speedup" not in latency  # no SavedModel in this run
     assert latency["p50_ms"] == pytest.approx(50.5, abs=1e-9)
     assert latency["p90_ms"] == pytest.approx(90.1, abs=1e-9)
     assert latency["p99_ms"] == pytest.approx(99.01, abs=1e-9)
@@ -68,7 +74,7 @@ def test_fake_runner_with_known_timings_gives_exact_statistics(tmp_path, no_gpu)
     assert eight == {"batch": 8, "warmup": 2, "runs": 4, "images_per_second": pytest.approx(8 * 4 / 0.320, rel=1e-12),
                      "batch_p50_ms": pytest.approx(80.0)}
     (runner,) = opened
-    assert runner.calls == [1] * (1 + 3 + 100) + [8] * 6 and runner.closed
+    assert runner.calls == [1] * (1 + 10 + 100) + [8] * 6 and runner.closed
     assert record["runtime"]["threads"] == 2 and record["runtime"]["device"] == "cpu"
     assert record["memory"]["peak_rss_bytes"] > 0 and "not isolated" in record["memory"]["scope"]
     assert record["artifact"]["file_size"] == 1000 and len(record["artifact"]["sha256"]) == 64
@@ -358,3 +364,42 @@ def test_an_index_whose_every_artifact_is_missing_is_an_error(tmp_path, capsys):
                        "but their folders are missing; run `edgevit export` again")
     assert len(err) == 3 and all("is missing; it is not measured" in line for line in err[:2])  # a warning each, then the error
     assert not (tmp_path / "r.json").exists()
+
+
+def test_runtime_settings_are_extra_rows_next_to_the_defaults(tmp_path, no_gpu):
+    from edgevit.report.rows import build_rows
+    from edgevit.runners.options import parse_setting
+
+    write_fake_artifact(tmp_path, "a")
+    clock, seen = FakeClock(), []
+
+    def factory(target, *, runtime, device, threads, settings=None):
+        seen.append(settings)
+        ms = 2.0 if settings else 4.0  # the setting halves the time
+        return ScriptedRunner(clock, lambda batch: ms * batch, device=device, threads=threads)
+
+    setting = ("fake", (("spinning", False),))  # what parse_setting gives, for the fake runtime
+    options = BenchOptions(threads=(1,), runs=4, rounds=2, warmup=0, batch=2, batch_runs=1, devices=("cpu",), isolate=False,
+                           settings=(setting,), **FAST_PEAK)
+    records = bench_records(bench_artifacts(tmp_path, options=options, factory=factory, runtimes=fake_runtimes, clock=clock))
+    assert seen == [None, {"spinning": False}]
+    assert [r["runtime"]["details"].get("settings") for r in records] == [None, {"spinning": False}]
+    assert [r["latency"]["p50_ms"] for r in records] == [4.0, 2.0]
+    assert sorted(row.runtime for row in build_rows(records)) == ["fake", "fake (spinning=false)"]
+    assert all(validate_record(r) == [] for r in records)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("onnxruntime", "--setting takes RUNTIME:KEY=VALUE"),
+    ("nosuch:x=1", "--setting takes RUNTIME:KEY=VALUE"),
+    ("onnxruntime:graph_optimization=fast", "graph_optimization takes one of disable, basic, extended, all"),
+    ("litert:xnnpack_latest=maybe", "xnnpack_latest takes true or false"),
+    ("savedmodel:threads=2", "savedmodel knows jit_compile, onednn"),
+])
+def test_bad_runtime_settings_are_one_line_usage_errors(text, message):
+    from edgevit.runners.options import parse_setting
+
+    with pytest.raises(UsageError, match=message):
+        parse_setting(text)
+    assert parse_setting("onnxruntime:graph_optimization=basic,spinning=off") == (
+        "onnxruntime", (("graph_optimization", "basic"), ("spinning", False)))

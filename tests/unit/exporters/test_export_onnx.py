@@ -13,7 +13,7 @@ from edgevit.errors import UsageError
 from edgevit.exporters import export
 from edgevit.fsutil import sha256_file
 
-QUANTIZATIONS = ("fp32", "fp16", "int8-dynamic")
+QUANTIZATIONS = ("fp32", "fp16", "int8-dynamic", "int8-weights", "int4-weights")
 
 
 @pytest.fixture(scope="module")
@@ -75,17 +75,21 @@ def test_manifest_describes_each_file(exported, tiny_run):
         assert manifest["sha256"] == sha256_file(folder / "model.onnx")
         assert manifest["labels"] == source["labels"] and manifest["conversion"]["opset"] == 17
         assert manifest["input"]["shape"] == [None, *source["input"]["shape"][1:]]
-        assert manifest["conversion"]["parity_risk"].split(":")[0] == {"fp32": "lowest", "fp16": "low", "int8-dynamic": "highest"}[quantization]
+        assert manifest["conversion"]["parity_risk"].split(":")[0] == {"fp32": "lowest", "fp16": "low", "int8-dynamic": "highest",
+                                                                        "int8-weights": "low", "int4-weights": "high"}[quantization]
     ops = {q: read_json(f / "manifest.json")["conversion"]["op_types"] for q, f in folders.items()}
     assert "Erfc" not in ops["fp32"] and "Erf" in ops["fp32"]  # exact GELU, rewritten for tf2onnx
     assert "DynamicQuantizeLinear" in ops["int8-dynamic"] and "MatMulInteger" in ops["int8-dynamic"]
     assert "Cast" in ops["fp16"]  # float32 in, fp16 inside, float32 out
+    for weights in ("int8-weights", "int4-weights"):  # weight-only: MatMulNBits, no activation quantization
+        assert "MatMulNBits" in ops[weights] and "DynamicQuantizeLinear" not in ops[weights]
 
 
 def test_int8_dynamic_says_it_is_the_riskiest_for_parity(exported):
     _, printed = exported
     assert "riskiest option for parity" in printed["int8-dynamic"]
-    assert "riskiest" not in printed["fp32"] + printed["fp16"]
+    assert "riskiest" not in printed["fp32"] + printed["fp16"] + printed["int8-weights"]
+    assert "4-bit weights lose the most" in printed["int4-weights"]
 
 
 @pytest.mark.parametrize("opset", [13, 18])

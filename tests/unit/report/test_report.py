@@ -46,7 +46,7 @@ def report(tmp_path_factory):
                                   "gate": {"min_agreement": 0.8, "source": "recipe [gates.x]", "meaning": "top-1 agreement at least 80.00%"}}})
     clock = FakeClock()
     options = BenchOptions(threads=(1, 2), runs=7, warmup=1, batch=4, batch_runs=2, devices=("cpu", "gpu"), isolate=False,
-                           peak_n=64, peak_runs=1, peak_warmup=0)
+                           peak_n=64, peak_runs=1, peak_warmup=0, bandwidth_mib=1, warmup_min_s=0.0)
     records = bench_artifacts(arts, saved_model=saved_model, options=options, verify_records=verify, clock=clock,
                               runtimes=lambda target: ["fake"], factory=constant_factory(clock, MS, batch_ms_per_image=1.5))
     monkeypatch.undo()
@@ -93,7 +93,7 @@ def test_markdown_numbers_are_the_records_numbers(report):
     by_key = bench_by_key(records)
     for threads in (1, 2):
         (heading,) = [h for h in tables if h.startswith(f"CPU, {threads} thread")]
-        assert "batch 1, 7 timed runs after 1 warm-up" in heading
+        assert "batch 1, 7 timed runs after 10 warm-ups" in heading  # at least 1, then until two 5-call medians agree
         rows = {row["Artifact"]: row for row in tables[heading]}
         assert set(rows) == {"savedmodel", *ACCURACY}
         reference = by_key[("savedmodel", "cpu", threads)]["latency"]["p50_ms"]
@@ -115,7 +115,8 @@ def test_markdown_numbers_are_the_records_numbers(report):
         assert rows["tflite-dynamic"]["Accuracy [95% CI]"] == "87.5% [77.5–92.5]"
         assert rows["tflite-dynamic"]["Parity measured by"] == "edgevit verify (test split, fake cpu), n=40"
         assert rows["savedmodel"]["Agreement [95% CI]"] == "reference"
-        assert rows["tflite-dynamic"]["Speed-up vs SavedModel"] == "4.80x"  # 12 ms / 2.5 ms
+        # 12 ms / 2.5 ms in every round: the paired ratio and both ends of its interval
+        assert rows["tflite-dynamic"]["Speed-up vs SavedModel"] == "4.80x [4.80–4.80x]"
         assert rows["tflite-dynamic"]["% of GEMM peak"].endswith("int8")
         assert rows["onnx-fp32"]["% of GEMM peak"].endswith("fp32")
 
@@ -227,7 +228,7 @@ def test_export_failed_and_parity_failed_are_different_statuses(tmp_path, monkey
                          "agreement": 0.8, "flips": 2, "max_abs_diff": 0.3, "passed": False, "gate": {"min_agreement": 0.99}}}
     clock = FakeClock()
     options = BenchOptions(threads=(1, 2), runs=3, warmup=0, batch_runs=1, devices=("cpu",), isolate=False,
-                           peak_n=64, peak_runs=1, peak_warmup=0)
+                           peak_n=64, peak_runs=1, peak_warmup=0, bandwidth_mib=1, warmup_min_s=0.0)
     records = bench_artifacts(arts, options=options, runtimes=lambda target: ["fake"], clock=clock,
                               factory=constant_factory(clock, {"onnx-int8-dynamic": 2.0}))
     failed = [r for r in records if r["status"] == "export failed"]
@@ -267,3 +268,45 @@ def test_a_busy_machine_is_called_out(report, tmp_path):
         if r["kind"] == "bench" and r["status"] == "ok":
             r["runtime"]["details"]["load_average_1m"] = 1.5
     assert "load average" not in write_report(busy, tmp_path / "quiet").markdown.read_text()
+
+
+def test_latency_cells_show_the_interval_the_disturbed_flag_and_the_roofline(report):
+    records, paths = report
+    text = paths.markdown.read_text()
+    tables = markdown_tables(text)
+    by_key = bench_by_key(records)
+    for threads in (1, 2):
+        (heading,) = [h for h in tables if h.startswith(f"CPU, {threads} thread")]
+        for row in tables[heading]:
+            record = by_key[(row["Artifact"], "cpu", threads)]
+            latency, compute = record["latency"], record["compute"]
+            low, high = latency["p50_interval_ms"]  # 7 samples: [min, max] covers the median with 98.4%
+            assert row["p50 (ms)"].endswith(f"[{low:.2f}–{high:.2f}]")
+            flagged = latency["stability"]["disturbed"]
+            assert row["Timing"] == ("⚠️ disturbed" if flagged else "quiet")
+            if flagged:
+                assert f"⚠️ disturbed: {row['Artifact']} on {row['Runtime']}: {latency['stability']['reasons'][0]}" in text
+            if compute is not None:
+                assert row["Roofline"] == f"{compute['bound']} {100 * compute['fraction_of_roofline']:.1f}%"
+            memory = record["memory"]
+            assert "(import " in row["Peak RSS (MB)"] and memory["model_bytes"] is not None
+
+
+def test_records_from_before_the_interleaved_bench_still_read_and_hide_p99_under_100_samples(report, tmp_path):
+    from edgevit.report.rows import build_rows
+
+    records, _ = report
+    old = []
+    for record in records:
+        record = json.loads(json.dumps(record))
+        if record["kind"] == "bench" and record.get("latency"):
+            for key in ("warmup_ms", "warmup_settled", "rounds", "round_runs", "p50_interval_ms", "interval_level", "stability",
+                        "speedup"):
+                record["latency"].pop(key, None)
+            record["latency"]["p99_ms"] = record["latency"]["max_ms"]  # older records always had a p99
+        if record["kind"] == "bench" and record.get("memory"):
+            record["memory"] = {k: record["memory"][k] for k in ("peak_rss_bytes", "rss_before_load_bytes", "scope")}
+        old.append(record)
+    rows = [row for row in build_rows(old) if row.measured]
+    assert rows and all(row.disturbed is None and row.p50_interval is None and row.p99_ms is None for row in rows)
+    assert all(row.speedup is not None for row in rows if row.group.device == "cpu")  # the p50 ratio, as before
