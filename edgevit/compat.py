@@ -16,16 +16,18 @@ import re
 
 from edgevit.errors import UsageError
 
-_VERSION = re.compile(r"^(\d{1,3})\.(\d{1,3})(?:\.(\d{1,3}))?$")
+_VERSION = re.compile(r"^(\d{1,3})(?:\.(\d{1,3}))?(?:\.(\d{1,3}))?$")
 
 
 def parse_version(text: str, *, what: str = "runtime version") -> tuple[int, int, int]:
-    """'2.14' or '2.14.0' -> (2, 14, 0); UsageError saying the expected form otherwise."""
+    """'2.14' or '2.14.0' -> (2, 14, 0), '16' -> (16, 0, 0); UsageError saying the expected form otherwise."""
     match = _VERSION.match(str(text).strip())
     if not match:
         raise UsageError(f"{what} {text!r} is not a version like 2.14 or 2.14.0")
     major, minor, patch = match.groups()
-    return int(major), int(minor), int(patch or 0)
+    if patch is not None and minor is None:
+        raise UsageError(f"{what} {text!r} is not a version like 2.14 or 2.14.0")
+    return int(major), int(minor or 0), int(patch or 0)
 
 
 def version_text(version: tuple[int, int, int]) -> str:

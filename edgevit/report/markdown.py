@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from edgevit.report.rows import (DASH, STATUS_LABELS, Peak, Row, fmt_count, fmt_mb, fmt_ms, fmt_pct, fmt_rate, fmt_ratio,
-                                 groups, machine_sections)
+from edgevit.report.rows import (DASH, STATUS_LABELS, Peak, Row, Support, fmt_count, fmt_mb, fmt_ms, fmt_pct, fmt_rate,
+                                 fmt_ratio, groups, machine_sections)
 
 COLUMNS = ("Format", "Artifact", "Runtime", "Status", "Size (MB)", "Accuracy", "Agreement", "p50 (ms)", "p90 (ms)",
            "Speed-up vs SavedModel", "GFLOP/s", "% of GEMM peak", "Peak RSS (MB)", "Load (ms)", "First inference (ms)",
@@ -23,6 +23,19 @@ HOW_MEASURED = (
     "Accuracy and agreement (top-1 equal to the SavedModel's) come from `edgevit verify`. Peak RSS is the "
     "high-water memory of the process that loaded and ran that one artifact."
 )
+
+
+SUPPORT_TITLE = "Which runtimes load each artifact"
+SUPPORT_COLUMNS = ("Artifact", "Format", "Oldest runtime that loads it")
+SUPPORT_HOW = ("From each artifact's manifest (`runtime_support`, written at export from the model's own version stamps: "
+               "a .tflite's min_runtime_version metadata and op versions, an ONNX file's IR version and opsets against "
+               "ONNX Runtime's published table, a Core ML spec version against coremltools' deployment targets).")
+NOT_RECORDED = "not recorded (exported before edgevit recorded it: re-export)"
+
+
+def support_cells(entry: Support) -> list[str]:
+    quant = "" if entry.quantization == "none" else f" {entry.quantization}"
+    return [entry.name, f"{entry.format}{quant}", entry.loads_in or NOT_RECORDED]
 
 
 def cells(row: Row) -> list[str]:
@@ -62,13 +75,15 @@ def _table(header: list[str], body: list[list[str]]) -> list[str]:
 
 
 def render_markdown(rows: list[Row], peaks: list[Peak], machines: dict[str, dict], *, title: str, sources: list[str],
-                    commands: list[str] = ()) -> str:
+                    commands: list[str] = (), support: list[Support] = ()) -> str:
     out = [f"# {title}", ""]
     if sources:
         out += [f"From {len(sources)} records file(s): " + ", ".join(f"`{s}`" for s in sources), ""]
     if commands:
         out += ["Made by these commands, in this order:", "", "```", *commands, "```", ""]
     out += [HOW_MEASURED, ""]
+    if support:
+        out += [f"## {SUPPORT_TITLE}", "", SUPPORT_HOW, "", *_table(list(SUPPORT_COLUMNS), [support_cells(e) for e in support]), ""]
     for section in machine_sections(rows, peaks, machines):
         mine, my_peaks = section.rows, section.peaks
         out += [f"## Machine `{section.machine_id}`", "", section.summary, ""]
