@@ -23,7 +23,9 @@ from edgevit.device.gates import golden_gate
 from edgevit.device.podfile import PodfilePins, read_podfile
 from edgevit.device.bundle import model_cost
 from edgevit.device.sources import copy_artifact, copy_golden, find_golden, open_device_artifact, open_golden
-from edgevit.errors import UsageError
+from edgevit.compat import parse_version
+from edgevit.config import MANIFEST_NAME
+from edgevit.errors import ModelError, UsageError
 from edgevit.formats import FORMATS, Format
 from edgevit.fsutil import atomic_write_json, atomic_write_text
 from edgevit.manifest import now_iso
@@ -73,12 +75,30 @@ def check_runs_in_app(art: Artifact, pins: PodfilePins) -> None:
 
         # Read from the model itself (open_artifact checked its sha256): artifacts exported before their
         # manifests recorded runtime_support are checked too.
-        with open(art.model_path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as model:
-            needed, ops = min_runtime_version(model), op_versions(model)
+        try:
+            with open(art.model_path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as model:
+                needed, ops = min_runtime_version(model), op_versions(model)
+        except Exception:  # an empty or damaged flatbuffer raises whatever the reader trips on
+            raise ModelError(f"{art.model_path}: not a readable .tflite model; re-export the artifact") from None
         pins.check_tflite(needed, ops, artifact=str(art.folder))
     elif art.format == Format.COREML:
-        support = art.manifest.get("runtime_support") or {}
-        pins.check_ios((support.get("minimum_os") or {}).get("iOS"), artifact=str(art.folder))
+        pins.check_ios(_recorded_minimum_ios(art), artifact=str(art.folder))
+
+
+def _recorded_minimum_ios(art: Artifact) -> str | None:
+    """runtime_support.minimum_os.iOS of a Core ML artifact's manifest; None where it was exported before edgevit
+    recorded it; ModelError naming the field when it is there but not a version."""
+    support = art.manifest.get("runtime_support")
+    minimum_os = support.get("minimum_os") if isinstance(support, dict) else None
+    value = minimum_os.get("iOS") if isinstance(minimum_os, dict) else None
+    if value is None:
+        return None
+    try:
+        parse_version(value if isinstance(value, str) else "?")
+    except UsageError:
+        raise ModelError(f"{art.folder / MANIFEST_NAME}: 'runtime_support.minimum_os.iOS' must be a version like 16, "
+                         f"found {value!r}; re-export the artifact") from None
+    return value
 
 
 def ios_sync(*, artifacts: list[Path], models_dir: Path | None = None, golden: Path | None = None,

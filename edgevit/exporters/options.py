@@ -48,8 +48,10 @@ class TFLiteOptions:
     def __post_init__(self):
         object.__setattr__(self, "quantization", _enum_value(TFLiteQuantization, self.quantization, "TFLite quantization"))
         if self.min_runtime is not None:
-            parse_version(str(self.min_runtime), what="--min-runtime")
-            object.__setattr__(self, "min_runtime", str(self.min_runtime).strip())
+            if not isinstance(self.min_runtime, str):  # a TOML number would turn 2.10 into 2.1
+                raise UsageError(f"min_runtime must be a version in quotes, like \"2.14\", got {self.min_runtime!r}")
+            parse_version(self.min_runtime, what="--min-runtime")
+            object.__setattr__(self, "min_runtime", self.min_runtime.strip())
         count = self.representative_images
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise UsageError(f"representative_images must be a positive integer, got {count!r}")

@@ -53,7 +53,7 @@ def export_tflite(*, saved_model: Path, out_dir: Path, name: str | None = None, 
     note = parity_note(opts)
     if note:
         logger.info(f"tflite {quantization.value}: {note}")
-    settings = older_op_settings(opts.min_runtime)
+    settings = older_op_settings(opts.min_runtime, quantization)
 
     def convert(folder: Path) -> Built:
         model = _convert(source, quantization, representative, settings)
@@ -144,21 +144,23 @@ class RepresentativeSet:
                 "first": str(self.paths[0].relative_to(self.root)) if self.paths else None}
 
 
-# Converter settings that keep op versions an older TFLite runtime implements: (converter attribute, the runtime
-# that first runs what the converter writes without it, what it changes). Measured on TF 2.21's converter
-# (tests/unit/exporters/test_runtime_support.py): dynamic-range dense layers with per-channel int8 weights
-# are FULLY_CONNECTED version 12 (TFLite 2.17.0); one scale per weight tensor keeps them at version 9.
+# Converter settings that keep op versions an older TFLite runtime implements: (converter attribute, the modes
+# it is for, the runtime that first runs what the converter writes without it, what it changes). Measured on
+# TF 2.21's converter with the tiny ViT (tests/unit/exporters/test_runtime_support.py): dynamic-range dense
+# layers with per-channel int8 weights are FULLY_CONNECTED version 12 (TFLite 2.17.0), one scale per weight
+# tensor keeps them at version 9; fp32, fp16 and int8 need TFLite 2.9.0 (GELU) with or without it.
 OLDER_OP_SETTINGS = (
-    ("_experimental_disable_per_channel_quantization_for_dense_layers", "2.17.0",
+    ("_experimental_disable_per_channel_quantization_for_dense_layers", (TFLiteQuantization.DYNAMIC,), "2.17.0",
      "dense layers quantized with one weight scale per tensor, not per output channel"),
 )
 
 
-def older_op_settings(min_runtime: str | None) -> dict[str, bool]:
+def older_op_settings(min_runtime: str | None, quantization: TFLiteQuantization) -> dict[str, bool]:
     """The converter attributes to set so that TFLite runtime `min_runtime` can load the model ({} for None)."""
     if min_runtime is None:
         return {}
-    return {attribute: True for attribute, first_runtime, _ in OLDER_OP_SETTINGS if is_newer(first_runtime, min_runtime)}
+    return {attribute: True for attribute, modes, first_runtime, _ in OLDER_OP_SETTINGS
+            if quantization in modes and is_newer(first_runtime, min_runtime)}
 
 
 def check_loads_in(model: bytes, min_runtime: str) -> None:

@@ -51,3 +51,18 @@ def test_the_committed_podfile_takes_the_weight_quantized_and_fp16_artifacts(tin
         models.parent.mkdir()
         assert main(["ios-sync", str(folder), "--golden", str(golden), "--models-dir", str(models),
                      "--podfile", str(IOS_DEMO / "Podfile")]) == 0, name
+
+
+def test_a_damaged_model_or_manifest_field_is_one_line_not_a_crash(tiny_tflite_for_old_runtimes, golden, tmp_path, capsys):
+    from helpers.verify import copy_artifact, edit_manifest
+
+    from edgevit.fsutil import sha256_file
+
+    broken = copy_artifact(tiny_tflite_for_old_runtimes["fp16"], tmp_path, "broken")
+    (broken / "model.tflite").write_bytes(b"TFL3 but not a flatbuffer")  # its manifest made to match, as a hostile one could
+    edit_manifest(broken, sha256=sha256_file(broken / "model.tflite"), file_size=(broken / "model.tflite").stat().st_size)
+    (tmp_path / "app").mkdir()
+    assert main(["ios-sync", str(broken), "--golden", str(golden), "--models-dir", str(tmp_path / "app" / "Models"),
+                 "--podfile", str(IOS_DEMO / "Podfile")]) == 4
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "not a readable .tflite model" in err, err

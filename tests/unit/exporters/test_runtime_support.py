@@ -12,8 +12,9 @@ from helpers.exports import TOLERANCES, compare, read_json
 
 from edgevit.cli import main
 from edgevit.compat import is_newer
-from edgevit.errors import ExportError
+from edgevit.errors import ExportError, UsageError
 from edgevit.exporters import export
+from edgevit.exporters.options import make_options
 from edgevit.exporters.tflite_file import min_runtime_version, op_versions
 
 PER_CHANNEL_DENSE = "_experimental_disable_per_channel_quantization_for_dense_layers"
@@ -77,6 +78,8 @@ def test_min_runtime_is_checked_before_any_work(tiny_run, tmp_path, capsys):
     assert main(["export", str(tiny_run.saved_model), "--out", str(tmp_path / "b"), "--format", "onnx", "--min-runtime", "2.14"]) == 2
     assert "--min-runtime is a tflite option" in capsys.readouterr().err
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    with pytest.raises(UsageError, match="in quotes"):  # a recipe's TOML number: 2.10 would read as 2.1
+        make_options("tflite", {"min_runtime": 2.10})
 
 
 def test_onnx_support_from_ir_version_and_the_opsets_its_nodes_use(tmp_path):
@@ -112,3 +115,14 @@ def test_the_op_table_knows_every_op_the_tiny_vit_converts_to(tflite):
 
     for folder in tflite.values():
         assert ops_not_in_table(op_versions((folder / "model.tflite").read_bytes())) == [], folder.name
+
+
+def test_older_op_settings_only_touch_the_mode_that_needs_them():
+    from edgevit.exporters.tflite import older_op_settings
+    from edgevit.formats import TFLiteQuantization
+
+    assert older_op_settings("2.14", TFLiteQuantization.DYNAMIC) == {PER_CHANNEL_DENSE: True}
+    assert older_op_settings("2.17", TFLiteQuantization.DYNAMIC) == {} == older_op_settings(None, TFLiteQuantization.DYNAMIC)
+    # fp32, fp16 and int8 already load in 2.9.0 (measured): their weights keep their per-channel scales.
+    for mode in (TFLiteQuantization.FP32, TFLiteQuantization.FP16, TFLiteQuantization.INT8):
+        assert older_op_settings("2.14", mode) == {}
