@@ -30,6 +30,8 @@ def register(subparsers) -> None:
     p.add_argument("artifacts", nargs="+", metavar="ARTIFACT", help="artifact folder(s): at most one tflite and one coreml")
     p.add_argument("--golden", default=None, help="golden vectors folder (default: ARTIFACT/golden or ARTIFACT/../golden)")
     p.add_argument("--models-dir", default=None, help="the app's Models folder (default: ios_demo/EdgeViTDemo/Models of this checkout)")
+    p.add_argument("--podfile", default=None, help="the Podfile the app is built with: a .tflite needing a newer TFLite than "
+                   "its TensorFlowLiteSwift pin is refused (default: the Podfile two folders above --models-dir, else ios_demo/Podfile)")
     p.set_defaults(func=cmd_ios_sync)
 
 
@@ -53,7 +55,8 @@ def cmd_ios_sync(args: argparse.Namespace) -> int:
     from edgevit.device.ios import ios_sync
 
     result = ios_sync(artifacts=[Path(a) for a in args.artifacts], golden=Path(args.golden) if args.golden else None,
-                      models_dir=Path(args.models_dir) if args.models_dir else None)
+                      models_dir=Path(args.models_dir) if args.models_dir else None,
+                      podfile=Path(args.podfile) if args.podfile else None)
     for fmt, folder in result.formats.items():
         print(f"{fmt}: {folder} -> {result.models_dir / fmt}")
     print(f"golden vectors: {result.golden_count} -> {result.models_dir / 'golden'}")

@@ -13,15 +13,19 @@ The whole folder is replaced atomically, so the app never sees a mix of two sync
 
 from __future__ import annotations
 
+import mmap
 from dataclasses import dataclass
 from pathlib import Path
 
 from edgevit import __version__
 from edgevit.artifact import Artifact
 from edgevit.device.gates import golden_gate
+from edgevit.device.podfile import PodfilePins, read_podfile
 from edgevit.device.bundle import model_cost
 from edgevit.device.sources import copy_artifact, copy_golden, find_golden, open_device_artifact, open_golden
-from edgevit.errors import UsageError
+from edgevit.compat import parse_version
+from edgevit.config import MANIFEST_NAME
+from edgevit.errors import ModelError, UsageError
 from edgevit.formats import FORMATS, Format
 from edgevit.fsutil import atomic_write_json, atomic_write_text
 from edgevit.manifest import now_iso
@@ -31,6 +35,7 @@ IOS_FORMATS = (Format.TFLITE, Format.COREML)
 IOS_HINT = f"the iOS app runs {' and '.join(FORMATS[f].title for f in IOS_FORMATS)}"
 SYNC_SCHEMA_VERSION = 1
 GATE_FILE = "gate.json"
+PODFILE = "Podfile"
 GOLDEN_DIR = "golden"
 MODELS_README = """# Models (filled by `edgevit ios-sync`)
 
@@ -55,8 +60,52 @@ class SyncResult:
     golden_count: int
 
 
-def ios_sync(*, artifacts: list[Path], models_dir: Path | None = None, golden: Path | None = None) -> SyncResult:
-    """Replace `models_dir` with the given artifacts (at most one per format) and matching golden vectors."""
+def podfile_for(models_dir: Path) -> Path:
+    """The Podfile of the app whose Models folder this is (ios_demo/Podfile beside ios_demo/EdgeViTDemo/Models),
+    else this checkout's ios_demo/Podfile."""
+    beside = Path(models_dir).parent.parent / PODFILE
+    return beside if beside.is_file() else default_models_dir().parent.parent / PODFILE
+
+
+def check_runs_in_app(art: Artifact, pins: PodfilePins) -> None:
+    """UsageError (one line) when the app as its Podfile pins it cannot load `art`: a .tflite needing a newer
+    TFLite than the pinned pod, a Core ML model needing a newer iOS than the deployment target."""
+    if art.format == Format.TFLITE:
+        from edgevit.exporters.tflite_file import min_runtime_version, op_versions
+
+        # Read from the model itself (open_artifact checked its sha256): artifacts exported before their
+        # manifests recorded runtime_support are checked too.
+        try:
+            with open(art.model_path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as model:
+                needed, ops = min_runtime_version(model), op_versions(model)
+        except Exception:  # an empty or damaged flatbuffer raises whatever the reader trips on
+            raise ModelError(f"{art.model_path}: not a readable .tflite model; re-export the artifact") from None
+        pins.check_tflite(needed, ops, artifact=str(art.folder))
+    elif art.format == Format.COREML:
+        pins.check_ios(_recorded_minimum_ios(art), artifact=str(art.folder))
+
+
+def _recorded_minimum_ios(art: Artifact) -> str | None:
+    """runtime_support.minimum_os.iOS of a Core ML artifact's manifest; None where it was exported before edgevit
+    recorded it; ModelError naming the field when it is there but not a version."""
+    support = art.manifest.get("runtime_support")
+    minimum_os = support.get("minimum_os") if isinstance(support, dict) else None
+    value = minimum_os.get("iOS") if isinstance(minimum_os, dict) else None
+    if value is None:
+        return None
+    try:
+        parse_version(value if isinstance(value, str) else "?")
+    except UsageError:
+        raise ModelError(f"{art.folder / MANIFEST_NAME}: 'runtime_support.minimum_os.iOS' must be a version like 16, "
+                         f"found {value!r}; re-export the artifact") from None
+    return value
+
+
+def ios_sync(*, artifacts: list[Path], models_dir: Path | None = None, golden: Path | None = None,
+             podfile: Path | None = None) -> SyncResult:
+    """Replace `models_dir` with the given artifacts (at most one per format) and matching golden vectors.
+
+    Each artifact must load in the app as `podfile` (default: podfile_for(models_dir)) pins it."""
     models_dir = Path(models_dir) if models_dir is not None else default_models_dir()
     if not models_dir.parent.is_dir():
         raise UsageError(f"{models_dir.parent}: no such folder; pass --models-dir pointing into your ios_demo checkout")
@@ -69,6 +118,9 @@ def ios_sync(*, artifacts: list[Path], models_dir: Path | None = None, golden: P
         if art.format in opened:
             raise UsageError(f"two {art.format} artifacts ({opened[art.format].folder}, {art.folder}); the app holds one per format")
         opened[art.format] = art
+    pins = read_podfile(Path(podfile) if podfile is not None else podfile_for(models_dir))
+    for art in opened.values():
+        check_runs_in_app(art, pins)
     fingerprints = {a.source_fingerprint for a in opened.values()}
     if len(fingerprints) > 1:
         raise UsageError("the artifacts come from different SavedModels; sync artifacts of one model")

@@ -30,6 +30,9 @@ class Built:
     details: dict = field(default_factory=dict)  # options, op list, opset, quantization facts...
     input_spec: dict | None = None  # overrides the source's input spec (e.g. a fixed batch of 1)
     output_spec: dict | None = None
+    # Which runtime versions can load it (the manifest's `runtime_support`, read by ios-sync and the report):
+    # at least a one-line `summary`, then the format's own version stamps and the tables' verdicts (edgevit.compat).
+    runtime_support: dict | None = None
 
 
 def write_artifact(
@@ -73,6 +76,7 @@ def write_artifact(
                 "model": src.get("model"),
                 "source": {"saved_model": str(source.folder.resolve()), "fingerprint": source.fingerprint,
                            "dataset": src.get("dataset"), "metrics": src.get("metrics")},
+                "runtime_support": built.runtime_support,
                 "conversion": {"seconds": round(seconds, 2), "peak_rss_bytes": peak_rss_bytes(), **built.details},
                 "tool_versions": tool_versions(),
             }

@@ -65,6 +65,7 @@ def export_coreml(*, saved_model: Path, out_dir: Path, name: str | None = None, 
         del program
         spec = check_mlpackage(path, labels=labels, shape=shape)
         return Built(
+            runtime_support=runtime_support(spec.specificationVersion),
             main_file=MAIN_FILE,
             details=_details(spec, precision=precision, compression=compression, minimum_ios=opts.minimum_ios, num_params=num_params),
             input_spec=_input_spec(source.manifest, height, width),
@@ -212,6 +213,26 @@ def mil_operations(spec) -> list:
     """The operations of the main function's block, as stored in the spec."""
     function = spec.mlProgram.functions["main"]
     return list(function.block_specializations[function.opset].operations)
+
+
+def runtime_support(specification_version: int) -> dict:
+    """The manifest's `runtime_support` block: the Core ML specification version and the oldest OS releases that
+    run it, from coremltools' own table of deployment targets (ct.target: iOS16 = macOS13 = ... = spec 7)."""
+    import coremltools as ct
+
+    oldest: dict[str, str] = {}
+    for name, target in ct.target.__members__.items():  # aliases included; the last alias is the release's name
+        if target.value == specification_version:
+            system, version = re.match(r"^([A-Za-z]+?)(\d.*)$", name).groups()
+            oldest[system] = version.replace("_", ".")
+    summary = ", ".join(f"{system} {version}+" for system, version in oldest.items() if system in ("iOS", "macOS"))
+    return {
+        "runtime": "Core ML",
+        "specification_version": specification_version,
+        "minimum_os": oldest,
+        "summary": f"Core ML spec {specification_version}: {summary}" if summary else f"Core ML spec {specification_version}",
+        "sources": {"minimum_os": f"coremltools {ct.__version__} deployment targets (coremltools.target)"},
+    }
 
 
 def _details(spec, *, precision: str, compression: str, minimum_ios: int, num_params: int) -> dict:

@@ -7,7 +7,7 @@ at several GB each), and a crash or an OOM kill in one converter does not take t
 
 OUT/artifacts.json (written atomically after every artifact, so an interrupted run still tells the
 truth, and merged under a lock, so two exports into one OUT keep each other's entries) lists each artifact of this source: name, format, options, status, error, wall time and peak
-RSS of its process, file, size, sha256 and, when a recipe gave them, its parity gates.
+RSS of its process, file, size, sha256, the runtimes that load it and, when a recipe gave them, its parity gates.
 """
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ class ExportResult:
     log: str | None = None  # the child's stdout and stderr, relative to OUT
     gates: dict | None = None
     parity_note: str | None = None
+    loads_in: str | None = None  # the oldest runtimes that load it: its manifest's runtime_support summary
 
     @property
     def ok(self) -> bool:
@@ -227,7 +228,8 @@ def _run_child(job: ArtifactJob, saved_model: Path, out_dir: Path, log: Path, no
     if exit_code == 0 and reported.get("status") == STATUS_OK:
         manifest = read_manifest(out_dir / job.name)
         return ExportResult(status=STATUS_OK, error=None, path=job.name, file=f"{job.name}/{manifest['file']}",
-                              file_size=manifest["file_size"], sha256=manifest["sha256"], **common)
+                            file_size=manifest["file_size"], sha256=manifest["sha256"],
+                            loads_in=(manifest.get("runtime_support") or {}).get("summary"), **common)
     return ExportResult(status=STATUS_FAILED, error=reported.get("error") or _death(exit_code, log), **common)
 
 
@@ -273,7 +275,8 @@ def _death(exit_code: int, log: Path) -> str:
 def _summary_line(result: ExportResult) -> str:
     measured = f"{result.seconds:.1f} s wall clock and peak RSS {_gib(result.peak_rss_bytes)} for its process"
     if result.ok:
-        return f"  ok      {result.name}: {result.file} ({result.file_size / 1e6:.1f} MB); {measured}"
+        loads_in = f"; loads in {result.loads_in}" if result.loads_in else ""
+        return f"  ok      {result.name}: {result.file} ({result.file_size / 1e6:.1f} MB){loads_in}; {measured}"
     return f"  FAILED  {result.name}: {result.error} ({measured}; log {result.log})"
 
 

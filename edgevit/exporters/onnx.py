@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgevit.compat import ONNX_DOMAIN, ONNX_ML_DOMAIN, ONNXRUNTIME_RELEASES, ONNXRUNTIME_RELEASES_SOURCE, oldest_onnxruntime
 from edgevit.errors import ExportError
 from edgevit.exporters.common import Built, write_artifact
 from edgevit.exporters.options import OnnxOptions, default_name, make_options, parity_note
@@ -56,7 +57,7 @@ def export_onnx(*, saved_model: Path, out_dir: Path, name: str | None = None, **
         check_onnx(path)
         details = _details(path, opset=opts.opset, quantization=opts.quantization, num_params=num_params)
         # Input and output as in the SavedModel: float32, batch dimension dynamic (named "batch" in the graph).
-        return Built(main_file=MAIN_FILE, details=details)
+        return Built(main_file=MAIN_FILE, details=details, runtime_support=runtime_support(path))
 
     _import_converter()
     return write_artifact(
@@ -271,6 +272,31 @@ def check_onnx(path: Path) -> None:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def runtime_support(path: Path) -> dict:
+    """The manifest's `runtime_support` block: the file's IR version and opsets, and the oldest ONNX Runtime that
+    implements them (edgevit.compat's copy of ONNX Runtime's published table)."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    declared = {(entry.domain or ONNX_DOMAIN): int(entry.version) for entry in model.opset_import}
+    # What a runtime must implement is the opsets of the domains the nodes use (ORT's optimizer declares
+    # several more, unused, in the int8-dynamic file).
+    used = {node.domain or ONNX_DOMAIN for node in model.graph.node} | {ONNX_DOMAIN}
+    opsets = {domain: version for domain, version in sorted(declared.items()) if domain in used}
+    oldest = oldest_onnxruntime(ir_version=int(model.ir_version), opset=opsets.get(ONNX_DOMAIN, 1),
+                                ml_opset=opsets.get(ONNX_ML_DOMAIN))
+    newest = ONNXRUNTIME_RELEASES[-1][0]
+    return {
+        "runtime": "ONNX Runtime",
+        "ir_version": int(model.ir_version),
+        "opsets": opsets,
+        "declared_opsets": dict(sorted(declared.items())),
+        "min_onnxruntime": oldest,
+        "summary": f"ONNX Runtime {oldest}+" if oldest else f"ONNX Runtime newer than {newest} (IR {model.ir_version} / opsets {opsets} are past the table)",
+        "sources": {"min_onnxruntime": ONNXRUNTIME_RELEASES_SOURCE},
+    }
 
 
 def _details(path: Path, *, opset: int, quantization: OnnxQuantization, num_params: int) -> dict:

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import ClassVar
 
+from edgevit.compat import parse_version
 from edgevit.errors import UsageError
 from edgevit.formats import EXPORT_FORMATS, CoreMLQuantization, Format, OnnxQuantization, TFLiteQuantization, find_mode
 from edgevit.formats import parse_format as _parse_format
@@ -40,9 +41,17 @@ class TFLiteOptions:
     # int8 only: how many training images calibrate the activation ranges.
     representative_images: int = 100
     representative_seed: int = 0
+    # The oldest TFLite runtime that must load the artifact ("2.14"): converter settings that keep older op
+    # versions, and the export fails naming the op when it cannot. None: whatever the converter writes.
+    min_runtime: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "quantization", _enum_value(TFLiteQuantization, self.quantization, "TFLite quantization"))
+        if self.min_runtime is not None:
+            if not isinstance(self.min_runtime, str):  # a TOML number would turn 2.10 into 2.1
+                raise UsageError(f"min_runtime must be a version in quotes, like \"2.14\", got {self.min_runtime!r}")
+            parse_version(self.min_runtime, what="--min-runtime")
+            object.__setattr__(self, "min_runtime", self.min_runtime.strip())
         count = self.representative_images
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise UsageError(f"representative_images must be a positive integer, got {count!r}")
@@ -122,8 +131,11 @@ def options_to_dict(options: ExportOptions) -> dict:
 
 
 def default_name(options: ExportOptions) -> str:
-    """`<format>-<quantization>`, e.g. tflite-dynamic, onnx-fp32, coreml-int8."""
-    return find_mode(options.format, options.quantization).artifact_name
+    """`<format>-<quantization>`, e.g. tflite-dynamic, onnx-fp32, coreml-int8; `-rt<version>` after it when the
+    artifact is built for an older runtime (tflite-dynamic-rt2.14), so it never takes the default one's place."""
+    name = find_mode(options.format, options.quantization).artifact_name
+    min_runtime = getattr(options, "min_runtime", None)
+    return f"{name}-rt{min_runtime}" if min_runtime else name
 
 
 def parity_note(options: ExportOptions) -> str | None:

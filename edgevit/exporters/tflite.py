@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgevit.compat import TFLITE_OP_RUNTIMES_SOURCE, is_newer, ops_needing_newer, ops_not_in_table, parse_version, tflite_op_runtime
 from edgevit.errors import DataError, EdgeVitError, ExportError
 from edgevit.exporters.common import Built, write_artifact
 from edgevit.exporters.options import TFLiteOptions, default_name, make_options, parity_note
@@ -26,7 +27,9 @@ from edgevit.exporters.tflite_file import (
     METADATA_NAME,
     ClassifierMetadata,
     append_labels,
+    min_runtime_version,
     non_builtin_ops,
+    op_versions,
     operator_counts,
     read_labels,
     write_with_metadata,
@@ -50,9 +53,12 @@ def export_tflite(*, saved_model: Path, out_dir: Path, name: str | None = None, 
     note = parity_note(opts)
     if note:
         logger.info(f"tflite {quantization.value}: {note}")
+    settings = older_op_settings(opts.min_runtime, quantization)
 
     def convert(folder: Path) -> Built:
-        model = _convert(source, quantization, representative)
+        model = _convert(source, quantization, representative, settings)
+        if opts.min_runtime is not None:
+            check_loads_in(model, opts.min_runtime)
         ops = operator_counts(model)
         rejected = non_builtin_ops(ops)
         if rejected:
@@ -67,6 +73,7 @@ def export_tflite(*, saved_model: Path, out_dir: Path, name: str | None = None, 
         if read_labels(path) != list(source.manifest["labels"]):
             raise ExportError(f"{MAIN_FILE}: the labels read back differ from the manifest's; this is an exporter bug, report it")
         input_spec, output_spec = _io_specs(path, source)
+        support = runtime_support(path, min_runtime=opts.min_runtime, settings=settings)
         details = {
             "quantization": quantization.value,
             "route": ROUTE,
@@ -78,7 +85,8 @@ def export_tflite(*, saved_model: Path, out_dir: Path, name: str | None = None, 
         }
         if note:
             details["parity_note"] = note
-        return Built(main_file=MAIN_FILE, details=details, input_spec=input_spec, output_spec=output_spec)
+        return Built(main_file=MAIN_FILE, details=details, input_spec=input_spec, output_spec=output_spec,
+                     runtime_support=support)
 
     _import_converter()
     return write_artifact(
@@ -136,11 +144,67 @@ class RepresentativeSet:
                 "first": str(self.paths[0].relative_to(self.root)) if self.paths else None}
 
 
-def _convert(source: SavedModelSource, quantization: TFLiteQuantization, representative: RepresentativeSet | None) -> bytes:
+# Converter settings that keep op versions an older TFLite runtime implements: (converter attribute, the modes
+# it is for, the runtime that first runs what the converter writes without it, what it changes). Measured on
+# TF 2.21's converter with the tiny ViT (tests/unit/exporters/test_runtime_support.py): dynamic-range dense
+# layers with per-channel int8 weights are FULLY_CONNECTED version 12 (TFLite 2.17.0), one scale per weight
+# tensor keeps them at version 9; fp32, fp16 and int8 need TFLite 2.9.0 (GELU) with or without it.
+OLDER_OP_SETTINGS = (
+    ("_experimental_disable_per_channel_quantization_for_dense_layers", (TFLiteQuantization.DYNAMIC,), "2.17.0",
+     "dense layers quantized with one weight scale per tensor, not per output channel"),
+)
+
+
+def older_op_settings(min_runtime: str | None, quantization: TFLiteQuantization) -> dict[str, bool]:
+    """The converter attributes to set so that TFLite runtime `min_runtime` can load the model ({} for None)."""
+    if min_runtime is None:
+        return {}
+    return {attribute: True for attribute, modes, first_runtime, _ in OLDER_OP_SETTINGS
+            if quantization in modes and is_newer(first_runtime, min_runtime)}
+
+
+def check_loads_in(model: bytes, min_runtime: str) -> None:
+    """ExportError naming the op and version when TFLite runtime `min_runtime` cannot load `model`."""
+    needed = min_runtime_version(model)
+    ops = op_versions(model)
+    newer = ops_needing_newer(ops, min_runtime)
+    if not newer and (needed is None or not is_newer(needed, min_runtime)):
+        return
+    if newer:
+        op, version, needs = max(newer, key=lambda found: parse_version(found[2]))
+        why = f"{op} version {version} needs TFLite {needs}"
+    else:  # the converter's metadata says newer, for an op version compat.py's table does not place
+        why = f"its ops ({', '.join(f'{op} version {v}' for op, v in ops_not_in_table(ops))}) need TFLite {needed}"
+    raise ExportError(f"TFLite {min_runtime} cannot load this model: {why}, and no converter setting edgevit knows "
+                      f"keeps an older one; pass --min-runtime {needs if newer else needed} or later")
+
+
+def runtime_support(path: Path, *, min_runtime: str | None, settings: dict[str, bool]) -> dict:
+    """The manifest's `runtime_support` block: the runtime the model's metadata asks for, and each op version with its own."""
+    with open(path, "rb") as f:
+        model = f.read()
+    needed = min_runtime_version(model)
+    ops = op_versions(model)
+    return {
+        "runtime": "TFLite (LiteRT, TensorFlowLiteSwift, the TFLite Task Library)",
+        "min_runtime_version": needed,
+        "requested_min_runtime": min_runtime,
+        "converter_settings": settings,
+        "ops": [{"op": op, "version": version, "min_runtime_version": tflite_op_runtime(op, version)} for op, version in ops],
+        "summary": f"TFLite {needed}+" if needed else "TFLite (the model states no minimum runtime)",
+        "sources": {"min_runtime_version": "the model's min_runtime_version metadata, written by the converter",
+                    "ops": TFLITE_OP_RUNTIMES_SOURCE},
+    }
+
+
+def _convert(source: SavedModelSource, quantization: TFLiteQuantization, representative: RepresentativeSet | None,
+             settings: dict[str, bool]) -> bytes:
     from edgevit.keras_backend import import_tf
 
     tf = import_tf()
     converter = tf.lite.TFLiteConverter.from_saved_model(str(source.folder), signature_keys=[source.signature])
+    for attribute, value in settings.items():
+        setattr(converter, attribute, value)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # never SELECT_TF_OPS (Flex)
     if quantization is not TFLiteQuantization.FP32:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 METADATA_NAME = "TFLITE_METADATA"
+MIN_RUNTIME_NAME = b"min_runtime_version"  # the converter's metadata entry naming the oldest runtime that loads the model
 METADATA_IDENTIFIER = b"M001"
 TFLITE_IDENTIFIER = b"TFL3"
 LABELS_FILE = "labels.txt"
@@ -67,6 +68,36 @@ def operator_counts(model: bytes) -> dict[str, int]:
         for k in range(subgraph.OperatorsLength()):
             counts[codes[subgraph.Operators(k).OpcodeIndex()]] += 1
     return dict(sorted(counts.items()))
+
+
+def op_versions(model) -> list[tuple[str, int]]:
+    """(op name, version) of every operator code the model declares, sorted: what a runtime must implement to load it.
+
+    One op may appear at two versions (say FULLY_CONNECTED 9 for float weights and 12 for per-channel int8)."""
+    fb = _schema()
+    names = {v: k for k, v in vars(fb.BuiltinOperator).items() if not k.startswith("_")}
+    root = fb.Model.GetRootAs(model, 0)
+    found = set()
+    for i in range(root.OperatorCodesLength()):
+        code = root.OperatorCodes(i)
+        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+        name = (code.CustomCode() or b"?").decode() if builtin == fb.BuiltinOperator.CUSTOM else names.get(builtin, f"BUILTIN_{builtin}")
+        found.add((name, int(code.Version())))
+    return sorted(found)
+
+
+def min_runtime_version(model) -> str | None:
+    """The `min_runtime_version` metadata the converter wrote: the oldest TFLite runtime that has every op
+    version the model uses (by the converter's own table). None when the model carries none."""
+    fb = _schema()
+    root = fb.Model.GetRootAs(model, 0)
+    for i in range(root.MetadataLength()):
+        entry = root.Metadata(i)
+        if entry.Name() == MIN_RUNTIME_NAME:
+            # A fixed 16-byte buffer, the version string padded with NULs.
+            text = root.Buffers(entry.Buffer()).DataAsNumpy().tobytes().split(b"\0", 1)[0].decode("ascii", "replace")
+            return text or None
+    return None
 
 
 def non_builtin_ops(counts: dict[str, int]) -> list[str]:

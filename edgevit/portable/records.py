@@ -52,7 +52,7 @@ def artifact_block(manifest: dict, *, name: str | None = None) -> dict:
     """
     source = manifest.get("source") or {}
     size = manifest.get("file_size")
-    return {
+    block = {
         "name": str(name or manifest.get("name") or Path(str(manifest["file"])).stem),
         "format": str(manifest["format"]),
         "quantization": str(manifest["quantization"]),
@@ -61,6 +61,10 @@ def artifact_block(manifest: dict, *, name: str | None = None) -> dict:
         "sha256": manifest.get("sha256"),
         "source_fingerprint": source.get("fingerprint"),
     }
+    support = manifest.get("runtime_support")
+    if isinstance(support, dict) and isinstance(support.get("summary"), str):
+        block["loads_in"] = support["summary"]  # only where the exporter recorded it (manifests since runtime_support)
+    return block
 
 
 def runtime_block(info, *, cpus: list[int] | None) -> dict:

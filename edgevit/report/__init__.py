@@ -15,7 +15,7 @@ from edgevit.outputs import REPORT, prepare_dir
 from edgevit.records import write_records
 from edgevit.report.html import render_html
 from edgevit.report.markdown import render_markdown
-from edgevit.report.rows import build_peaks, build_rows, gate_lines, machines
+from edgevit.report.rows import build_peaks, build_rows, build_support, gate_lines, machines
 
 TITLE = "edgevit benchmark report"
 
@@ -36,10 +36,12 @@ def write_report(records: Iterable[dict], out_dir: Path | str, *, title: str = T
     records, commands = list(records), list(commands)
     out = prepare_dir(out_dir, REPORT)  # new, empty or an earlier report: never someone else's report.md
     rows, peaks, by_machine, sources = build_rows(records), build_peaks(records), machines(records), list(sources)
+    support = build_support(records)
     paths = ReportPaths(out / "records.json", out / "report.md", out / "report.html")
     write_records(paths.records, records)
     gates = gate_lines(records)
     atomic_write_text(paths.markdown, render_markdown(rows, peaks, by_machine, title=title, sources=sources, commands=commands,
-                                                      gates=gates))
-    atomic_write_text(paths.html, render_html(rows, peaks, by_machine, title=title, sources=sources, commands=commands, gates=gates))
+                                                      gates=gates, support=support))
+    atomic_write_text(paths.html, render_html(rows, peaks, by_machine, title=title, sources=sources, commands=commands,
+                                              gates=gates, support=support))
     return paths

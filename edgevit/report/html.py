@@ -9,8 +9,9 @@ from __future__ import annotations
 from html import escape
 
 from edgevit.report.charts import distribution_chart, latency_chart, tradeoff_chart
-from edgevit.report.markdown import COLUMNS, HOW_MEASURED, cells, gate_section, notes, protocol
-from edgevit.report.rows import GateLine, Peak, Row, fmt_count, fmt_rate, groups, machine_sections
+from edgevit.report.markdown import (COLUMNS, HOW_MEASURED, SUPPORT_COLUMNS, SUPPORT_HOW, SUPPORT_TITLE, cells, gate_section, notes,
+                                     protocol, support_cells)
+from edgevit.report.rows import GateLine, Peak, Row, Support, fmt_count, fmt_rate, groups, machine_sections
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;color:#111827;background:#f9fafb;line-height:1.45}
@@ -76,8 +77,15 @@ def _peak_table(peaks: list[Peak]) -> str:
     return f'<div class="scroll"><table class="peaks"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
+def _support_table(support: list[Support]) -> str:
+    head = "".join(f"<th>{escape(c)}</th>" for c in SUPPORT_COLUMNS)
+    body = "".join(f'<tr data-artifact="{escape(e.name)}">' + "".join(f"<td>{escape(v)}</td>" for v in support_cells(e)) + "</tr>"
+                   for e in support)
+    return f'<div class="scroll"><table class="support"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
 def render_html(rows: list[Row], peaks: list[Peak], machines: dict[str, dict], *, title: str, sources: list[str],
-                commands: list[str] = (), gates: list[GateLine] = ()) -> str:
+                commands: list[str] = (), gates: list[GateLine] = (), support: list[Support] = ()) -> str:
     out = [f"<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content='width=device-width,initial-scale=1'>"
            f"<title>{escape(title)}</title><style>{CSS}</style></head><body><main>", f"<h1>{escape(title)}</h1>"]
     if sources:
@@ -86,6 +94,8 @@ def render_html(rows: list[Row], peaks: list[Peak], machines: dict[str, dict], *
         out.append("<p class=meta>Made by these commands, in this order:</p><pre class=commands>"
                    + escape("\n".join(commands)) + "</pre>")
     out.append(f"<p class=how>{escape(HOW_MEASURED).replace('`', '')}</p>")
+    if support:
+        out += [f"<h2>{escape(SUPPORT_TITLE)}</h2>", f"<p class=meta>{escape(SUPPORT_HOW).replace('`', '')}</p>", _support_table(support)]
     for section in machine_sections(rows, peaks, machines):
         machine_id, mine, my_peaks = section.machine_id, section.rows, section.peaks
         out += [f"<h2>Machine <code>{escape(machine_id)}</code></h2>", f"<p class=machine>{escape(section.summary)}</p>"]

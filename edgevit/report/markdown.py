@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from edgevit.report.rows import (DASH, NOT_MEASURED_HERE, STATUS_LABELS, GateLine, Peak, Row, fmt_count, fmt_interval, fmt_mb,
-                                 fmt_ms, fmt_pct, fmt_pct_interval, fmt_rate, fmt_ratio, groups, machine_sections)
+from edgevit.report.rows import (DASH, NOT_MEASURED_HERE, STATUS_LABELS, GateLine, Peak, Row, Support, fmt_count, fmt_interval,
+                                 fmt_mb, fmt_ms, fmt_pct, fmt_pct_interval, fmt_rate, fmt_ratio, groups, machine_sections)
 
 COLUMNS = ("Format", "Artifact", "Runtime", "Status", "Size (MB)", "Accuracy [95% CI]", "Agreement [95% CI]", "Parity measured by",
            "p50 (ms)", "p90 (ms)", "Timing", "Speed-up vs SavedModel", "GFLOP/s", "% of GEMM peak", "Roofline", "Peak RSS (MB)",
@@ -36,6 +36,19 @@ HOW_MEASURED = (
     "as a share of p50. Peak RSS is split into what importing the runtime added and what the model added (batch 1); "
     "p99 is shown from 100 samples only."
 )
+
+
+SUPPORT_TITLE = "Which runtimes load each artifact"
+SUPPORT_COLUMNS = ("Artifact", "Format", "Oldest runtime that loads it")
+SUPPORT_HOW = ("From each artifact's manifest (`runtime_support`, written at export from the model's own version stamps: "
+               "a .tflite's min_runtime_version metadata and op versions, an ONNX file's IR version and opsets against "
+               "ONNX Runtime's published table, a Core ML spec version against coremltools' deployment targets).")
+NOT_RECORDED = "not recorded (exported before edgevit recorded it: re-export)"
+
+
+def support_cells(entry: Support) -> list[str]:
+    quant = "" if entry.quantization == "none" else f" {entry.quantization}"
+    return [entry.name, f"{entry.format}{quant}", entry.loads_in or NOT_RECORDED]
 
 
 def cells(row: Row) -> list[str]:
@@ -103,13 +116,15 @@ def _table(header: list[str], body: list[list[str]]) -> list[str]:
 
 
 def render_markdown(rows: list[Row], peaks: list[Peak], machines: dict[str, dict], *, title: str, sources: list[str],
-                    commands: list[str] = (), gates: list[GateLine] = ()) -> str:
+                    commands: list[str] = (), gates: list[GateLine] = (), support: list[Support] = ()) -> str:
     out = [f"# {title}", ""]
     if sources:
         out += [f"From {len(sources)} records file(s): " + ", ".join(f"`{s}`" for s in sources), ""]
     if commands:
         out += ["Made by these commands, in this order:", "", "```", *commands, "```", ""]
     out += [HOW_MEASURED, ""]
+    if support:
+        out += [f"## {SUPPORT_TITLE}", "", SUPPORT_HOW, "", *_table(list(SUPPORT_COLUMNS), [support_cells(e) for e in support]), ""]
     for section in machine_sections(rows, peaks, machines):
         mine, my_peaks = section.rows, section.peaks
         out += [f"## Machine `{section.machine_id}`", "", section.summary, ""]

@@ -268,6 +268,30 @@ def _with_speedups(rows: list[Row]) -> list[Row]:
             if row.speedup is None and row.measured and row.p50_ms > 0 and row.group in reference else row for row in rows]
 
 
+@dataclass(frozen=True)
+class Support:
+    """Which runtimes load one artifact, as its manifest's runtime_support summary states (copied into its records)."""
+
+    name: str
+    format: str
+    quantization: str
+    loads_in: str | None  # None: a manifest written before edgevit recorded it
+
+
+def build_support(records: list[dict]) -> list[Support]:
+    """One entry per exported artifact named in the records (the SavedModel is the reference, not shipped)."""
+    found: dict[str, Support] = {}
+    for r in records:
+        artifact = r.get("artifact") or {}
+        if r["kind"] not in ("bench", "verify") or not artifact.get("name") or artifact.get("format") == REFERENCE_FORMAT:
+            continue
+        known = found.get(artifact["name"])
+        if known is None or (known.loads_in is None and artifact.get("loads_in")):
+            found[artifact["name"]] = Support(artifact["name"], artifact.get("format", "?"), artifact.get("quantization", "?"),
+                                              artifact.get("loads_in"))
+    return sorted(found.values(), key=lambda s: (FORMAT_ORDER.get(s.format, 9), s.name))
+
+
 def build_peaks(records: list[dict]) -> list[Peak]:
     peaks = [Peak(r["machine"]["id"], p["dtype"], p["backend"], p["op"], p["n"], p["threads"], p["gflops"], p["median_gflops"])
              for r in records if r["kind"] == "peak" and r["status"] == STATUS_OK for p in [r["peak"]]]
