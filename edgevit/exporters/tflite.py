@@ -8,7 +8,9 @@ inside the file as TFLite metadata (exporters/tflite_file.py).
 
 int8 calibrates activation ranges on images drawn from the SOURCE's training split (the dataset
 root its manifest records, or `data=`), preprocessed by edgevit.data.preprocess exactly as in
-training; input and output are int8, with their scale and zero point in the artifact manifest.
+training; input and output are int8, with their scale and zero point in the artifact manifest, or
+float32 with `float_io` (the converter then quantizes the input and dequantizes the output inside the
+model: what TensorFlowLiteSwift on iOS can feed, since its Tensor.DataType has no int8).
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def export_tflite(*, saved_model: Path, out_dir: Path, name: str | None = None, 
         logger.info(f"tflite {quantization.value}: {note}")
 
     def convert(folder: Path) -> Built:
-        model = _convert(source, quantization, representative)
+        model = _convert(source, quantization, representative, float_io=opts.float_io)
         ops = operator_counts(model)
         rejected = non_builtin_ops(ops)
         if rejected:
@@ -136,7 +138,8 @@ class RepresentativeSet:
                 "first": str(self.paths[0].relative_to(self.root)) if self.paths else None}
 
 
-def _convert(source: SavedModelSource, quantization: TFLiteQuantization, representative: RepresentativeSet | None) -> bytes:
+def _convert(source: SavedModelSource, quantization: TFLiteQuantization, representative: RepresentativeSet | None, *,
+             float_io: bool = False) -> bytes:
     from edgevit.keras_backend import import_tf
 
     tf = import_tf()
@@ -149,8 +152,9 @@ def _convert(source: SavedModelSource, quantization: TFLiteQuantization, represe
     if quantization is TFLiteQuantization.INT8:
         converter.representative_dataset = representative
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
+        if not float_io:  # the converter's default is float32 input and output
+            converter.inference_input_type = tf.int8
+            converter.inference_output_type = tf.int8
     try:
         return bytes(converter.convert())
     except EdgeVitError:
