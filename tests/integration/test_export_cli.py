@@ -138,8 +138,8 @@ def test_shipped_recipes_load_and_gate_every_artifact():
 
     root = Path(__file__).resolve().parents[2] / "export"
     demo = load_recipe(root / "demo.toml")
-    assert [j.name for j in demo.jobs] == ["tflite-dynamic", "tflite-fp16", "tflite-int8", "onnx-fp32", "onnx-int8-dynamic",
-                                           "coreml-fp16", "coreml-int8"]
+    assert [j.name for j in demo.jobs] == ["tflite-dynamic", "tflite-fp16", "tflite-int8", "tflite-int8-float-io", "onnx-fp32",
+                                           "onnx-int8-dynamic", "coreml-fp16", "coreml-int8"]
     birds = load_recipe(root / "birds-vit-l32.toml")
     assert [j.name for j in birds.jobs] == ["tflite-dynamic", "onnx-fp32", "coreml-fp16", "coreml-int8"]
     for recipe in (demo, birds):
