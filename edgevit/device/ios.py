@@ -64,7 +64,10 @@ def check_app_can_run(art: Artifact) -> None:
         dtypes = {side: (manifest.get(side) or {}).get("dtype") for side in ("input", "output")}
         wrong = {side: dtype for side, dtype in dtypes.items() if dtype != APP_TENSOR_DTYPE}
         if wrong:
-            tensors = " and ".join(f"{side} is {dtype}" for side, dtype in wrong.items())
+            if len(wrong) == 2 and len(set(wrong.values())) == 1:
+                tensors = f"input and output tensors are {dtypes['input']}"
+            else:
+                tensors = " and ".join(f"{side} tensor is {dtype}" for side, dtype in wrong.items())
             sibling = art.folder.parent / f"{art.folder.name}-float-io"
             instead = (f"sync {sibling} instead (the same model with float input and output)" if (sibling / "manifest.json").is_file()
                        else f"export it with float input and output (`edgevit export SAVED_MODEL --format tflite --quantization "

@@ -59,7 +59,7 @@ def test_a_tflite_with_int8_tensors_is_refused_naming_the_float_io_artifact(tiny
     int8 = _with_int8_tensors(artifact, tmp_path / "tflite-int8")
     assert _sync([str(int8)], tmp_path / "Models", golden) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "input is int8 and output is int8" in err and "--float-io" in err, err
+    assert len(err.splitlines()) == 1 and "its input and output tensors are int8" in err and "--float-io" in err, err
     assert not (tmp_path / "Models").exists()
 
     shutil.copytree(artifact, tmp_path / "tflite-int8-float-io")  # the sibling `edgevit export --float-io` writes
