@@ -101,8 +101,10 @@ def test_every_artifact_the_demo_builds_syncs_or_is_refused_in_one_line(tiny_run
     recipe = load_recipe(Path(__file__).resolve().parents[3] / "export" / "demo.toml")
     out = tmp_path / "artifacts"
     outcomes = {}
+    folders = {job.name: export(job.format.value, saved_model=tiny_run.saved_model, out_dir=out, name=job.name,
+                                **options_to_dict(job.options)) for job in recipe.jobs}
     for job in recipe.jobs:
-        folder = export(job.format.value, saved_model=tiny_run.saved_model, out_dir=out, name=job.name, **options_to_dict(job.options))
+        folder = folders[job.name]
         models = tmp_path / f"Models-{job.name}"
         capsys.readouterr()  # the converters' own warnings, printed while exporting above
         code = _sync([str(folder)], models, golden)
