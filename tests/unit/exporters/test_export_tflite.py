@@ -183,6 +183,7 @@ def test_int8_calibration_stops_on_an_unreadable_training_image(tiny_run, tmp_pa
     assert not (tmp_path / "out" / "tflite-int8").exists()
 
 
+@pytest.mark.slow  # one more calibrated int8 export; tests/unit/device/test_ios_sync_app.py's slow test syncs it too
 def test_int8_with_float_io_keeps_float_tensors_and_the_int8_model(artifacts, tiny_run, reference, tmp_path):
     """--float-io: the same calibrated int8 graph, with quantize/dequantize inside, fed and read as float32."""
     folder = export("tflite", saved_model=tiny_run.saved_model, out_dir=tmp_path, quantization="int8", float_io=True)

@@ -52,12 +52,9 @@ def _coefficients(in_size: int, out_size: int, name: str):
     return out
 
 
-def _clip8(total: int) -> int:
-    if total >= (1 << PRECISION_BITS) << 8:
-        return 255
-    if total <= 0:
-        return 0
-    return total >> PRECISION_BITS
+def _clip8(total: np.ndarray) -> np.ndarray:
+    """PillowResize.clip8 over an array: >= 256 << 22 -> 255, <= 0 -> 0, else the sum >> 22."""
+    return np.where(total >= (1 << PRECISION_BITS) << 8, 255, np.where(total <= 0, 0, total >> PRECISION_BITS)).astype(np.uint8)
 
 
 def _nearest(src: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -90,7 +87,7 @@ def port(src: np.ndarray, width: int, height: int, name: str) -> np.ndarray:
         temporary = np.zeros((last - first, width, 3), np.uint8)
         for x, (start, weights) in enumerate(columns):
             total = half + sum(block[:, start + i] * wt for i, wt in enumerate(weights))
-            temporary[:, x] = np.vectorize(_clip8)(total)
+            temporary[:, x] = _clip8(total)
     else:
         temporary = block.astype(np.uint8)
     if height == h:
@@ -99,7 +96,7 @@ def port(src: np.ndarray, width: int, height: int, name: str) -> np.ndarray:
     tmp = temporary.astype(np.int64)
     for y, (start, weights) in enumerate(rows):
         total = half + sum(tmp[start + i] * wt for i, wt in enumerate(weights))
-        out[y] = np.vectorize(_clip8)(total)
+        out[y] = _clip8(total)
     return out
 
 
