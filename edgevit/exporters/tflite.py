@@ -54,7 +54,7 @@ def export_tflite(*, saved_model: Path, out_dir: Path, name: str | None = None, 
         logger.info(f"tflite {quantization.value}: {note}")
 
     def convert(folder: Path) -> Built:
-        model = _convert(source, quantization, representative, float_io=opts.float_io)
+        model = _convert(source, quantization, representative, opts.float_io)
         ops = operator_counts(model)
         rejected = non_builtin_ops(ops)
         if rejected:
@@ -138,7 +138,7 @@ class RepresentativeSet:
                 "first": str(self.paths[0].relative_to(self.root)) if self.paths else None}
 
 
-def _convert(source: SavedModelSource, quantization: TFLiteQuantization, representative: RepresentativeSet | None, *,
+def _convert(source: SavedModelSource, quantization: TFLiteQuantization, representative: RepresentativeSet | None,
              float_io: bool = False) -> bytes:
     from edgevit.keras_backend import import_tf
 
