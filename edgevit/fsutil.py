@@ -11,7 +11,7 @@ from typing import Iterator
 
 # The device harness checks bundles with the same hashing and the same "stays inside its folder" rule
 # (it may import nothing from edgevit, so it owns them); re-exported as edgevit.fsutil.*.
-from edgevit.portable.files import BadJson, is_within, load_json, path_inside, sha256_file  # noqa: F401
+from edgevit.portable.files import BadJson, is_within, load_json, path_inside, sha256_file, sha256_tree  # noqa: F401
 
 
 def _temp_sibling(path: Path) -> Path:

@@ -43,6 +43,8 @@ def register(subparsers) -> None:
                    help=f"tflite int8: calibration images drawn from the train split (default {TFLiteOptions().representative_images})")
     p.add_argument("--min-runtime", help="tflite: the oldest TFLite runtime that must load the artifact, e.g. 2.14 "
                    "(keeps older op versions; fails naming the op when it cannot; default: what the converter writes)")
+    p.add_argument("--float-io", action="store_true", default=None,
+                   help="tflite int8: float32 input and output (quantized inside the model), as the iOS app's TensorFlowLiteSwift needs")
     p.add_argument("--opset", type=int, help=f"onnx: opset {ONNX_OPSETS[0]}-{ONNX_OPSETS[-1]} (default {OnnxOptions().opset})")
     p.add_argument("--minimum-ios", type=int, help=f"coreml: iOS deployment target, one of {', '.join(map(str, COREML_MINIMUM_IOS))} (default {CoreMLOptions().minimum_ios})")
     p.set_defaults(func=cmd_export)

@@ -9,6 +9,11 @@ The app reads everything from its `Models` folder (an Xcode folder reference, bu
 
 Input size, normalisation and labels come from manifest.json; nothing is repeated in Swift.
 The whole folder is replaced atomically, so the app never sees a mix of two syncs.
+
+Only artifacts the app's code path can run are synced (`check_app_can_run`): TensorFlowLiteSwift reads and
+writes a tensor through `Tensor.DataType`, which has no int8 case, so a TFLite model whose input or
+output tensor is not float32 is refused, naming the artifact to sync instead; a Core ML package needs
+the `package_sha256` its compiled-model cache is keyed by.
 """
 
 from __future__ import annotations
@@ -51,6 +56,32 @@ def default_models_dir() -> Path:
 
 # The folder is replaced as a whole: only ever an earlier sync's or the app's placeholder README.
 MODELS_KIND = ios_models_kind(IOS_FORMATS)
+
+
+# The only tensor type the app's TFLite path feeds and reads (TFLiteClassifier.swift).
+APP_TENSOR_DTYPE = "float32"
+
+
+def check_app_can_run(art: Artifact) -> None:
+    """UsageError (one line, naming what to sync instead) for an artifact the iOS app's code path cannot run."""
+    manifest = art.manifest
+    if art.format == Format.TFLITE:
+        dtypes = {side: (manifest.get(side) or {}).get("dtype") for side in ("input", "output")}
+        wrong = {side: dtype for side, dtype in dtypes.items() if dtype != APP_TENSOR_DTYPE}
+        if wrong:
+            if len(wrong) == 2 and len(set(wrong.values())) == 1:
+                tensors = f"input and output tensors are {dtypes['input']}"
+            else:
+                tensors = " and ".join(f"{side} tensor is {dtype}" for side, dtype in wrong.items())
+            sibling = art.folder.parent / f"{art.folder.name}-float-io"
+            instead = (f"sync {sibling} instead (the same model with float input and output)" if (sibling / "manifest.json").is_file()
+                       else f"export it with float input and output (`edgevit export SAVED_MODEL --format tflite --quantization "
+                            f"{art.quantization} --float-io`) and sync that one instead")
+            raise UsageError(f"{art.folder.name}: its {tensors}; the iOS app's TensorFlowLiteSwift only feeds "
+                             f"{APP_TENSOR_DTYPE} tensors (its Tensor.DataType has no int8); {instead}")
+    elif art.format == Format.COREML and not isinstance(manifest.get("package_sha256"), str):
+        raise UsageError(f"{art.folder.name}: its manifest has no package_sha256 (exported by an older edgevit), which the app keys its "
+                         "compiled-model cache by; export it again and sync the new one")
 
 
 @dataclass(frozen=True)
@@ -115,6 +146,7 @@ def ios_sync(*, artifacts: list[Path], models_dir: Path | None = None, golden: P
     opened: dict[str, Artifact] = {}
     for folder in artifacts:
         art = open_device_artifact(folder, formats=IOS_FORMATS, hint=IOS_HINT)
+        check_app_can_run(art)
         if art.format in opened:
             raise UsageError(f"two {art.format} artifacts ({opened[art.format].folder}, {art.folder}); the app holds one per format")
         opened[art.format] = art

@@ -16,7 +16,7 @@ from typing import Callable
 
 from edgevit.portable.machine import peak_rss_bytes
 from edgevit.errors import ExportError
-from edgevit.fsutil import folder_size, sha256_file
+from edgevit.fsutil import folder_size, sha256_file, sha256_tree
 from edgevit.manifest import now_iso, tool_versions, write_manifest
 from edgevit.outputs import ARTIFACT, replace_dir
 from edgevit.savedmodel.source import SavedModelSource
@@ -69,6 +69,9 @@ def write_artifact(
                 "file": built.main_file,
                 "file_size": folder_size(main),
                 "sha256": sha256_file(main) if main.is_file() else None,
+                # A model that is a folder (.mlpackage) has no file hash; this identifies its contents (the iOS
+                # app keys its compiled-model cache by it).
+                "package_sha256": None if main.is_file() else sha256_tree(main),
                 "input": built.input_spec or src["input"],
                 "output": built.output_spec or src["output"],
                 "preprocessing": src["preprocessing"],

@@ -44,6 +44,9 @@ class TFLiteOptions:
     # The oldest TFLite runtime that must load the artifact ("2.14"): converter settings that keep older op
     # versions, and the export fails naming the op when it cannot. None: whatever the converter writes.
     min_runtime: str | None = None
+    # int8 only: float32 input and output, quantized and dequantized inside the model. TensorFlowLiteSwift
+    # (the iOS app's runtime) cannot read or write int8 tensors (its Tensor.DataType has no int8 case).
+    float_io: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "quantization", _enum_value(TFLiteQuantization, self.quantization, "TFLite quantization"))
@@ -59,6 +62,10 @@ class TFLiteOptions:
             object.__setattr__(self, "data", str(self.data))
         if self.quantization is not TFLiteQuantization.INT8 and self.data is not None:
             raise UsageError(f"--data is only used by TFLite int8 (the representative set), not {self.quantization.value}")
+        if not isinstance(self.float_io, bool):
+            raise UsageError(f"float_io must be true or false, got {self.float_io!r}")
+        if self.float_io and self.quantization is not TFLiteQuantization.INT8:
+            raise UsageError(f"--float-io is for TFLite int8 (whose tensors are otherwise int8); {self.quantization.value} already has float input and output")
 
 
 ONNX_OPSETS = tuple(range(13, 19))  # measured: tf2onnx 1.17 fails on 19+ for this graph
@@ -131,9 +138,12 @@ def options_to_dict(options: ExportOptions) -> dict:
 
 
 def default_name(options: ExportOptions) -> str:
-    """`<format>-<quantization>`, e.g. tflite-dynamic, onnx-fp32, coreml-int8; `-rt<version>` after it when the
-    artifact is built for an older runtime (tflite-dynamic-rt2.14), so it never takes the default one's place."""
+    """`<format>-<quantization>`, e.g. tflite-dynamic, onnx-fp32, coreml-int8; `-float-io` for TFLite int8 with float
+    tensors; `-rt<version>` after it when the artifact is built for an older runtime (tflite-dynamic-rt2.14), so it
+    never takes the default one's place."""
     name = find_mode(options.format, options.quantization).artifact_name
+    if getattr(options, "float_io", False):
+        name += "-float-io"
     min_runtime = getattr(options, "min_runtime", None)
     return f"{name}-rt{min_runtime}" if min_runtime else name
 

@@ -8,7 +8,9 @@ inside the file as TFLite metadata (exporters/tflite_file.py).
 
 int8 calibrates activation ranges on images drawn from the SOURCE's training split (the dataset
 root its manifest records, or `data=`), preprocessed by edgevit.data.preprocess exactly as in
-training; input and output are int8, with their scale and zero point in the artifact manifest.
+training; input and output are int8, with their scale and zero point in the artifact manifest, or
+float32 with `float_io` (the converter then quantizes the input and dequantizes the output inside the
+model: what TensorFlowLiteSwift on iOS can feed, since its Tensor.DataType has no int8).
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def export_tflite(*, saved_model: Path, out_dir: Path, name: str | None = None, 
     settings = older_op_settings(opts.min_runtime, quantization)
 
     def convert(folder: Path) -> Built:
-        model = _convert(source, quantization, representative, settings)
+        model = _convert(source, quantization, representative, settings, opts.float_io)
         if opts.min_runtime is not None:
             check_loads_in(model, opts.min_runtime)
         ops = operator_counts(model)
@@ -198,7 +200,7 @@ def runtime_support(path: Path, *, min_runtime: str | None, settings: dict[str, 
 
 
 def _convert(source: SavedModelSource, quantization: TFLiteQuantization, representative: RepresentativeSet | None,
-             settings: dict[str, bool]) -> bytes:
+             settings: dict[str, bool], float_io: bool = False) -> bytes:
     from edgevit.keras_backend import import_tf
 
     tf = import_tf()
@@ -213,8 +215,9 @@ def _convert(source: SavedModelSource, quantization: TFLiteQuantization, represe
     if quantization is TFLiteQuantization.INT8:
         converter.representative_dataset = representative
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
+        if not float_io:  # the converter's default is float32 input and output
+            converter.inference_input_type = tf.int8
+            converter.inference_output_type = tf.int8
     try:
         return bytes(converter.convert())
     except EdgeVitError:

@@ -123,6 +123,17 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def sha256_tree(folder: Path) -> str:
+    """One sha256 for a folder (a Core ML .mlpackage): over a line `<relative path>\\0<size>\\0<sha256>\\n` per
+    file, sorted by POSIX relative path. A re-export that changes any file, adds or removes one changes it."""
+    folder = Path(folder)
+    digest = hashlib.sha256()
+    files = sorted((p.relative_to(folder).as_posix(), p) for p in folder.rglob("*") if p.is_file())
+    for relative, path in files:
+        digest.update(f"{relative}\0{path.stat().st_size}\0{sha256_file(path)}\n".encode())
+    return digest.hexdigest()
+
+
 def check_sha256(bundle: Bundle) -> str:
     """The model file's sha256; HarnessError when it is not the one the manifest recorded (a damaged copy)."""
     actual = sha256_file(bundle.model_path)

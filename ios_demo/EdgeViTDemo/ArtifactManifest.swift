@@ -6,13 +6,15 @@ import Foundation
 // The `// json:` line above each type says where in which file its keys live.
 
 // json: manifest
-struct ArtifactManifest: Decodable {
+struct ArtifactManifest: Decodable, Sendable {
     let name: String
     let format: String
     let quantization: String
     let file: String
     let fileSize: Int
     let sha256: String?
+    /// sha256 over every file of a folder model (.mlpackage), null for a single file: the Core ML cache key.
+    let packageSha256: String?
     let input: TensorSpec
     let output: OutputSpec
     let preprocessing: PreprocessingSpec
@@ -26,6 +28,7 @@ struct ArtifactManifest: Decodable {
         case file = "file"
         case fileSize = "file_size"
         case sha256 = "sha256"
+        case packageSha256 = "package_sha256"
         case input = "input"
         case output = "output"
         case preprocessing = "preprocessing"
@@ -35,7 +38,7 @@ struct ArtifactManifest: Decodable {
 }
 
 // json: manifest.input
-struct TensorSpec: Decodable {
+struct TensorSpec: Decodable, Sendable {
     let name: String
     /// null in JSON for a dynamic dimension (the batch of a TFLite model).
     let shape: [Int?]
@@ -49,7 +52,7 @@ struct TensorSpec: Decodable {
 }
 
 // json: manifest.output
-struct OutputSpec: Decodable {
+struct OutputSpec: Decodable, Sendable {
     /// TFLite: the probabilities tensor; Core ML: the classifier's label -> probability dictionary.
     let name: String
     let shape: [Int?]
@@ -64,7 +67,7 @@ struct OutputSpec: Decodable {
 
 // json: manifest.preprocessing, golden.preprocessing
 /// input = (resize(rgb) - mean) / std per channel, NHWC float32: what edgevit.data.preprocess does.
-struct PreprocessingSpec: Codable, Equatable {
+struct PreprocessingSpec: Codable, Equatable, Sendable {
     let height: Int
     let width: Int
     let resize: String
@@ -85,7 +88,7 @@ struct PreprocessingSpec: Codable, Equatable {
 }
 
 // json: manifest.source
-struct SourceInfo: Decodable {
+struct SourceInfo: Decodable, Sendable {
     /// Identifies the SavedModel the artifact was exported from; golden vectors carry the same one.
     let fingerprint: String?
 

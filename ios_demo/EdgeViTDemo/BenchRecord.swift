@@ -6,7 +6,7 @@ import Foundation
 // out. tests/test_ios_keys.py checks these keys against the schema file.
 
 // json: records-file
-struct RecordsFile: Encodable {
+struct RecordsFile: Encodable, Sendable {
     let schemaVersion: Int
     let records: [BenchRecord]
 
@@ -17,7 +17,7 @@ struct RecordsFile: Encodable {
 }
 
 // json: record
-struct BenchRecord: Encodable {
+struct BenchRecord: Encodable, Sendable {
     var schemaVersion = 1
     var kind = "bench"
     var created: String
@@ -68,7 +68,7 @@ struct BenchRecord: Encodable {
 }
 
 // json: record.producer
-struct Producer: Encodable {
+struct Producer: Encodable, Sendable {
     let name: String
     let version: String
 
@@ -79,7 +79,7 @@ struct Producer: Encodable {
 }
 
 // json: record.machine
-struct MachineInfo: Encodable {
+struct MachineInfo: Encodable, Sendable {
     let id: String
     let os: String
     let osRelease: String
@@ -110,7 +110,7 @@ struct MachineInfo: Encodable {
 }
 
 // json: record.machine.accelerators[]
-struct Accelerator: Encodable {
+struct Accelerator: Encodable, Sendable {
     /// "gpu" or "ane" on an iPhone.
     let kind: String
     let name: String
@@ -122,7 +122,7 @@ struct Accelerator: Encodable {
 }
 
 // json: record.artifact
-struct ArtifactInfo: Encodable {
+struct ArtifactInfo: Encodable, Sendable {
     let name: String
     let format: String
     let quantization: String
@@ -143,7 +143,7 @@ struct ArtifactInfo: Encodable {
 }
 
 // json: record.runtime
-struct RuntimeInfo: Encodable {
+struct RuntimeInfo: Encodable, Sendable {
     /// "litert" (TensorFlowLiteSwift) or "coreml".
     let name: String
     @NullEncoded var version: String?
@@ -164,7 +164,7 @@ struct RuntimeInfo: Encodable {
 }
 
 // json: record.latency
-struct LatencyStats: Encodable {
+struct LatencyStats: Encodable, Sendable {
     let batch: Int
     let warmup: Int
     let runs: Int
@@ -197,7 +197,7 @@ struct LatencyStats: Encodable {
 }
 
 // json: record.throughput[]
-struct ThroughputEntry: Encodable {
+struct ThroughputEntry: Encodable, Sendable {
     let batch: Int
     let warmup: Int
     let runs: Int
@@ -214,7 +214,7 @@ struct ThroughputEntry: Encodable {
 }
 
 // json: record.memory
-struct MemoryInfo: Encodable {
+struct MemoryInfo: Encodable, Sendable {
     let peakRssBytes: Int
     @NullEncoded var rssBeforeLoadBytes: Int?
     let scope: String
@@ -227,7 +227,7 @@ struct MemoryInfo: Encodable {
 }
 
 // json: record.parity
-struct ParityResult: Encodable {
+struct ParityResult: Encodable, Sendable {
     let reference: String
     let split = "golden"
     let count: Int

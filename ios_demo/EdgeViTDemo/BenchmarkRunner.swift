@@ -2,13 +2,13 @@ import Foundation
 
 /// Benchmark mode: the golden vectors (parity against the SavedModel, judged by the synced gate), then a
 /// latency run, written as one record in edgevit's schema. Mirrors edgevit/portable on a phone.
-struct BenchmarkSettings {
+struct BenchmarkSettings: Sendable {
     var warmup = 5
     var runs = 50
     var threads = 2
 }
 
-struct BenchmarkOutcome {
+struct BenchmarkOutcome: Sendable {
     let record: BenchRecord
     let fileURL: URL
     /// Why parity failed, one line per miss of the gate; empty when it passed.
@@ -25,12 +25,18 @@ enum BenchmarkRunner {
         try store.verifyChecksum(of: artifact)
         let golden = try store.goldenVectors(for: artifact)
 
+        // As the host harness (edgevit/portable/main.py): a model loaded fresh for this run, its load and its
+        // first inference each timed once, then parity at batch 1, then warm-up + timed calls of one input.
+        // Memory: phys_footprint sampled between the phases (never inside a timed call).
         progress("loading the model")
-        let memoryBefore = DeviceProbe.residentMemory()?.current
-        let start = DispatchTime.now().uptimeNanoseconds
-        let classifier = try await ClassifierFactory.make(artifact, threads: settings.threads)
-        let loadMs = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        let footprintBefore = DeviceProbe.physFootprint()
+        var footprints = [footprintBefore].compactMap { $0 }
+        let (classifier, loadMs) = try await Statistics.timedAsync {
+            try await ClassifierFactory.make(artifact, threads: settings.threads)
+        }
+        footprints += [DeviceProbe.physFootprint()].compactMap { $0 }
         let (_, firstMs) = try Statistics.timed { try classifier.predict(input: golden.input(0)) }
+        footprints += [DeviceProbe.physFootprint()].compactMap { $0 }
 
         progress("parity on \(golden.count) golden vectors")
         var outputs: [[Float]] = []
@@ -38,6 +44,7 @@ enum BenchmarkRunner {
             outputs.append(try classifier.predict(input: golden.input(i)))
         }
         let (parity, failures) = Parity.judge(outputs: outputs, golden: golden, gate: artifact.gate)
+        footprints += [DeviceProbe.physFootprint()].compactMap { $0 }
 
         progress("timing \(settings.warmup) warm-up + \(settings.runs) runs")
         let one = golden.input(0)
@@ -49,10 +56,11 @@ enum BenchmarkRunner {
             let (_, ms) = try Statistics.timed { try classifier.predict(input: one) }
             samples.append(ms)
         }
+        footprints += [DeviceProbe.physFootprint()].compactMap { $0 }
 
         var memory: MemoryInfo? = nil
-        if let resident = DeviceProbe.residentMemory() {
-            memory = MemoryInfo(peakRssBytes: resident.peak, rssBeforeLoadBytes: memoryBefore, scope: "app process (camera view included)")
+        if let peak = footprints.max() {
+            memory = MemoryInfo(peakRssBytes: peak, rssBeforeLoadBytes: footprintBefore, scope: DeviceProbe.footprintScope)
         }
         let record = BenchRecord(
             created: utcTimestamp(),

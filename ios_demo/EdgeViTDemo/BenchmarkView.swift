@@ -5,10 +5,7 @@ struct BenchmarkView: View {
     let store: ModelStore
     @Binding var format: ModelFormat
     @State private var settings = BenchmarkSettings()
-    @State private var status = ""
-    @State private var running = false
-    @State private var outcome: BenchmarkOutcome?
-    @State private var error: String?
+    @StateObject private var run = BenchmarkRun()
 
     var body: some View {
         NavigationStack {
@@ -27,12 +24,12 @@ struct BenchmarkView: View {
                     if format == .tflite {
                         Stepper("Threads: \(settings.threads)", value: $settings.threads, in: 1...8)
                     }
-                    Button(running ? "Running..." : "Run benchmark") { start() }
-                        .disabled(running)
-                    if !status.isEmpty { Text(status).font(.footnote) }
-                    if let error { Text(error).foregroundStyle(.red) }
+                    Button(run.running ? "Running..." : "Run benchmark") { run.start(store: store, format: format, settings: settings) }
+                        .disabled(run.running)
+                    if !run.status.isEmpty { Text(run.status).font(.footnote) }
+                    if let error = run.error { Text(error).foregroundStyle(.red) }
                 }
-                if let outcome {
+                if let outcome = run.outcome {
                     ResultSection(outcome: outcome)
                 }
             }
@@ -44,18 +41,26 @@ struct BenchmarkView: View {
         let agreement = gate.minAgreement.map { String(format: ", agreement >= %.1f%%", $0 * 100) } ?? ""
         return String(format: "max |dp| %.3g", gate.maxAbsError) + agreement
     }
+}
 
-    private func start() {
+/// One benchmark at a time; its progress and outcome, on the main actor. The runner works off the main
+/// actor and reports through a closure that holds only this (Sendable, main-actor) object.
+@MainActor
+final class BenchmarkRun: ObservableObject {
+    @Published var status = ""
+    @Published var running = false
+    @Published var outcome: BenchmarkOutcome?
+    @Published var error: String?
+
+    func start(store: ModelStore, format: ModelFormat, settings: BenchmarkSettings) {
         running = true
         error = nil
         outcome = nil
-        let store = store, format = format, settings = settings
         Task {
             do {
-                let result = try await BenchmarkRunner.run(store: store, format: format, settings: settings) { message in
-                    Task { @MainActor in status = message }
+                outcome = try await BenchmarkRunner.run(store: store, format: format, settings: settings) { [weak self] message in
+                    Task { @MainActor in self?.status = message }
                 }
-                outcome = result
             } catch {
                 self.error = error.localizedDescription
             }
@@ -86,7 +91,7 @@ struct ResultSection: View {
                 LabeledContent("Load / first inference", value: String(format: "%.0f / %.1f ms", load, first))
             }
             if let memory = record.memory {
-                LabeledContent("Peak resident memory", value: String(format: "%.0f MiB (app process)", Double(memory.peakRssBytes) / 1_048_576))
+                LabeledContent("Peak footprint", value: String(format: "%.0f MiB (phys_footprint, app process)", Double(memory.peakRssBytes) / 1_048_576))
             }
             ShareLink(item: outcome.fileURL) {
                 Label("Export record (\(outcome.fileURL.lastPathComponent))", systemImage: "square.and.arrow.up")

@@ -3,13 +3,18 @@ import CoreVideo
 import Foundation
 
 /// The back camera as a stream of BGRA pixel buffers on a background queue, late frames dropped.
-final class CameraFeed: NSObject, AVCaptureVideoDataOutputSampleBufferDelegate {
+///
+/// `@unchecked Sendable` under one rule: every mutable property (`onFrame`, `configured`, `generation`) and
+/// every session change is read and written on `queue` only, configuration included, so the main actor
+/// and the capture callbacks never race on them.
+final class CameraFeed: NSObject, AVCaptureVideoDataOutputSampleBufferDelegate, @unchecked Sendable {
     let session = AVCaptureSession()
     private let queue = DispatchQueue(label: "edgevit.camera")
-    private var onFrame: ((CVPixelBuffer) -> Void)?
+    private var onFrame: (@Sendable (CVPixelBuffer) -> Void)?
     private var configured = false
+    private var generation = 0
 
-    enum CameraError: LocalizedError {
+    enum CameraError: LocalizedError, Sendable {
         case denied, unavailable
 
         var errorDescription: String? {
@@ -20,19 +25,44 @@ final class CameraFeed: NSObject, AVCaptureVideoDataOutputSampleBufferDelegate {
         }
     }
 
-    /// Starts the camera (once) and sends every frame to `onFrame` on the camera queue; a later call
-    /// only swaps the receiver (the runtime switch).
-    func start(onFrame: @escaping (CVPixelBuffer) -> Void) async throws {
-        queue.sync { self.onFrame = onFrame }
-        if configured {
-            queue.async { if !self.session.isRunning { self.session.startRunning() } }
-            return
-        }
+    /// Starts the camera (configured once) and sends every frame to `onFrame` on the camera queue; a later
+    /// call swaps the receiver (the runtime switch). Returns the receiver's generation, for `stop`.
+    func start(onFrame: @escaping @Sendable (CVPixelBuffer) -> Void) async throws -> Int {
         guard await AVCaptureDevice.requestAccess(for: .video) else { throw CameraError.denied }
+        return try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                do {
+                    if !self.configured {
+                        try self.configure()
+                        self.configured = true
+                    }
+                    self.generation += 1
+                    self.onFrame = onFrame
+                    if !self.session.isRunning { self.session.startRunning() }
+                    continuation.resume(returning: self.generation)
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+
+    /// Stops the camera and drops the receiver (and the classifier it holds), unless a later `start` has
+    /// already replaced it.
+    func stop(generation: Int) {
+        queue.async {
+            guard generation == self.generation else { return }
+            self.onFrame = nil
+            self.session.stopRunning()
+        }
+    }
+
+    /// Runs on `queue`.
+    private func configure() throws {
         guard let device = AVCaptureDevice.default(.builtInWideAngleCamera, for: .video, position: .back),
               let input = try? AVCaptureDeviceInput(device: device) else { throw CameraError.unavailable }
-        configured = true
         session.beginConfiguration()
+        defer { session.commitConfiguration() }
         session.sessionPreset = .hd1280x720
         if session.canAddInput(input) { session.addInput(input) }
         let output = AVCaptureVideoDataOutput()
@@ -48,14 +78,9 @@ final class CameraFeed: NSObject, AVCaptureVideoDataOutputSampleBufferDelegate {
                 connection.videoOrientation = .portrait
             }
         }
-        session.commitConfiguration()
-        queue.async { self.session.startRunning() }
     }
 
-    func stop() {
-        queue.async { self.session.stopRunning() }
-    }
-
+    /// Called on `queue` (the delegate queue set above).
     func captureOutput(_ output: AVCaptureOutput, didOutput sampleBuffer: CMSampleBuffer, from connection: AVCaptureConnection) {
         guard let pixelBuffer = CMSampleBufferGetImageBuffer(sampleBuffer) else { return }
         onFrame?(pixelBuffer)

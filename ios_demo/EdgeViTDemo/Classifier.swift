@@ -2,14 +2,14 @@ import CoreVideo
 import Foundation
 
 /// One class and its probability, for the live view's top-3.
-struct Prediction: Identifiable {
+struct Prediction: Identifiable, Sendable {
     let label: String
     let probability: Float
     var id: String { label }
 }
 
 /// One camera frame's result and where its time went.
-struct FrameResult {
+struct FrameResult: Sendable {
     let probabilities: [Float]
     /// Resize + normalise from the manifest; nil when Vision does it inside the inference call.
     let preprocessMs: Double?
@@ -17,7 +17,7 @@ struct FrameResult {
 }
 
 /// What ran, for the record's `runtime` block and the screen.
-struct RuntimeDescription {
+struct RuntimeDescription: Sendable {
     let name: String
     let version: String?
     let device: String
@@ -26,7 +26,12 @@ struct RuntimeDescription {
 }
 
 /// A loaded model behind one small interface, whatever runs it (TFLite or Core ML).
-protocol ImageClassifier: AnyObject {
+///
+/// Sendable so that it can be handed to the one context that uses it: the camera's serial queue (Live) or
+/// the benchmark's task. The runtimes' objects inside are not thread-safe, so each conforming class is
+/// `@unchecked Sendable` under one rule the app keeps: an instance is used by one context at a time and
+/// is never shared between the two (Live releases its instance on stop; the benchmark loads its own).
+protocol ImageClassifier: AnyObject, Sendable {
     var runtime: RuntimeDescription { get }
     var labels: [String] { get }
 
@@ -37,16 +42,7 @@ protocol ImageClassifier: AnyObject {
     func classify(pixelBuffer: CVPixelBuffer) throws -> FrameResult
 }
 
-extension ImageClassifier {
-    func topK(_ probabilities: [Float], k: Int) -> [Prediction] {
-        probabilities.enumerated()
-            .sorted { $0.element > $1.element }
-            .prefix(k)
-            .map { Prediction(label: labels[$0.offset], probability: $0.element) }
-    }
-}
-
-enum ClassifierError: LocalizedError {
+enum ClassifierError: LocalizedError, Sendable {
     case wrongInputSize(expected: Int, got: Int)
     case unexpectedOutput(String)
     case unsupportedTensorType(String)

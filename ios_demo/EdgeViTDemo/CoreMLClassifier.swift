@@ -10,7 +10,7 @@ import Vision
 /// the model takes an image input; edgevit's exporter writes a float tensor input (already normalised,
 /// like the golden vectors), and then frames are preprocessed from the manifest and fed as an
 /// MLMultiArray. Golden vectors always take the tensor path.
-final class CoreMLClassifier: ImageClassifier {
+final class CoreMLClassifier: ImageClassifier, @unchecked Sendable {
     let runtime: RuntimeDescription
     let labels: [String]
     private let model: MLModel
@@ -27,7 +27,8 @@ final class CoreMLClassifier: ImageClassifier {
         configuration.computeUnits = .all
         let model = try MLModel(contentsOf: compiledURL, configuration: configuration)
         let pre = manifest.preprocessing
-        let takesImage = model.modelDescription.inputDescriptionsByName.values.contains { $0.type == .image }
+        let inputs = model.modelDescription.inputDescriptionsByName.values
+        let takesImage = inputs.contains { (description: MLFeatureDescription) in description.type == .image }
         self.model = model
         self.visionModel = try takesImage ? VNCoreMLModel(for: model) : nil
         self.labels = manifest.labels
@@ -41,10 +42,13 @@ final class CoreMLClassifier: ImageClassifier {
                       "compiled": cached ? "cached" : "on load"])
     }
 
-    /// The compiled .mlmodelc, kept in Caches under the artifact's identity so later launches skip compiling.
+    /// The compiled .mlmodelc, kept in Caches under the package's sha256 (the manifest's `package_sha256`,
+    /// over every file of the .mlpackage) so later launches skip compiling and a re-export, whatever its
+    /// size, is compiled again. Without that hash (an older export) nothing is cached.
     private static func compiled(_ artifact: SyncedArtifact) async throws -> (URL, Bool) {
-        let manifest = artifact.manifest
-        let identity = "\(manifest.source?.fingerprint?.prefix(16) ?? "unknown")-\(manifest.quantization)-\(manifest.fileSize)"
+        guard let identity = artifact.manifest.packageSha256 else {
+            return (try await MLModel.compileModel(at: artifact.modelURL), false)
+        }
         let caches = try FileManager.default.url(for: .cachesDirectory, in: .userDomainMask, appropriateFor: nil, create: true)
         let target = caches.appendingPathComponent("coreml-\(identity).mlmodelc")
         if FileManager.default.fileExists(atPath: target.path) {

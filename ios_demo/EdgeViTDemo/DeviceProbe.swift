@@ -29,7 +29,7 @@ enum DeviceProbe {
             found.append(Accelerator(kind: "gpu", name: gpu.name))
         }
         if #available(iOS 17.0, *) {
-            for device in MLAllComputeDevices() {
+            for device in MLComputeDevice.allComputeDevices {
                 if case .neuralEngine(let engine) = device {
                     found.append(Accelerator(kind: "ane", name: "Apple Neural Engine (\(engine.totalCoreCount) cores)"))
                 }
@@ -48,17 +48,24 @@ enum DeviceProbe {
         return parts.joined(separator: "-")
     }
 
-    /// Resident memory now and its high-water mark (Mach task info), in bytes.
-    static func residentMemory() -> (current: Int, peak: Int)? {
-        var info = mach_task_basic_info()
-        var count = mach_msg_type_number_t(MemoryLayout<mach_task_basic_info>.size / MemoryLayout<natural_t>.size)
+    /// What the memory figure of a record is, written into the record beside it.
+    static let footprintScope = "phys_footprint (Mach TASK_VM_INFO) of the app process, the figure iOS's memory limit is "
+        + "applied to: the largest of samples taken before loading, after loading, after the first inference, after "
+        + "the golden-vector runs and after the timed runs, with a model loaded fresh for this run and the Live tab's "
+        + "model released; the app itself (SwiftUI, the golden vectors in memory) is included"
+
+    /// The process's physical footprint now, in bytes (nil if the kernel call fails). Unlike resident size it
+    /// counts compressed and swapped-out dirty memory and not clean file-backed pages: it is what jetsam uses.
+    static func physFootprint() -> Int? {
+        var info = task_vm_info_data_t()
+        var count = mach_msg_type_number_t(MemoryLayout<task_vm_info_data_t>.size / MemoryLayout<natural_t>.size)
         let status = withUnsafeMutablePointer(to: &info) { pointer in
             pointer.withMemoryRebound(to: integer_t.self, capacity: Int(count)) {
-                task_info(mach_task_self_, task_flavor_t(MACH_TASK_BASIC_INFO), $0, &count)
+                task_info(mach_task_self_, task_flavor_t(TASK_VM_INFO), $0, &count)
             }
         }
         guard status == KERN_SUCCESS else { return nil }
-        return (Int(info.resident_size), Int(info.resident_size_max))
+        return Int(info.phys_footprint)
     }
 
     static func sysctlString(_ name: String) -> String? {

@@ -4,7 +4,7 @@ import Foundation
 // preprocessed inputs (N, H, W, 3) and the SavedModel's probabilities (N, C) as raw little-endian float32.
 
 // json: golden
-struct GoldenIndex: Decodable {
+struct GoldenIndex: Decodable, Sendable {
     let schemaVersion: Int
     let count: Int
     let inputShape: [Int]
@@ -35,7 +35,7 @@ struct GoldenIndex: Decodable {
 }
 
 // json: golden.reference
-struct GoldenReference: Decodable {
+struct GoldenReference: Decodable, Sendable {
     let runtime: String
     let fingerprint: String?
 

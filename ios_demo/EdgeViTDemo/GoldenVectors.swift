@@ -1,7 +1,7 @@
 import Foundation
 
 /// Golden vectors in memory: N preprocessed inputs (H x W x 3 floats each) and the reference probabilities.
-struct GoldenVectors {
+struct GoldenVectors: Sendable {
     let index: GoldenIndex
     let inputs: [Float]  // N * H * W * 3, NHWC
     let reference: [Float]  // N * C

@@ -28,8 +28,7 @@ struct LiveView: View {
             .padding()
             .background(.ultraThinMaterial)
         }
-        .task(id: format) { await model.start(store: store, format: format) }
-        .onDisappear { model.stop() }
+        .task(id: format) { await model.run(store: store, format: format) }
     }
 }
 
@@ -40,32 +39,44 @@ final class LiveModel: ObservableObject {
     @Published var error: String?
     let camera = CameraFeed()
 
-    func start(store: ModelStore, format: ModelFormat) async {
+    /// Runs until the view's task is cancelled (a runtime switch or the tab going away): loads the
+    /// classifier, hands it to the camera queue and shows each frame's result. On the way out the camera
+    /// drops its frame receiver, and with it the last reference to the classifier, so a benchmark started
+    /// next measures a process without the live model in it.
+    func run(store: ModelStore, format: ModelFormat) async {
         error = nil
+        var generation: Int?
         do {
             let artifact = try store.artifact(format)
             let classifier = try await ClassifierFactory.make(artifact, threads: 2)
-            // Frames arrive on the camera's serial queue and are classified right there, so the
-            // interpreter is used from one thread and a frame that comes while one runs is dropped.
-            try await camera.start { [weak self] pixelBuffer in
-                let outcome = Result { try classifier.classify(pixelBuffer: pixelBuffer) }
-                Task { @MainActor in self?.show(outcome, classifier: classifier) }
+            let labels = classifier.labels, runtimeName = classifier.runtime.name
+            var sink: AsyncStream<Result<FrameResult, Error>>.Continuation?
+            let results = AsyncStream<Result<FrameResult, Error>>(bufferingPolicy: .bufferingNewest(1)) { sink = $0 }
+            guard let frames = sink else { return }
+            // Frames arrive on the camera's serial queue and are classified right there, so the classifier is
+            // used from one thread and a frame that comes while one runs is dropped. The closure holds the
+            // classifier and the stream's continuation, both Sendable: no main-actor state.
+            generation = try await camera.start { pixelBuffer in
+                frames.yield(Result { try classifier.classify(pixelBuffer: pixelBuffer) })
+            }
+            for await outcome in results {  // ends when this task is cancelled
+                show(outcome, labels: labels, runtimeName: runtimeName)
             }
         } catch {
             self.error = error.localizedDescription
         }
+        if let generation { camera.stop(generation: generation) }
     }
 
-    func stop() {
-        camera.stop()
-    }
-
-    private func show(_ outcome: Result<FrameResult, Error>, classifier: ImageClassifier) {
+    private func show(_ outcome: Result<FrameResult, Error>, labels: [String], runtimeName: String) {
         switch outcome {
         case .success(let result):
-            top3 = classifier.topK(result.probabilities, k: 3)
+            top3 = result.probabilities.enumerated()
+                .sorted { $0.element > $1.element }
+                .prefix(3)
+                .map { Prediction(label: labels[$0.offset], probability: $0.element) }
             let pre = result.preprocessMs.map { String(format: "preprocess %.1f ms + ", $0) } ?? ""
-            timing = "\(classifier.runtime.name): \(pre)" + String(format: "inference %.1f ms per frame", result.inferenceMs)
+            timing = "\(runtimeName): \(pre)" + String(format: "inference %.1f ms per frame", result.inferenceMs)
         case .failure(let error):
             self.error = error.localizedDescription
         }

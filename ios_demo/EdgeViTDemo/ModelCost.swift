@@ -5,7 +5,7 @@ import Foundation
 // so one type reads and writes it.
 
 // json: sync.model, record.model
-struct ModelCost: Codable {
+struct ModelCost: Codable, Sendable {
     @NullEncoded var variant: String?
     let imageSize: Int
     let numClasses: Int

@@ -2,7 +2,7 @@ import CryptoKit
 import Foundation
 
 /// The two model formats the app can run; each is present only if `edgevit ios-sync` put it in.
-enum ModelFormat: String, CaseIterable, Identifiable {
+enum ModelFormat: String, CaseIterable, Identifiable, Sendable {
     case tflite = "tflite"
     case coreml = "coreml"
 
@@ -43,7 +43,7 @@ enum ModelStoreError: LocalizedError {
 }
 
 /// One synced artifact: its manifest, gate and model file inside the app bundle.
-struct SyncedArtifact {
+struct SyncedArtifact: Sendable {
     let format: ModelFormat
     let folder: URL
     let manifest: ArtifactManifest
@@ -53,7 +53,7 @@ struct SyncedArtifact {
 }
 
 /// Everything `edgevit ios-sync` wrote into the app's Models folder, read once at start-up.
-struct ModelStore {
+struct ModelStore: Sendable {
     static let folderName = "Models"
 
     let root: URL

@@ -15,6 +15,8 @@ struct NullEncoded<Value> {
     }
 }
 
+extension NullEncoded: Sendable where Value: Sendable {}
+
 extension NullEncoded: Encodable where Value: Encodable {
     /// Used where no keyed container is involved (e.g. inside an array); keyed fields go through the
     /// KeyedEncodingContainer overload below.
@@ -57,7 +59,7 @@ extension KeyedDecodingContainer {
 
 /// A record block the phone never fills, written as null. No GEMM peak is measured on the phone, so a
 /// bench record from the app has no `compute` block and no `peak` record.
-struct NotMeasured: Encodable {
+struct NotMeasured: Encodable, Sendable {
     func encode(to encoder: Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encodeNil()

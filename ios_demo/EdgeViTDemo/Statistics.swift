@@ -20,6 +20,13 @@ enum Statistics {
         return (result, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
     }
 
+    /// Wall milliseconds of one async call (a model load), and its result.
+    static func timedAsync<T>(_ body: () async throws -> T) async rethrows -> (T, Double) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let result = try await body()
+        return (result, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+    }
+
     static func latency(samples: [Double], batch: Int, warmup: Int) -> LatencyStats {
         let mean = samples.reduce(0, +) / Double(samples.count)
         var stdev: Double? = nil

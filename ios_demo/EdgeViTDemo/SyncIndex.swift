@@ -3,7 +3,7 @@ import Foundation
 // Models/sync.json and Models/<format>/gate.json, written by `edgevit ios-sync` (edgevit/device/ios.py).
 
 // json: sync
-struct SyncIndex: Decodable {
+struct SyncIndex: Decodable, Sendable {
     let schemaVersion: Int
     let created: String
     let edgevitVersion: String
@@ -24,7 +24,7 @@ struct SyncIndex: Decodable {
 }
 
 // json: sync.formats.*
-struct SyncedFormat: Decodable {
+struct SyncedFormat: Decodable, Sendable {
     let folder: String
     let manifest: String
     let gate: String
@@ -39,7 +39,7 @@ struct SyncedFormat: Decodable {
 // json: gate
 /// How far the device's probabilities may be from the reference's on the golden vectors, chosen on the
 /// host for the artifact's format and quantization (edgevit/device/gates.py). Written back into the record.
-struct ParityGate: Codable {
+struct ParityGate: Codable, Sendable {
     let quantization: String
     let maxAbsError: Double
     /// nil: top-1 agreement is reported but not gated (float formats are judged by maxAbsError).

@@ -2,11 +2,20 @@ import CoreVideo
 import Foundation
 import TensorFlowLite
 
-/// The .tflite through TensorFlowLiteSwift's Interpreter (CocoaPods `TensorFlowLiteSwift`), XNNPACK on.
-final class TFLiteClassifier: ImageClassifier {
+/// The .tflite through TensorFlowLiteSwift (CocoaPods `TensorFlowLiteSwift`, module `TensorFlowLite`), XNNPACK on.
+///
+/// The model runs through its one signature (`SignatureRunner`), because `SignatureRunner.copy(_:toInputNamed:)`
+/// copies the input into the tensor and nothing else, while `Interpreter.copy(_:toInputAt:)` also reads the
+/// whole input tensor back. So a timed `predict` does what the host harness times in
+/// edgevit/portable/runtimes.py (TFLiteIO.run): one copy into the input tensor, invoke, one copy of the
+/// output tensor out. TensorFlowLiteSwift's `Tensor.DataType` has no int8 case, so only float32 tensors
+/// are fed: `edgevit ios-sync` refuses other artifacts, and the type is checked once, here at load.
+final class TFLiteClassifier: ImageClassifier, @unchecked Sendable {
     let runtime: RuntimeDescription
     let labels: [String]
-    private let interpreter: Interpreter
+    private let runner: SignatureRunner
+    private let inputName: String
+    private let outputName: String
     private let preprocessor: Preprocessor
     private let inputFloats: Int
 
@@ -16,76 +25,60 @@ final class TFLiteClassifier: ImageClassifier {
         options.threadCount = threads
         options.isXNNPackEnabled = true
         let interpreter = try Interpreter(modelPath: artifact.modelURL.path, options: options)
+        guard interpreter.signatureKeys.count == 1, let key = interpreter.signatureKeys.first else {
+            throw ClassifierError.unexpectedOutput("\(interpreter.signatureKeys.count) signatures in the model, expected 1")
+        }
+        let runner = try interpreter.signatureRunner(with: key)
+        guard runner.inputs.count == 1, runner.outputs.count == 1, let inputName = runner.inputs.first,
+              let outputName = runner.outputs.first else {
+            throw ClassifierError.unexpectedOutput("\(runner.inputs.count) inputs and \(runner.outputs.count) outputs, expected 1 each")
+        }
         let pre = manifest.preprocessing
         // The exported model has a dynamic batch (-1): fix it at 1, the way the app calls it.
-        try interpreter.resizeInput(at: 0, to: Tensor.Shape([1, pre.height, pre.width, 3]))
-        try interpreter.allocateTensors()
-        let input = try interpreter.input(at: 0)
+        try runner.resizeInput(named: inputName, toShape: Tensor.Shape([1, pre.height, pre.width, 3]))
+        try runner.allocateTensors()
+        // Read once at load: the tensors' types and sizes do not change between calls.
+        let input = try runner.input(named: inputName)
+        let output = try runner.output(named: outputName)
+        guard input.dataType == .float32, output.dataType == .float32 else {
+            throw ClassifierError.unsupportedTensorType("input \(input.dataType), output \(output.dataType) (only float32 is fed)")
+        }
         let floats = pre.height * pre.width * 3
         guard input.shape.dimensions.reduce(1, *) == floats else {
             throw ClassifierError.wrongInputSize(expected: input.shape.dimensions.reduce(1, *), got: floats)
         }
-        let version = Bundle(for: Interpreter.self).infoDictionary?["CFBundleShortVersionString"] as? String
-        self.interpreter = interpreter
+        guard output.shape.dimensions.reduce(1, *) == manifest.labels.count else {
+            throw ClassifierError.unexpectedOutput("\(output.shape.dimensions) output for \(manifest.labels.count) labels")
+        }
+        self.runner = runner
+        self.inputName = inputName
+        self.outputName = outputName
         self.inputFloats = floats
         self.preprocessor = try Preprocessor(spec: pre)
         self.labels = manifest.labels
+        // The TensorFlow Lite C library's own version (TfLiteVersion), not the app bundle's.
         self.runtime = RuntimeDescription(
-            name: "litert", version: version, device: "cpu", threads: threads,
-            details: ["api": "TensorFlowLiteSwift Interpreter", "xnnpack": "true", "input_dtype": "\(input.dataType)"])
+            name: "litert", version: TensorFlowLite.Runtime.version, device: "cpu", threads: threads,
+            details: ["api": "TensorFlowLiteSwift SignatureRunner", "xnnpack": "true", "input_dtype": "float32",
+                      "signature": key])
     }
 
+    /// The timed call: the floats' bytes are wrapped without a copy, copied once into the input tensor, the
+    /// model is invoked, and the output tensor is copied out (`output(named:)`) and read as floats.
     func predict(input: ArraySlice<Float>) throws -> [Float] {
         guard input.count == inputFloats else { throw ClassifierError.wrongInputSize(expected: inputFloats, got: input.count) }
-        let tensor = try interpreter.input(at: 0)
-        try interpreter.copy(try TFLiteClassifier.encode(Array(input), for: tensor), toInputAt: 0)
-        try interpreter.invoke()
-        let output = try interpreter.output(at: 0)
-        let probabilities = try TFLiteClassifier.decode(output)
-        guard probabilities.count == labels.count else {
-            throw ClassifierError.unexpectedOutput("\(probabilities.count) values for \(labels.count) labels")
+        try input.withUnsafeBufferPointer { floats in
+            let bytes = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: floats.baseAddress!),
+                             count: floats.count * MemoryLayout<Float>.stride, deallocator: .none)
+            try runner.invoke(with: [inputName: bytes])
         }
-        return probabilities
+        let output = try runner.output(named: outputName)
+        return output.data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
     }
 
     func classify(pixelBuffer: CVPixelBuffer) throws -> FrameResult {
         let (input, preprocessMs) = try Statistics.timed { try preprocessor.input(from: pixelBuffer) }
         let (probabilities, inferenceMs) = try Statistics.timed { try predict(input: input[...]) }
         return FrameResult(probabilities: probabilities, preprocessMs: preprocessMs, inferenceMs: inferenceMs)
-    }
-
-    /// Floats -> the input tensor's bytes (quantized with its scale and zero point for int8/uint8 inputs).
-    static func encode(_ values: [Float], for tensor: Tensor) throws -> Data {
-        switch tensor.dataType {
-        case .float32:
-            return values.withUnsafeBufferPointer { Data(buffer: $0) }
-        case .uInt8, .int8:
-            guard let q = tensor.quantizationParameters else { throw ClassifierError.unsupportedTensorType("unquantized int8") }
-            let low: Float = tensor.dataType == .uInt8 ? 0 : -128
-            let high: Float = tensor.dataType == .uInt8 ? 255 : 127
-            let ints = values.map { min(max(($0 / q.scale + Float(q.zeroPoint)).rounded(), low), high) }
-            if tensor.dataType == .uInt8 {
-                return Data(ints.map { UInt8($0) })
-            }
-            return Data(ints.map { UInt8(bitPattern: Int8($0)) })
-        default:
-            throw ClassifierError.unsupportedTensorType("\(tensor.dataType)")
-        }
-    }
-
-    /// The output tensor's bytes -> floats (dequantized for int8/uint8 outputs).
-    static func decode(_ tensor: Tensor) throws -> [Float] {
-        switch tensor.dataType {
-        case .float32:
-            return tensor.data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-        case .uInt8:
-            guard let q = tensor.quantizationParameters else { throw ClassifierError.unsupportedTensorType("unquantized uint8") }
-            return tensor.data.map { (Float($0) - Float(q.zeroPoint)) * q.scale }
-        case .int8:
-            guard let q = tensor.quantizationParameters else { throw ClassifierError.unsupportedTensorType("unquantized int8") }
-            return tensor.data.map { (Float(Int8(bitPattern: $0)) - Float(q.zeroPoint)) * q.scale }
-        default:
-            throw ClassifierError.unsupportedTensorType("\(tensor.dataType)")
-        }
     }
 }

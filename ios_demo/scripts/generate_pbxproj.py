@@ -3,6 +3,13 @@
 Run it after adding or removing a Swift file when no Xcode is at hand (`python3 ios_demo/scripts/generate_pbxproj.py [OUT]`);
 the IDs are derived from the file names, so regenerating an unchanged tree gives the same file byte for byte.
 tests/unit/ios_demo/test_ios_project.py fails when the project and the folder disagree.
+
+`pod install` edits this project (Pods framework, [CP] build phases, base configurations): regenerating
+afterwards would drop that integration, so the script refuses a project `pod install` has touched unless
+given --force, and then `pod install` must be run again (ios_demo/README.md gives the order).
+
+The target compiles with SWIFT_STRICT_CONCURRENCY = complete: under Swift 5 language mode every data-race
+diagnostic Swift 6 would make an error shows as a warning, so a build lists what would block Swift 6.
 """
 import hashlib
 import sys
@@ -191,7 +198,8 @@ target = {
     "INFOPLIST_KEY_UISupportedInterfaceOrientations": "UIInterfaceOrientationPortrait",
     "LD_RUNPATH_SEARCH_PATHS": ['"$(inherited)"', '"@executable_path/Frameworks"'],
     "MARKETING_VERSION": "0.1.0", "PRODUCT_BUNDLE_IDENTIFIER": '"org.example.edgevit.demo"',
-    "PRODUCT_NAME": '"$(TARGET_NAME)"', "SWIFT_EMIT_LOC_STRINGS": "YES", "TARGETED_DEVICE_FAMILY": '"1,2"',
+    "PRODUCT_NAME": '"$(TARGET_NAME)"', "SWIFT_EMIT_LOC_STRINGS": "YES", "SWIFT_STRICT_CONCURRENCY": "complete",
+    "TARGETED_DEVICE_FAMILY": '"1,2"',
 }
 w("/* Begin XCBuildConfiguration section */")
 for key, name, d in (("proj_debug", "Debug", proj_debug), ("proj_release", "Release", proj_release),
@@ -222,6 +230,11 @@ w("\t};")
 w(f"\trootObject = {P['project']} /* Project object */;")
 w("}")
 # An optional argument writes elsewhere (the test compares that with the committed file).
-out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "EdgeViTDemo.xcodeproj" / "project.pbxproj"
+args = [a for a in sys.argv[1:] if a != "--force"]
+out = Path(args[0]) if args else ROOT / "EdgeViTDemo.xcodeproj" / "project.pbxproj"
+COCOAPODS_MARKS = ("[CP] ", "Pods-EdgeViTDemo", "Pods_EdgeViTDemo")
+if out.is_file() and "--force" not in sys.argv and any(mark in out.read_text() for mark in COCOAPODS_MARKS):
+    sys.exit(f"{out}: `pod install` has integrated CocoaPods into this project and regenerating would remove it; "
+             "run again with --force, then `pod install` again")
 out.write_text("\n".join(lines) + "\n")
 print(f"{out}: {len(swift)} Swift files")

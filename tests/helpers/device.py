@@ -7,6 +7,7 @@ by edgevit.verify.golden (the format `edgevit verify --write-golden` writes).
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -59,3 +60,22 @@ def startup_folder(tmp_path: Path, code: str) -> Path:
     folder.mkdir()
     (folder / "sitecustomize.py").write_text(code)
     return folder
+
+
+def fake_coreml_artifact(artifact, tmp_path, **changes):
+    """A coreml artifact folder beside the tflite one: same manifest contract, a .mlpackage folder as its model."""
+    fake = tmp_path / "coreml-fp16"
+    fake.mkdir()
+    package = fake / "model.mlpackage"
+    (package / "Data" / "com.apple.CoreML").mkdir(parents=True)
+    (package / "Manifest.json").write_text('{"fileFormatVersion": "1.0.0"}')
+    (package / "Data" / "com.apple.CoreML" / "model.mlmodel").write_bytes(b"\x08\x09spec")
+    manifest = json.loads((artifact / "manifest.json").read_text())
+    size = sum(p.stat().st_size for p in package.rglob("*") if p.is_file())
+    from edgevit.fsutil import sha256_tree
+
+    manifest.update({"format": "coreml", "quantization": "fp16", "file": "model.mlpackage", "file_size": size, "sha256": None,
+                     "name": "coreml-fp16", "package_sha256": sha256_tree(package), **changes})
+    (fake / "manifest.json").write_text(json.dumps(manifest))
+    shutil.copy2(artifact / "labels.txt", fake / "labels.txt")
+    return fake

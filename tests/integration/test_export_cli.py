@@ -134,17 +134,18 @@ def test_bad_recipes_are_one_line_naming_the_file(capsys, tmp_path, text, fragme
 
 
 def test_shipped_recipes_load_and_gate_every_artifact():
+    from edgevit.exporters.options import default_name
     from edgevit.recipes import load_recipe
 
     root = Path(__file__).resolve().parents[2] / "export"
     demo = load_recipe(root / "demo.toml")
-    assert [j.name for j in demo.jobs] == ["tflite-dynamic", "tflite-fp16", "tflite-int8", "onnx-fp32", "onnx-int8-dynamic",
-                                           "coreml-fp16", "coreml-int8"]
+    assert [j.name for j in demo.jobs] == ["tflite-dynamic", "tflite-fp16", "tflite-int8", "tflite-int8-float-io", "onnx-fp32",
+                                           "onnx-int8-dynamic", "coreml-fp16", "coreml-int8"]
     birds = load_recipe(root / "birds-vit-l32.toml")
     assert [j.name for j in birds.jobs] == ["tflite-dynamic", "onnx-fp32", "coreml-fp16", "coreml-int8"]
     for recipe in (demo, birds):
         assert all(job.gates for job in recipe.jobs) and recipe.command.startswith("edgevit export ")
-        assert all(job.name == f"{job.format.value}-{job.options.quantization.value}" for job in recipe.jobs)
+        assert all(job.name == default_name(job.options) for job in recipe.jobs)  # <format>-<quantization>[-float-io]
 
 
 def _planned(*argv) -> list[tuple[str, str]]:

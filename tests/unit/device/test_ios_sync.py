@@ -10,29 +10,13 @@ import pytest
 from edgevit.cli import main
 from edgevit.device.gates import golden_gate
 from edgevit.device.ios import MODELS_README, default_models_dir
+from helpers.device import fake_coreml_artifact as _fake_coreml
 from helpers.ios import IOS_DEMO
 
 
 @pytest.fixture(scope="module")
 def files(tiny_tflite_and_golden):
     return tiny_tflite_and_golden
-
-
-def _fake_coreml(artifact, tmp_path, **changes):
-    """A coreml artifact folder beside the tflite one: same manifest contract, a .mlpackage folder as its model."""
-    fake = tmp_path / "coreml-fp16"
-    fake.mkdir()
-    package = fake / "model.mlpackage"
-    (package / "Data" / "com.apple.CoreML").mkdir(parents=True)
-    (package / "Manifest.json").write_text('{"fileFormatVersion": "1.0.0"}')
-    (package / "Data" / "com.apple.CoreML" / "model.mlmodel").write_bytes(b"\x08\x09spec")
-    manifest = json.loads((artifact / "manifest.json").read_text())
-    size = sum(p.stat().st_size for p in package.rglob("*") if p.is_file())
-    manifest.update(format="coreml", quantization="fp16", file="model.mlpackage", file_size=size, sha256=None, name="coreml-fp16",
-                    **changes)
-    (fake / "manifest.json").write_text(json.dumps(manifest))
-    shutil.copy2(artifact / "labels.txt", fake / "labels.txt")
-    return fake
 
 
 def test_sync_writes_the_layout_the_app_reads(files, tmp_path):

@@ -181,3 +181,31 @@ def test_int8_calibration_stops_on_an_unreadable_training_image(tiny_run, tmp_pa
         export("tflite", saved_model=tiny_run.saved_model, out_dir=tmp_path / "out", quantization="int8",
                data=str(data), representative_images=240)
     assert not (tmp_path / "out" / "tflite-int8").exists()
+
+
+@pytest.mark.slow  # one more calibrated int8 export; tests/unit/device/test_ios_sync_app.py's slow test syncs it too
+def test_int8_with_float_io_keeps_float_tensors_and_the_int8_model(artifacts, tiny_run, reference, tmp_path):
+    """--float-io: the same calibrated int8 graph, with quantize/dequantize inside, fed and read as float32."""
+    folder = export("tflite", saved_model=tiny_run.saved_model, out_dir=tmp_path, quantization="int8", float_io=True)
+    assert folder.name == "tflite-int8-float-io"
+    manifest = read_json(folder / "manifest.json")
+    assert manifest["quantization"] == "int8" and manifest["package_sha256"] is None
+    for spec in (manifest["input"], manifest["output"]):
+        assert spec["dtype"] == "float32" and "quantization" not in spec
+    ops = manifest["conversion"]["ops"]
+    assert ops.get("QUANTIZE", 0) >= 1 and ops.get("DEQUANTIZE", 0) >= 1, ops
+    # Within int8's tolerance of the SavedModel, and within one output step of the int8-tensor artifact.
+    got = run_litert(folder, reference.images)
+    error, agreement = compare(got, reference)
+    tolerance = TOLERANCES[("tflite", "int8")]
+    assert error <= tolerance.max_abs_error and agreement >= tolerance.min_agreement, (error, agreement)
+    # The int8-tensor artifact rounds the input to its int8 grid and the output to 1/256 steps; this one does not.
+    assert np.abs(got - run_litert(artifacts["int8"], reference.images)).max() < 0.1
+
+
+def test_float_io_is_refused_for_modes_that_already_have_float_tensors():
+    from edgevit.errors import UsageError
+    from edgevit.exporters.options import make_options
+
+    with pytest.raises(UsageError, match="--float-io is for TFLite int8"):
+        make_options("tflite", {"quantization": "dynamic", "float_io": True})

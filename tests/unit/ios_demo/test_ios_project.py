@@ -80,3 +80,22 @@ def test_the_project_parser_rejects_a_damaged_file():
     text = PROJECT.read_text()
     with pytest.raises((AssertionError, IndexError)):
         parse_pbxproj(text.replace("isa = PBXGroup;", "isa = PBXGroup", 1))
+
+
+def test_the_target_reports_every_strict_concurrency_diagnostic():
+    _, objects = _project()
+    configurations = [objects[i] for i in objects[_target(objects)["buildConfigurationList"]]["buildConfigurations"]]
+    assert {c["buildSettings"]["SWIFT_STRICT_CONCURRENCY"] for c in configurations} == {"complete"}
+
+
+def test_the_generator_refuses_to_undo_pod_install(tmp_path):
+    """After `pod install` the project holds CocoaPods' phases; regenerating would silently drop them."""
+    out = tmp_path / "project.pbxproj"
+    integrated = PROJECT.read_text().replace("/* Begin PBXShellScriptBuildPhase section */", "") + "\n/* [CP] Check Pods Manifest.lock */\n"
+    out.write_text(integrated)
+    script = str(IOS_DEMO / "scripts" / "generate_pbxproj.py")
+    refused = subprocess.run([sys.executable, script, str(out)], capture_output=True, text=True)
+    assert refused.returncode == 1 and out.read_text() == integrated
+    assert len(refused.stderr.strip().splitlines()) == 1 and "pod install" in refused.stderr and "--force" in refused.stderr
+    subprocess.run([sys.executable, script, str(out), "--force"], check=True, capture_output=True)
+    assert out.read_text() == PROJECT.read_text()
