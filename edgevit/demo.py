@@ -232,7 +232,7 @@ def _bench_line(record: dict) -> str:
 
     if record["kind"] != "bench":
         return describe(record)
-    where = f"[bench] {record['artifact']['name']} on {record['runtime']['name']}"
+    where = f"[bench] {record['artifact']['name']} on {record['runtime']['name']} {record['runtime'].get('device', 'cpu')}"
     if record["status"] != "ok":
         return f"{where}: {record['status']}"
     return f"{where}: p50 {record['latency']['p50_ms']:.3g} ms (batch 1, {record['runtime'].get('threads')} threads)"
@@ -274,5 +274,6 @@ def summary_lines(*, test_accuracy: float, gate: float, verify, records: list[di
         f"  {parity}",
         f"  {fastest}",
         f"  report: {html}",
-        f"  next: edgevit device bundle {bundle} runs/bundle --golden {golden}   (your own model: edgevit import --help)",
+        f"  next: edgevit device bundle {bundle} runs/bundle --golden {golden}",
+        "  your own model: edgevit import --help",
     ]

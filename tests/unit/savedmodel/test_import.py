@@ -166,3 +166,9 @@ def test_not_a_model(tmp_path):
     (tmp_path / "bad.keras").write_text("not a zip")
     with pytest.raises(ModelError, match="Keras cannot load it"):
         import_model(str(tmp_path / "bad.keras"), tmp_path / "run", OPTIONS)
+
+
+def test_cli_presets_are_the_library_presets():
+    from edgevit.commands.import_model import _PRESETS
+
+    assert set(_PRESETS) == set(PRESETS)
