@@ -203,10 +203,11 @@ def format_table(report: VerifyReport) -> str:
 
 def summary_error(report: VerifyReport) -> EdgeVitError | None:
     """The error a command exits with when some artifact did not pass: ParityError (6) wins over a load
-    failure (4), which wins over an inconclusive verdict (8)."""
+    failure (4), which wins over a verdict nothing here could reach (8: inconclusive, or an artifact no runtime here
+    can run: unverified is not verified, so it is never a silent success)."""
     from edgevit.errors import ParityError
 
-    failed = [r for r in report.results if not r.passed and r.status is not Status.CANNOT_VERIFY]
+    failed = [r for r in report.results if not r.passed]
     if not failed:
         return None
     listing = "; ".join(f"{r.name} ({r.status.value}: {r.reason})" for r in failed)

@@ -108,7 +108,7 @@ class VerifyReport:
     @property
     def passed(self) -> bool:
         """No artifact failed; one that cannot be verified here is listed (status and reason), not a failure."""
-        return all(r.passed or r.status is Status.CANNOT_VERIFY for r in self.results)
+        return all(r.passed for r in self.results)
 
     @property
     def inconclusive(self) -> list[ArtifactParity]:

@@ -14,7 +14,7 @@ wholly beyond its gate: the failures say which number missed and by how much), "
 interval straddles its gate: the split is too small to tell, and the reason says how many images would
 settle it), "failed to load" (corrupted file, wrong labels or input size, a runtime that cannot open
 it; verification continues with the next artifact), or "cannot verify" (no runtime here runs it: the
-Core ML interpreter lacks one of its ops; listed, but not a failure of the command). The data:
+Core ML interpreter lacks one of its ops; not a parity failure, but never a success: the command exits 8). The data:
 edgevit/verify/evalset.py;
 metrics: edgevit/verify/metrics.py; gates: edgevit/verify/gates.py; what is returned: edgevit/verify/results.py;
 JSON, records and the printed table: edgevit/verify/report.py.

@@ -112,7 +112,9 @@ def test_an_op_the_interpreter_lacks_is_cannot_verify_in_verify_records_and_repo
     (result,) = report.results
     assert result.status is Status.CANNOT_VERIFY
     assert result.reason.startswith("cannot verify Core ML here: op relu6")
-    assert report.passed and summary_error(report) is None  # listed, not a failure of the command
+    # Unverified is not verified: the command does not claim success, and says why (exit 8, like an undecided verdict).
+    error = summary_error(report)
+    assert not report.passed and error.exit_code == 8 and "cannot verify Core ML here: op relu6" in str(error)
     (record,) = report_to_records(report)
     assert record["status"] == "cannot verify" and record["reason"].startswith("cannot verify Core ML here: op relu6")
     assert validate_record(record) == []
