@@ -14,7 +14,7 @@ from edgevit.errors import UsageError
 # Registration order is the order shown in `edgevit --help`.
 COMMAND_MODULES: tuple[str, ...] = (
     "edgevit.commands.demo", "edgevit.commands.data", "edgevit.commands.train", "edgevit.commands.export",
-    "edgevit.commands.verify", "edgevit.commands.device", "edgevit.commands.savedmodel", "edgevit.commands.bench",
+    "edgevit.commands.verify", "edgevit.commands.debug", "edgevit.commands.device", "edgevit.commands.savedmodel", "edgevit.commands.bench",
     "edgevit.commands.report",
 )
 
