@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from html import escape
 
+from edgevit.formats import find_mode
 from edgevit.report.html import CSS
 from edgevit.report.svg import Scale, circle, color_of, legend, line, svg, text, y_axis
 
@@ -92,7 +93,9 @@ def sqnr_chart(document: dict) -> str:
         points = [(x_of(i), y(v), row) for i, row in enumerate(chains[artifact["name"]]) for v in [_db(row)] if v is not None]
         if len(points) > 1:
             path = " ".join(f"{'M' if k == 0 else 'L'}{px:.1f} {py:.1f}" for k, (px, py, _) in enumerate(points))
-            dash = ' stroke-dasharray="2 3"' if artifact["quantization"] in ("fp16", "fp32") else ""
+            mode = find_mode(artifact["format"] or "", artifact["quantization"] or "")
+            float_mode = mode is not None and mode.gate.max_abs_error is not None
+            dash = "" if float_mode else ' stroke-dasharray="6 3"'  # quantized modes dashed
             body.append(f'<path d="{path}" fill="none" stroke="{color}" stroke-width="2"{dash}/>')
         first = (artifact["first_divergence"] or {}).get("boundary")
         for px, py, row in points:
