@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 
 from edgevit.errors import UsageError
+from edgevit.layer_names import scope_pattern
 
 EMBEDDING, ATTENTION, MLP, BLOCK, NORM, HEAD = "embedding", "attention", "mlp", "block", "norm", "head"
 BLOCK_LAYER = "Transformer_encoderblock_{}"
@@ -38,9 +39,7 @@ class Boundary:
 
     @property
     def scope_pattern(self) -> re.Pattern:
-        parts = self.name.split("/")
-        scope = "/".join(re.escape(part) + r"(?:_\d+)?" for part in parts)
-        return re.compile(r"(?:^|/)" + scope + "/")
+        return scope_pattern(self.name)
 
 
 def model_boundaries(num_layers: int) -> list[Boundary]:
