@@ -121,11 +121,13 @@ def make_options(fmt: Format | str, options: dict) -> ExportOptions:
 
 
 def options_to_dict(options: ExportOptions) -> dict:
-    """JSON-ready: enums as their values, unset optional values left out."""
+    """JSON-ready: enums as their values, unset optional values (None, an empty float_layers) left out."""
     out = {}
     for key, value in asdict(options).items():
-        if value is None:
+        if value is None or value == ():
             continue
+        if isinstance(value, tuple):
+            value = list(value)
         out[key] = value.value if isinstance(value, enum.Enum) else str(value) if isinstance(value, Path) else value
     return out
 
