@@ -99,6 +99,7 @@ def _gate_recipe(path, **limits) -> str:
     return str(path)
 
 
+@pytest.mark.slow  # several exports and verifications of the tiny model: 1-4 min on a shared 2-core machine
 def test_fit_gate_records_its_plan_and_steps_and_confirms_on_the_test_split(tiny_run, tmp_path):
     recipe = _gate_recipe(tmp_path / "gate.toml", min_agreement=0.5, max_accuracy_drop=50)
     code = main(["export", str(tiny_run.saved_model), "--out", str(tmp_path / "out"), "--format", "onnx",
@@ -115,6 +116,7 @@ def test_fit_gate_records_its_plan_and_steps_and_confirms_on_the_test_split(tiny
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".fit-gate-")]  # scratch removed
 
 
+@pytest.mark.slow  # several exports and verifications of the tiny model: 1-4 min on a shared 2-core machine
 def test_a_gate_no_precision_mix_meets_is_one_line_with_the_best_reached(tiny_run, tmp_path, capsys):
     recipe = _gate_recipe(tmp_path / "gate.toml", max_abs_error=1e-9)  # int8 anything moves probabilities more
     code = main(["export", str(tiny_run.saved_model), "--out", str(tmp_path / "out"), "--format", "onnx",
