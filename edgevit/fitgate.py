@@ -80,7 +80,14 @@ def _check_job(job) -> None:
 def _measure(folder: Path, gate: Gate, *, saved_model: Path, data, split: str) -> tuple[float, str]:
     from edgevit.verify.run import verify_artifacts
 
-    report = verify_artifacts([folder], saved_model=saved_model, data=data, split=split)
+    # verify logs its own verdict by the artifact's default gate; the search's verdict (its gate) is logged instead.
+    verify_logger = logging.getLogger("edgevit.verify.run")
+    level = verify_logger.level
+    verify_logger.setLevel(logging.WARNING)
+    try:
+        report = verify_artifacts([folder], saved_model=saved_model, data=data, split=split)
+    finally:
+        verify_logger.setLevel(level)
     result = report.results[0]
     if result.metrics is None:
         raise ParityError(f"{folder.name}: {result.status.value} ({result.reason})")
