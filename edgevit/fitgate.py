@@ -19,7 +19,6 @@ reached and its size. Only ONNX int8-dynamic has a per-layer mechanism here so f
 from __future__ import annotations
 
 import logging
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass, replace
@@ -114,6 +113,15 @@ def _latency_ms(folder: Path) -> float:
     return float(np.median(times))
 
 
+def _export(saved_model: Path, out_dir: Path, job, options: dict, float_layers: tuple[str, ...]) -> Path:
+    """One artifact through `edgevit export`'s own path: a child process, logs in OUT/logs, OUT/artifacts.json."""
+    from edgevit.exporters.jobs import ArtifactJob, export_all, raise_for_failures
+
+    built = ArtifactJob.create(job.format, name=job.name, **options, float_layers=list(float_layers))
+    raise_for_failures(export_all(saved_model=saved_model, out_dir=out_dir, jobs=[built]))
+    return out_dir / job.name
+
+
 def rank_blocks(folder: Path, *, saved_model: Path, data, split: str) -> list[str]:
     """Transformer blocks, most sensitive first: the SQNR each one's output loses against its input."""
     from edgevit.verify.layers.compare import capped
@@ -129,7 +137,6 @@ def rank_blocks(folder: Path, *, saved_model: Path, data, split: str) -> list[st
 
 def fit_gate(saved_model: Path, out_dir: Path, job, *, gate: Gate, data=None,
              calibration_split: str = CALIBRATION_SPLIT, test_split: str = TEST_SPLIT) -> FitResult:
-    from edgevit.exporters import export
     from edgevit.exporters.options import options_to_dict
 
     _check_job(job)
@@ -137,12 +144,10 @@ def fit_gate(saved_model: Path, out_dir: Path, job, *, gate: Gate, data=None,
         raise UsageError(f"the calibration split must differ from the test split ({test_split}): the gate is never tuned on the data it judges")
     options = {k: v for k, v in options_to_dict(job.options).items() if k != "float_layers"}
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     steps: list[Step] = []
-    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".fit-gate-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="edgevit-fit-gate-") as scratch:  # the search's artifacts: gone after it
         def build(layers: tuple[str, ...], index: int) -> Step:
-            folder = export(job.format, saved_model=saved_model, out_dir=Path(scratch), name=f"step-{index}",
-                            **options, float_layers=list(layers))
+            folder = _export(saved_model, Path(scratch), replace(job, name=f"step-{index}"), options, layers)
             agreement, verdict = _measure(folder, gate, saved_model=saved_model, data=data, split=calibration_split)
             step = Step(layers, int(load_json(folder / MANIFEST_NAME)["file_size"]), agreement, verdict, _latency_ms(folder))
             logger.info(f"fit-gate step {index}: {len(layers)} block(s) in float, {step.file_size / 1e6:.3f} MB, "
@@ -163,7 +168,7 @@ def fit_gate(saved_model: Path, out_dir: Path, job, *, gate: Gate, data=None,
                 f"no precision mix meets the gate of {job.name} on the {calibration_split} split: the best agreement reached is "
                 f"{best.agreement:.2%} at {best.file_size / 1e6:.3f} MB ({len(best.float_layers)} of {len(ranked)} blocks in float)"
             )
-    folder = export(job.format, saved_model=saved_model, out_dir=out_dir, name=job.name, **options, float_layers=list(step.float_layers))
+    folder = _export(saved_model, out_dir, job, options, step.float_layers)
     test_agreement, test_verdict = _measure(folder, gate, saved_model=saved_model, data=data, split=test_split)
     manifest = load_json(folder / MANIFEST_NAME)
     manifest["fit_gate"] = {"gate": gate.to_dict(), "calibration_split": calibration_split, "test_split": test_split,

@@ -66,7 +66,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def _fit_gate(args: argparse.Namespace) -> int:
     from edgevit.fitgate import CALIBRATION_SPLIT, fit_gate
-    from edgevit.outputs import ARTIFACT, Output, check_outputs
+    from edgevit.outputs import ARTIFACTS_ROOT, Output, check_outputs
     from edgevit.verify.gates import gate_for
 
     if not args.fit_gate:
@@ -81,7 +81,8 @@ def _fit_gate(args: argparse.Namespace) -> int:
     if len(jobs) != 1:
         raise UsageError(f"--fit-gate searches one artifact, but this command names {len(jobs)}")
     job = jobs[0]
-    check_outputs([Output("--out", Path(args.out) / job.name, ARTIFACT)], inputs=[args.saved_model, data])
+    # Before the search: --out may take the artifact (export_all checks its folder again when it writes it).
+    check_outputs([Output("--out", args.out, ARTIFACTS_ROOT, replace=False)], inputs=[args.saved_model, data])
     gate = gate_for(job.name, job.format.value, job.options.quantization.value, overrides)
     result = fit_gate(Path(args.saved_model), Path(args.out), job, gate=gate, data=data,
                       calibration_split=args.calibration_split or CALIBRATION_SPLIT)
