@@ -137,6 +137,10 @@ IMPORTED = FolderKind("an imported model folder (the --out of `edgevit import`)"
 BUNDLE = FolderKind("an edgevit bundle", lambda f: (f / BUNDLE_INDEX).is_file(),
                     lambda f: {"run.py", "harness", BUNDLE_INDEX, "artifact", "golden", "README.md"})
 REPORT = FolderKind("a report folder", _is_report, lambda f: {REPORT_RECORDS, REPORT_MARKDOWN, REPORT_HTML})
+LAYERS_INDEX, LAYERS_MARKDOWN, LAYERS_HTML = "layers.json", "layers.md", "layers.html"
+LAYERS_REPORT = FolderKind("a layer report folder (the --out of `edgevit debug layers`)",
+                           lambda f: (_json_object(f / LAYERS_INDEX) or {}).get("kind") == "layers",
+                           lambda f: {LAYERS_INDEX, LAYERS_MARKDOWN, LAYERS_HTML})
 DEMO = FolderKind("a demo folder (the --out of `edgevit demo`)", lambda f: (f / DEMO_INDEX).is_file())  # written into
 DATA = FolderKind("a data set", lambda f: False)  # drawn only into a new or empty folder
 

@@ -212,6 +212,12 @@ def validate_document(document: Any) -> list[str]:
     return errors
 
 
+def validate_with_schema(document: Any, schema_file: str) -> list[str]:
+    """Every way `document` breaks another schema of edgevit/schemas (e.g. layers-v1.schema.json), by the same checker."""
+    root = json.loads((SCHEMA_PATH.parent / schema_file).read_text(encoding="utf-8"))
+    return _check(document, {k: v for k, v in root.items() if k != "$defs"}, root, "file")
+
+
 def _consistency(record: dict) -> list[str]:
     """What a JSON Schema cannot say: the raw samples are exactly the runs the statistics came from."""
     latency = record.get("latency")

@@ -37,7 +37,8 @@ def register(subparsers) -> None:
     p.add_argument("--quantization", help="comma-separated; " + "; ".join(choices(fmt) for fmt in OPTIONS))
     p.add_argument("--recipe", help="TOML recipe naming the artifacts and their parity gates (see export/demo.toml)")
     p.add_argument("--name", help="artifact folder name (one artifact only; default <format>-<quantization>)")
-    p.add_argument("--data", help="tflite int8: data set ROOT whose train/ split calibrates activations "
+    p.add_argument("--data", help="tflite int8: data set ROOT whose train/ split calibrates activations; with --fit-gate: "
+                   "the labelled data set searched (calibration split) and judged (test split) "
                    "(default: the one recorded in the SavedModel's manifest)")
     p.add_argument("--representative-images", type=int,
                    help=f"tflite int8: calibration images drawn from the train split (default {TFLiteOptions().representative_images})")
@@ -47,18 +48,60 @@ def register(subparsers) -> None:
                    help="tflite int8: float32 input and output (quantized inside the model), as the iOS app's TensorFlowLiteSwift needs")
     p.add_argument("--opset", type=int, help=f"onnx: opset {ONNX_OPSETS[0]}-{ONNX_OPSETS[-1]} (default {OnnxOptions().opset})")
     p.add_argument("--minimum-ios", type=int, help=f"coreml: iOS deployment target, one of {', '.join(map(str, COREML_MINIMUM_IOS))} (default {CoreMLOptions().minimum_ios})")
+    p.add_argument("--fit-gate", action="store_true",
+                   help="onnx int8-dynamic: keep the most sensitive transformer blocks in float until the artifact passes its "
+                        "parity gate on the calibration split, then confirm it on the test split (edgevit/fitgate.py)")
+    p.add_argument("--calibration-split", default=None, help="with --fit-gate: the split the search is judged on (default valid)")
     p.set_defaults(func=cmd_export)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from edgevit.exporters.jobs import export_all, raise_for_failures
 
+    if args.fit_gate or args.calibration_split:
+        return _fit_gate(args)
     jobs, recipe = _jobs(args)
     out = Path(args.out)
     results = export_all(saved_model=Path(args.saved_model), out_dir=out, recipe=recipe, jobs=jobs)
     built = sum(r.ok for r in results)
     print(f"{built} of {len(results)} artifact(s) built; index: {out / 'artifacts.json'}")
     raise_for_failures(results)
+    return 0
+
+
+def _fit_gate(args: argparse.Namespace) -> int:
+    from edgevit.fitgate import CALIBRATION_SPLIT, fit_gate
+    from edgevit.outputs import ARTIFACTS_ROOT, Output, check_outputs
+    from edgevit.verify.gates import gate_for
+
+    if not args.fit_gate:
+        raise UsageError("--calibration-split is the split --fit-gate searches on; add --fit-gate")
+    from edgevit.verify.gates import read_gate_overrides
+
+    # With --fit-gate a recipe gives the gate only ([gates.<name>]); the artifact comes from --format/--quantization.
+    overrides, args.recipe = read_gate_overrides(args.recipe), None
+    # With --fit-gate, --data is the labelled data set searched (calibration split) and judged (test split).
+    data, args.data = args.data, None
+    jobs, _ = _jobs(args)
+    if len(jobs) != 1:
+        raise UsageError(f"--fit-gate searches one artifact, but this command names {len(jobs)}")
+    job = jobs[0]
+    # Before the search: --out may take the artifact (export_all checks its folder again when it writes it).
+    check_outputs([Output("--out", args.out, ARTIFACTS_ROOT, replace=False)], inputs=[args.saved_model, data])
+    gate = gate_for(job.name, job.format.value, job.options.quantization.value, overrides)
+    result = fit_gate(Path(args.saved_model), Path(args.out), job, gate=gate, data=data,
+                      calibration_split=args.calibration_split or CALIBRATION_SPLIT)
+    for i, step in enumerate(result.steps):
+        print(f"step {i}: {len(step.float_layers)} block(s) in float ({', '.join(step.float_layers) or 'none'}): "
+              f"{step.file_size / 1e6:.3f} MB, agreement {step.agreement:.2%} ({step.verdict}), p50 {step.p50_ms:.2f} ms "
+              "(batch 1, this machine)")
+    print(f"{result.folder}: {len(result.chosen.float_layers)} block(s) in float; test split agreement "
+          f"{result.test_agreement:.2%} ({result.test_verdict})")
+    if result.test_verdict != "pass":
+        from edgevit.errors import ParityError
+
+        raise ParityError(f"{job.name} passes its gate on the calibration split but not on the test split "
+                          f"(agreement {result.test_agreement:.2%}); the search was not tuned on it, so this is the honest answer")
     return 0
 
 

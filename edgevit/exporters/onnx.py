@@ -53,9 +53,12 @@ def export_onnx(*, saved_model: Path, out_dir: Path, name: str | None = None, **
         model = to_onnx(graph, opset=opts.opset, input_name=input_name, output_name=output_name)
         num_params = graph.num_params
         del graph  # the weights now live in the ONNX model only
-        path = _write_quantized(model, folder, opts.quantization)
+        path, excluded = _write_quantized(model, folder, opts.quantization, opts.float_layers)
         check_onnx(path)
         details = _details(path, opset=opts.opset, quantization=opts.quantization, num_params=num_params)
+        if opts.float_layers:  # the per-layer precision plan
+            details["float_layers"] = list(opts.float_layers)
+            details["float_nodes"] = excluded
         # Input and output as in the SavedModel: float32, batch dimension dynamic (named "batch" in the graph).
         return Built(main_file=MAIN_FILE, details=details, runtime_support=runtime_support(path))
 
@@ -179,17 +182,19 @@ def _reject_non_onnx_ops(model) -> None:
         raise ExportError(f"the ONNX graph still holds non-ONNX op(s) {', '.join(unknown)}; tf2onnx cannot convert them")
 
 
-def _write_quantized(model, folder: Path, quantization: OnnxQuantization) -> Path:
+def _write_quantized(model, folder: Path, quantization: OnnxQuantization, float_layers: tuple[str, ...] = ()) -> tuple[Path, list[str]]:
+    """The model file, and the nodes kept in float (int8-dynamic with float_layers)."""
     path = folder / MAIN_FILE
+    excluded: list[str] = []
     if quantization is OnnxQuantization.FP16:
         model = _to_fp16(model)
     if quantization in WEIGHT_BITS:
         model = _quantize_weights(model, WEIGHT_BITS[quantization])
     if quantization is OnnxQuantization.INT8_DYNAMIC:
-        _quantize_int8_dynamic(model, path)
+        excluded = _quantize_int8_dynamic(model, path, float_layers)
     else:
         save_onnx(model, path)
-    return path
+    return path, excluded
 
 
 WEIGHT_BITS = {OnnxQuantization.INT8_WEIGHTS: 8, OnnxQuantization.INT4_WEIGHTS: 4}
@@ -219,7 +224,7 @@ def _to_fp16(model):
         return float16.convert_float_to_float16(model, keep_io_types=True)
 
 
-def _quantize_int8_dynamic(model, path: Path) -> None:
+def _quantize_int8_dynamic(model, path: Path, float_layers: tuple[str, ...] = ()) -> list[str]:
     """ORT basic optimisation first: its constant folding turns weight subgraphs into the initializers quantize_dynamic needs."""
     import onnxruntime as ort
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -236,8 +241,28 @@ def _quantize_int8_dynamic(model, path: Path) -> None:
         if large:
             options.add_session_config_entry("session.optimized_model_external_initializers_file_name", "folded.onnx.data")
         ort.InferenceSession(str(fp32), options, providers=["CPUExecutionProvider"])
+        excluded = _nodes_in_layers(folded, float_layers)
         # Large models: quantize_dynamic writes the weights to "<model file>.data", i.e. EXTERNAL_DATA_FILE.
-        quantize_dynamic(folded, path, weight_type=QuantType.QInt8, use_external_data_format=large)
+        quantize_dynamic(folded, path, weight_type=QuantType.QInt8, use_external_data_format=large, nodes_to_exclude=excluded)
+    return excluded
+
+
+def _nodes_in_layers(path: Path, layers: tuple[str, ...]) -> list[str]:
+    """The names of the nodes inside the Keras layers `layers` (ExportError for a layer with none: a typo or another model)."""
+    import onnx
+
+    from edgevit.layer_names import in_layer
+
+    if not layers:
+        return []
+    names = [node.name for node in onnx.load(str(path), load_external_data=False).graph.node]
+    chosen = []
+    for layer in layers:
+        inside = [name for name in names if in_layer(name, layer)]
+        if not inside:
+            raise ExportError(f"float layer {layer!r} is not a layer of this model (no ONNX node inside it)")
+        chosen += inside
+    return sorted(set(chosen))
 
 
 def _needs_external_data(model) -> bool:

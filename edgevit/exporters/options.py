@@ -76,10 +76,19 @@ class OnnxOptions:
     format: ClassVar[Format] = Format.ONNX
     quantization: OnnxQuantization = OnnxQuantization.FP32
     opset: int = 17
+    # int8-dynamic only: Keras layer paths (e.g. "Transformer_encoderblock_3") whose MatMuls stay float
+    # (quantize_dynamic's nodes_to_exclude); chosen by `edgevit export --fit-gate`.
+    float_layers: tuple[str, ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "quantization", _enum_value(OnnxQuantization, self.quantization, "ONNX quantization"))
         _int_in(self.opset, ONNX_OPSETS, "ONNX opset (tf2onnx fails on 19+)")
+        layers = self.float_layers
+        if isinstance(layers, str) or not all(isinstance(name, str) and name for name in layers):
+            raise UsageError(f"float_layers must be a list of Keras layer names, got {layers!r}")
+        object.__setattr__(self, "float_layers", tuple(layers))
+        if layers and self.quantization is not OnnxQuantization.INT8_DYNAMIC:
+            raise UsageError(f"float_layers keeps layers of an int8-dynamic model in float; {self.quantization.value} has none to keep")
 
 
 COREML_MINIMUM_IOS = (16, 17, 18)  # iOS 16 is the first target with compressed-weight (constexpr) ops
@@ -128,11 +137,13 @@ def make_options(fmt: Format | str, options: dict) -> ExportOptions:
 
 
 def options_to_dict(options: ExportOptions) -> dict:
-    """JSON-ready: enums as their values, unset optional values left out."""
+    """JSON-ready: enums as their values, unset optional values (None, an empty float_layers) left out."""
     out = {}
     for key, value in asdict(options).items():
-        if value is None:
+        if value is None or value == ():
             continue
+        if isinstance(value, tuple):
+            value = list(value)
         out[key] = value.value if isinstance(value, enum.Enum) else str(value) if isinstance(value, Path) else value
     return out
 

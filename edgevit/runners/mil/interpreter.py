@@ -104,6 +104,10 @@ class MilInterpreter:
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, object]:
         """Feed the function inputs by name; return the block outputs by name."""
+        return self.run_keeping(feeds, set())[0]
+
+    def run_keeping(self, feeds: dict[str, np.ndarray], keep: set[str]) -> tuple[dict[str, object], dict[str, object]]:
+        """As run, plus the values of the variables named in `keep` (layer-wise parity records them)."""
         env: dict[str, object] = {}
         for name, spec in self.input_specs.items():
             if name not in feeds:
@@ -119,4 +123,5 @@ class MilInterpreter:
                 raise ModelError(f"{op.type} '{op.name}' gave {len(results)} outputs for {len(op.outputs)} declared; interpreter bug")
             for spec, value in zip(op.outputs, results):
                 env[spec.name] = conform(value, spec, op)
-        return {name: env[name] if name in env else self._constants[name] for name in self.program.outputs}
+        outputs = {name: env[name] if name in env else self._constants[name] for name in self.program.outputs}
+        return outputs, {name: env[name] for name in keep if name in env}
