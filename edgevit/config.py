@@ -34,6 +34,9 @@ VARIANTS: dict[str, ViTSpec] = {
         ViTSpec("vit-l32", 32, 24, 1024, 16, 4096, 0.1, 224, "L_32", 1e-4, 2),
         # The test variant (timm's test_vit, big_vision's "mu"): trains from scratch on a CPU.
         ViTSpec("tiny", 8, 4, 128, 4, 256, 0.0, 64, None, 1e-3, None),
+        # DINOv2 ViT-S/14 (LayerScale folded by `edgevit weights import`); no vit-keras release: --weights FILE.npz.
+        # Frozen backbone by default: the final norm and the head train (training/frozen.py caches the rest).
+        ViTSpec("dinov2-s14", 14, 12, 384, 6, 1536, 0.0, 224, None, 1e-3, 0),
     )
 }
 
