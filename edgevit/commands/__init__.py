@@ -15,7 +15,7 @@ from edgevit.errors import UsageError
 COMMAND_MODULES: tuple[str, ...] = (
     "edgevit.commands.demo", "edgevit.commands.data", "edgevit.commands.train", "edgevit.commands.export",
     "edgevit.commands.verify", "edgevit.commands.device", "edgevit.commands.savedmodel", "edgevit.commands.bench",
-    "edgevit.commands.report",
+    "edgevit.commands.report", "edgevit.commands.weights",
 )
 
 
