@@ -145,6 +145,16 @@ class DemoConfig:
     bench_runs: int = 20  # timed runs per artifact at batch 1 (after 3 warm-ups)
 
 
+def pretrained_demo_config() -> DemoConfig:
+    """`edgevit demo --pretrained`: the same birds drawn at 112 px, the DINOv2 ViT-S/14 backbone frozen (its
+    class token is computed once per image: noise off, training/frozen.py), the final norm and the head trained."""
+    return DemoConfig(
+        image_size=112,
+        train=TrainConfig(variant="dinov2-s14", image_size=112, trainable_blocks=0, noise_stddev=0.0, epochs=40,
+                          batch_size=64, patience=10, learning_rate=3e-3, lr_decay_every=15, pretrained=True),
+    )
+
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 SPLITS = ("train", "valid", "test")
 MANIFEST_NAME = "manifest.json"
