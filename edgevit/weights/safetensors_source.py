@@ -76,6 +76,7 @@ def read_safetensors(path: Path, config_path: Path | None) -> SourceViT:
     family = families.detect_family(state)
     if config is not None and "model_type" in config:
         expected = _hf_family(config, config_path)
+        classifier = state.get("classifier.weight")  # a *ForImageClassification head, outside the "dinov2." prefix
         state = families.strip_prefix(state, "embeddings.cls_token")
         if families.detect_family(state) != expected:
             raise families.not_a_vit(state, f"{what} (config.json says {config['model_type']})")
@@ -83,7 +84,6 @@ def read_safetensors(path: Path, config_path: Path | None) -> SourceViT:
         eps = float(config.get("layer_norm_eps", 1e-6))
         if abs(eps - 1e-6) > 1e-9:
             source.notes.append(f"layer_norm_eps {eps:g} in the source, 1e-06 in vit-keras")
-        classifier = state.get("classifier.weight")
         if classifier is not None and classifier.ndim == 2 and classifier.shape[1] == 2 * source.width:
             source.pool = "token+mean"  # Dinov2ForImageClassification: [class token, mean of patch tokens]
         norm = _normalisation(config_path.parent)

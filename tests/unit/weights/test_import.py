@@ -286,3 +286,15 @@ def test_cli_prints_the_architecture_and_never_replaces_a_user_file(tmp_path, ca
     (tmp_path / "mine.npz").write_bytes(b"user data")
     _assert_one_line(*_run(capsys, src, "--out", tmp_path / "mine.npz"), "not a weights file written by")
     assert (tmp_path / "mine.npz").read_bytes() == b"user data"
+
+
+def test_head_pooling_is_read_from_the_source(tmp_path):
+    """Dinov2ForImageClassification's classifier reads [class token, mean of patch tokens] (2D inputs); ViT's the token."""
+    folder = tmp_path / "cls"
+    src, _ = _write_hf(folder, "dinov2")
+    state = hf_state("dinov2", prefix="dinov2.")
+    state["classifier.weight"], state["classifier.bias"] = np.zeros((5, 256), np.float32), np.zeros(5, np.float32)
+    save_file(state, str(src))
+    assert import_weights(src, tmp_path / "a.npz").pool == "token+mean"
+    src, _ = _write_hf(tmp_path / "vit", "vit")
+    assert import_weights(src, tmp_path / "b.npz").pool == "token"
