@@ -34,6 +34,9 @@ VARIANTS: dict[str, ViTSpec] = {
         ViTSpec("vit-l32", 32, 24, 1024, 16, 4096, 0.1, 224, "L_32", 1e-4, 2),
         # The test variant (timm's test_vit, big_vision's "mu"): trains from scratch on a CPU.
         ViTSpec("tiny", 8, 4, 128, 4, 256, 0.0, 64, None, 1e-3, None),
+        # DINOv2 ViT-S/14 (LayerScale folded by `edgevit weights import`); no vit-keras release: --weights FILE.npz.
+        # Frozen backbone by default: the final norm and the head train (training/frozen.py caches the rest).
+        ViTSpec("dinov2-s14", 14, 12, 384, 6, 1536, 0.0, 224, None, 1e-3, 0),
     )
 }
 
@@ -142,6 +145,16 @@ class DemoConfig:
     min_test_accuracy: float = 0.85
     bench_threads: int = 2  # this machine's core count; the demo measures one thread setting
     bench_runs: int = 20  # timed runs per artifact at batch 1 (after 3 warm-ups)
+
+
+def pretrained_demo_config() -> DemoConfig:
+    """`edgevit demo --pretrained`: the same birds drawn at 112 px, the DINOv2 ViT-S/14 backbone frozen (its
+    class token is computed once per image: noise off, training/frozen.py), the final norm and the head trained."""
+    return DemoConfig(
+        image_size=112,
+        train=TrainConfig(variant="dinov2-s14", image_size=112, trainable_blocks=0, noise_stddev=0.0, epochs=40,
+                          batch_size=64, patience=10, learning_rate=3e-3, lr_decay_every=15, pretrained=True),
+    )
 
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")

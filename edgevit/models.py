@@ -10,6 +10,7 @@ from pathlib import Path
 from edgevit.config import PRETRAINED_WEIGHT_SETS, VARIANTS, ViTSpec
 from edgevit.errors import ModelError, UsageError
 from edgevit.keras_backend import import_keras
+from edgevit.weights import read_import_record
 
 
 def resolve_variant(name: str) -> ViTSpec:
@@ -132,13 +133,38 @@ def load_pretrained_weights(model, config: ClassifierConfig, path: Path) -> None
     spec = resolve_variant(config.variant)
     base = model.get_layer(spec.name)
     patches = config.image_size // spec.patch_size
+    _check_import_record(path, spec, patches)
     try:
         with warnings.catch_warnings():
             # Position embeddings are resized when image size differs from the pretraining size: expected.
             warnings.filterwarnings("ignore", message="Resizing position embeddings")
+            # The record `edgevit weights import` leaves in its .npz is not a weight.
+            warnings.filterwarnings("ignore", message=r"Did not use the following weights: \{'edgevit/import'\}")
             utils.load_weights_numpy(
                 model=base, params_path=str(path), pretrained_top=False, num_x_patches=patches, num_y_patches=patches
             )
     except (AssertionError, KeyError, ValueError, OSError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelError(f"{path}: weights do not fit {spec.name} ({reason}); pass the .npz made for this variant") from None
+
+
+def _check_import_record(path: Path, spec: ViTSpec, patches: int) -> None:
+    """A file from `edgevit weights import` was made for one variant and one position grid, resampled with the
+    source's own interpolation: refuse another variant, and another grid (vit-keras would resize it linearly)."""
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            record = read_import_record(npz)
+    except (OSError, ValueError, EOFError):
+        return  # load_weights_numpy below reports an unreadable file
+    if record is None:
+        return
+    if record.get("variant") != spec.name:
+        raise ModelError(f"{path} was imported for variant {record.get('variant')}, not {spec.name}; "
+                         f"pass --variant {record.get('variant')} or re-import with --variant {spec.name}")
+    if record.get("grid") != patches:
+        size = patches * spec.patch_size
+        raise ModelError(f"{path} holds a {record.get('grid')}x{record.get('grid')} position grid "
+                         f"({record.get('image_size')} px); re-import it with `edgevit weights import --image-size {size}` "
+                         f"so the grid is resampled the way the source model does it")

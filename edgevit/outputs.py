@@ -163,6 +163,19 @@ def _is_bundle_zip(path: Path) -> bool:
 
 RECORDS = FileKind("a records file", _is_records)
 BUNDLE_ZIP = FileKind("a bundle zip written by `edgevit device bundle --zip`", _is_bundle_zip)
+# The .npz entry `edgevit weights import` records its architecture in (edgevit.weights.convert.IMPORT_KEY).
+WEIGHTS_IMPORT_MEMBER = "edgevit/import.npy"
+
+
+def _is_weights_import(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return WEIGHTS_IMPORT_MEMBER in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+WEIGHTS_NPZ = FileKind("a weights file written by `edgevit weights import`", _is_weights_import)
 VERIFY_JSON = FileKind("a verify results file", lambda p: (_json_object(p) or {}).get("kind") == "verify")
 
 

@@ -13,9 +13,9 @@ from edgevit.errors import UsageError
 
 # Registration order is the order shown in `edgevit --help`: the pipeline's (the demo runs it all).
 COMMAND_MODULES: tuple[str, ...] = (
-    "edgevit.commands.demo", "edgevit.commands.data", "edgevit.commands.train", "edgevit.commands.savedmodel",
-    "edgevit.commands.import_model", "edgevit.commands.export", "edgevit.commands.verify", "edgevit.commands.debug",
-    "edgevit.commands.bench", "edgevit.commands.report", "edgevit.commands.device",
+    "edgevit.commands.demo", "edgevit.commands.data", "edgevit.commands.weights", "edgevit.commands.train",
+    "edgevit.commands.savedmodel", "edgevit.commands.import_model", "edgevit.commands.export", "edgevit.commands.verify",
+    "edgevit.commands.debug", "edgevit.commands.bench", "edgevit.commands.report", "edgevit.commands.device",
 )
 
 

@@ -40,6 +40,14 @@ from edgevit.models import (
     resolve_trainable_blocks,
     resolve_variant,
 )
+from edgevit.training.frozen import (
+    MAX_FEATURE_BYTES,
+    compute_features,
+    feature_batches,
+    feature_shape,
+    split_classifier,
+    why_not_frozen_path,
+)
 from edgevit.training.precision import Precision, keep_float32_layers, parse_precision, precision_policy, wrap_optimizer
 from edgevit.savedmodel.write import save_savedmodel
 from edgevit.savedmodel.deferred import BEST_WEIGHTS, export_in_subprocess, write_pending_manifest
@@ -127,8 +135,12 @@ def compile_recipe(keras, model, *, learning_rate: float, precision: Precision, 
 class RecipeCallback:
     """Early stopping on val accuracy with best-weights restore, plus a resumable checkpoint each epoch."""
 
-    def __init__(self, keras, *, out: Path, config: TrainConfig, base_lr: float, state: dict, train_images: int):
+    def __init__(self, keras, *, out: Path, config: TrainConfig, base_lr: float, state: dict, train_images: int,
+                 weights_model=None):
         self.keras = keras
+        # The frozen-backbone fast path trains a tail that shares the classifier's layers: the checkpoints
+        # hold the whole classifier's weights, the optimizer state is the tail's.
+        self.weights_model = weights_model
         self.train_images = train_images
         self.out = out
         self.config = config
@@ -170,11 +182,11 @@ class RecipeCallback:
         state["history"].append({"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}})
         if state["best_val_accuracy"] is None or val_acc > state["best_val_accuracy"]:
             state.update(best_val_accuracy=val_acc, best_epoch=epoch + 1, wait=0)
-            _save_weights_atomic(model, ckpt / BEST_WEIGHTS)
+            _save_weights_atomic(self.weights_model or model, ckpt / BEST_WEIGHTS)
         else:
             state["wait"] += 1
         state["epochs_done"] = epoch + 1
-        _save_weights_atomic(model, ckpt / LAST_WEIGHTS)
+        _save_weights_atomic(self.weights_model or model, ckpt / LAST_WEIGHTS)
         _save_extra_state(model, ckpt / LAST_EXTRA)
         atomic_write_json(self.out / STATE_NAME, state)
         if state["wait"] >= self.config.patience:
@@ -295,8 +307,11 @@ def train(data_root: Path | str, out: Path | str, config: TrainConfig, *, resume
     train_split, valid_split = folders.split("train"), folders.split("valid")
     train_batches = _make_batches(keras, train_split, preprocessing, config.batch_size, feed, seed=config.seed)
     valid_batches = _make_batches(keras, valid_split, preprocessing, config.batch_size, feed, seed=None)(0)
-    recipe = RecipeCallback(keras, out=out, config=config, base_lr=base_lr, state=state, train_images=len(train_split))
-    callbacks = [recipe.build(), recipe.progress_bar()]
+    slow_reason = why_not_frozen_path(noise_stddev=config.noise_stddev, spec=spec_v, trainable_blocks=trainable_blocks,
+                                      devices=placement.count)
+    per_image = int(np.prod(feature_shape(spec_v, image_size, trainable_blocks))) * 4
+    if slow_reason is None and per_image * (len(train_split) + len(valid_split)) > MAX_FEATURE_BYTES:
+        slow_reason = f"the frozen features would take {per_image * (len(train_split) + len(valid_split)) / 1e9:.1f} GB"
     device = device_description(backend)
     if verbose is None:  # Keras' epoch lines are progress too: none under --quiet
         verbose = 0 if not logger.isEnabledFor(logging.INFO) else 1 if sys.stdout.isatty() else 2
@@ -307,16 +322,36 @@ def train(data_root: Path | str, out: Path | str, config: TrainConfig, *, resume
         f"{len(valid_split)} valid images, {folders.num_classes} classes, {trainable_blocks}/{spec_v.num_layers} blocks trainable"
     )
     started = time.perf_counter()
+    frozen_record = {"used": slow_reason is None, "why_not": slow_reason}
     with distribution_scope(keras, placement):
         model = build_training_model(keras, model_config, precision)
-        compile_recipe(keras, model, learning_rate=base_lr, precision=precision, jit_compile=config.jit_compile)
+        trained = model
+        if slow_reason is None:
+            extractor, trained = split_classifier(keras, model, spec_v, trainable_blocks)
+        compile_recipe(keras, trained, learning_rate=base_lr, precision=precision, jit_compile=config.jit_compile)
         if resume:
-            model.optimizer.build(model.trainable_variables)  # so the weights file's optimizer slots load too
+            trained.optimizer.build(trained.trainable_variables)  # so the weights file's optimizer slots load too
             model.load_weights(str(out / "checkpoints" / LAST_WEIGHTS))
-            _load_extra_state(model, out / "checkpoints" / LAST_EXTRA)
+            _load_extra_state(trained, out / "checkpoints" / LAST_EXTRA)
         elif weights_path is not None:
             load_pretrained_weights(model, model_config, weights_path)
-        _fit_epochs(model, train_batches, valid_batches, callbacks, state=state, epochs=config.epochs, verbose=verbose)
+        if slow_reason is None:
+            feature_started = time.perf_counter()
+            train_x = compute_features(keras, extractor, train_split, preprocessing, config.batch_size, feed)
+            valid_x = compute_features(keras, extractor, valid_split, preprocessing, config.batch_size, feed)
+            frozen_record.update(seconds=round(time.perf_counter() - feature_started, 1), feature_shape=list(train_x.shape[1:]),
+                                 images=len(train_x) + len(valid_x))
+            logger.info(f"frozen part computed once for {frozen_record['images']} images in {frozen_record['seconds']} s "
+                        f"(features {tuple(train_x.shape[1:])}); training the last {trainable_blocks} blocks, the norm and the head")
+            train_batches = lambda epoch: feature_batches(  # noqa: E731
+                keras, train_x, train_split.labels, epoch_order(len(train_split), seed=config.seed, epoch=epoch), config.batch_size)
+            valid_batches = feature_batches(keras, valid_x, valid_split.labels, np.arange(len(valid_split)), config.batch_size)
+        else:
+            logger.info(f"frozen-backbone fast path off: {slow_reason}")
+        recipe = RecipeCallback(keras, out=out, config=config, base_lr=base_lr, state=state, train_images=len(train_split),
+                                weights_model=model if trained is not model else None)
+        callbacks = [recipe.build(), recipe.progress_bar()]
+        _fit_epochs(trained, train_batches, valid_batches, callbacks, state=state, epochs=config.epochs, verbose=verbose)
     seconds = time.perf_counter() - started
     # Restore the best epoch's weights (EarlyStopping's restore_best_weights, resumable) into a fresh,
     # uncompiled float32 model on one device: the SavedModel must not carry the optimizer's slots
@@ -351,6 +386,7 @@ def train(data_root: Path | str, out: Path | str, config: TrainConfig, *, resume
             "device": device,
             **_runtime_record(backend, placement, workers),
             "seconds_this_session": round(seconds, 1),
+            "frozen_features": frozen_record,
         },
         "metrics": {"val_accuracy": val_acc, "test_accuracy": test_acc, "test_images": len(folders.splits["test"]) if has_test else 0},
         "tool_versions": tool_versions(),
