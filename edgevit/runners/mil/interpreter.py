@@ -15,9 +15,14 @@ import numpy as np
 
 from edgevit.errors import ModelError
 from edgevit.runners.mil.decompress import CONSTEXPR_OPS
-from edgevit.runners.mil.ops import OPS, Args
+from edgevit.runners.mil.ops import Args
+from edgevit.runners.mil.ops import OPS as VIT_OPS
+from edgevit.runners.mil.ops_sequence import SEQUENCE_OPS
+from edgevit.runners.mil.ops_zoo_cnn import ZOO_CNN_OPS
 from edgevit.runners.mil.program import Operation, Program, Ref, ValueSpec, load_program, resolve
 
+# The ViT set, then the zoo architectures' sequence and window ops and CNN ops.
+OPS = {**VIT_OPS, **SEQUENCE_OPS, **ZOO_CNN_OPS}
 SUPPORTED_OPS = ("const", *sorted(CONSTEXPR_OPS), *sorted(OPS))
 
 
