@@ -119,7 +119,8 @@ def _rows_for(arch: str, records: list[dict], artifacts: list[str], route_of) ->
             p50 = f"{timed[0]['latency']['p50_ms']:.3g} ({timed[0]['runtime']['name']})"
         else:
             why = next((b.get("reason") for b in bs if b.get("reason")), None)
-            p50 = f"– ({_one_line(why, 60)})" if why else "– (Core ML runs on macOS only; parity emulated)" if fmt == "coreml" else "– (no bench record)"
+            p50 = ("– (Core ML runs only on macOS; parity emulated)" if fmt == "coreml"
+                   else f"– ({_one_line(why, 80)})" if why else "– (no bench record)")
         size_mb = f"{size / 1e6:.3g}" if size else "–"
         rows.append(f"| {arch} | {name} | {status} | {size_mb} | {agreement} | {_gate(parity.get('gate'))} | {p50} | "
                     f"{route_of(fmt) or 'default'} |")
@@ -153,7 +154,7 @@ def table() -> str:
         sm = facts["savedmodel_p50"]
         summary.append(f"- {arch}-tiny: SavedModel test accuracy {acc:.1%} after {EPOCHS} epochs" if acc is not None else f"- {arch}-tiny:")
         summary[-1] += (f", SavedModel p50 {sm:.3g} ms at 2 threads" if sm else "") + \
-            (f"; 1-minute load average during its bench: {', '.join(f'{x:g}' for x in facts['load'])}" if facts["load"] else "")
+            (f"; 1-minute load average during its bench {min(facts['load']):g}–{max(facts['load']):g}" if facts["load"] else "")
     head = [f"Made by `python benchmarks/model_zoo.py table` from {', '.join(f'`{s}`' for s in sources) or 'no results'}.",
             "Each architecture's `-tiny` variant, trained on the synthetic birds (10 species, 64 px), exported by",
             f"`export/zoo.toml`, verified against its SavedModel on {VERIFY_IMAGES} images of the test split (default gates,",

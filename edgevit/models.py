@@ -37,9 +37,8 @@ class ZooSpec:
     hidden_size: None = None
 
 
-_LSTM_ROUTE = ("BiLSTM2D: every LSTM unrolled over its fixed sequence length (the grid side), so the converter "
-               "sees matmul, sigmoid and tanh ops instead of a TensorList while loop")
-_SHIFT_ROUTE = "Swin's cyclic shift written as slices + concat (no roll op); window mask and bias index constant"
+_LSTM_ROUTE = "BiLSTM2D's LSTMs unrolled over their fixed length: a flat matmul/sigmoid/tanh graph, no while loop"
+_SHIFT_ROUTE = "cyclic shift as slices + concat (no roll); window mask and bias index constant"
 _ZOO_ROUTES = {
     "sequencer2d": tuple((fmt, _LSTM_ROUTE) for fmt in Format),
     "swin": tuple((fmt, _SHIFT_ROUTE) for fmt in Format),

@@ -2,10 +2,11 @@
 bidirectional LSTM down every column (vertical) and one along every row (horizontal), their outputs
 concatenated and fused by a linear layer back to the channel count.
 
-The LSTMs are unrolled over their fixed sequence length (the grid side): converters then see
-matmuls, sigmoids and tanhs instead of a while loop over TensorLists, which TFLite can only take
-with Flex ops, tf2onnx turns into a Loop and Core ML into a while_loop (see models.ZOO for the route
-recorded in each artifact).
+The LSTMs are unrolled over their fixed sequence length (the grid side): every converter then sees
+a flat graph of matmuls, sigmoids and tanhs. Looped, the same layer reaches TFLite as a builtin
+WHILE, but tf2onnx emits a Loop and coremltools a while_loop (control flow that the numpy MIL
+interpreter does not run), and quantizers see no per-step ops. models.ZOO records the route in
+each artifact's manifest.
 """
 
 from __future__ import annotations
