@@ -162,7 +162,7 @@ def table() -> str:
             "20 timed runs after 3 warm-ups). Core ML is verified by the numpy MIL interpreter (emulated); it has no latency on Linux.",
             f"The models had only {EPOCHS} epochs from random initialisation (accuracies below), so their probabilities are",
             "near-tied and the quantized modes' agreement gates flip images more often than a trained model would: a parity",
-            "failure here is the gate doing its job, not a conversion error (the float modes agree to 1e-6).", ""]
+            "failure here is the gate doing its job, not a conversion error (every fp32 artifact agrees with its SavedModel within 1e-6).", ""]
     return "\n".join(head + summary + [""] + lines) + "\n"
 
 
