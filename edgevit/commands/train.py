@@ -7,7 +7,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from edgevit.commands import Parser
-from edgevit.config import VARIANTS, TrainConfig
+from edgevit.config import TrainConfig
+from edgevit.models import VARIANT_NAMES
 from edgevit.errors import UsageError
 from edgevit.fsutil import load_json
 
@@ -25,7 +26,7 @@ def register(sub) -> None:
 
 
 def _add_train_options(p: argparse.ArgumentParser, defaults: TrainConfig) -> None:
-    p.add_argument("--variant", default=defaults.variant, help=f"one of: {', '.join(VARIANTS)} (default {defaults.variant})")
+    p.add_argument("--variant", default=defaults.variant, help=f"one of: {', '.join(VARIANT_NAMES)} (default {defaults.variant})")
     p.add_argument("--image-size", type=int, default=defaults.image_size, help="input size in pixels (default: the variant's, 224; tiny 64)")
     p.add_argument("--trainable-blocks", default=defaults.trainable_blocks, help="last transformer blocks left trainable, or 'all'")
     p.add_argument("--noise", type=float, default=defaults.noise_stddev, help="stddev of the Gaussian noise on the input (default %(default)s)")

@@ -18,6 +18,7 @@ from edgevit.portable.machine import peak_rss_bytes
 from edgevit.errors import ExportError
 from edgevit.fsutil import folder_size, sha256_file, sha256_tree
 from edgevit.manifest import now_iso, tool_versions, write_manifest
+from edgevit.models import conversion_route
 from edgevit.outputs import ARTIFACT, replace_dir
 from edgevit.savedmodel.source import SavedModelSource
 
@@ -59,6 +60,8 @@ def write_artifact(
             if not main.exists():
                 raise ExportError(f"{fmt}: converter produced no {built.main_file}")
             src = source.manifest
+            # A zoo architecture written so this converter takes it (e.g. Sequencer2D's unrolled LSTMs).
+            rewrite = conversion_route(src.get("model"), fmt)
             manifest = {
                 "schema_version": 1,
                 "kind": "artifact",
@@ -80,7 +83,8 @@ def write_artifact(
                 "source": {"saved_model": str(source.folder.resolve()), "fingerprint": source.fingerprint,
                            "dataset": src.get("dataset"), "metrics": src.get("metrics")},
                 "runtime_support": built.runtime_support,
-                "conversion": {"seconds": round(seconds, 2), "peak_rss_bytes": peak_rss_bytes(), **built.details},
+                "conversion": {"seconds": round(seconds, 2), "peak_rss_bytes": peak_rss_bytes(), **built.details,
+                               **({"architecture_route": rewrite} if rewrite else {})},
                 "tool_versions": tool_versions(),
             }
             write_manifest(tmp, manifest)

@@ -18,10 +18,11 @@ from edgevit.errors import ModelError
 from edgevit.runners.mil.decompress import CONSTEXPR_OPS
 from edgevit.runners.mil.ops import OPS as VIT_OPS, Args
 from edgevit.runners.mil.ops_cnn import CNN_OPS
+from edgevit.runners.mil.ops_sequence import SEQUENCE_OPS
 from edgevit.runners.mil.program import Operation, Program, Ref, ValueSpec, load_program, resolve
 from edgevit.runners.options import CannotVerify
 
-OPS = {**VIT_OPS, **CNN_OPS}  # each op module adds the ops of one model family
+OPS = {**VIT_OPS, **CNN_OPS, **SEQUENCE_OPS}  # each op module adds the ops of one model family; no op is in two
 SUPPORTED_OPS = ("const", *sorted(CONSTEXPR_OPS), *sorted(OPS))
 
 
