@@ -146,7 +146,7 @@ def test_outputs_beside_the_artifacts_are_written_and_replaced(workspace, capsys
     for _ in range(2):
         code = main(argv)
         err = capsys.readouterr().err
-        assert code in (0, 6), err  # the tiny model may miss the default gate; the outputs are what is checked
+        assert code in (0, 6, 8), err  # the tiny model may miss the default gate, or 8 images cannot decide it; the outputs are what is checked
         assert json.loads((arts / "golden" / "golden.json").read_text())["count"] == 4
         assert json.loads((arts / "verify.json").read_text())["kind"] == "verify"
         assert len(json.loads((arts / "records.json").read_text())["records"]) == 1
