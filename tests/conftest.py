@@ -69,15 +69,16 @@ def tiny_artifacts(tiny_run, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def tiny_tflite_for_old_runtimes(tiny_run, tiny_artifacts) -> dict[str, Path]:
+def tiny_tflite_for_old_runtimes(tiny_run, tiny_artifacts, tmp_path_factory) -> dict[str, Path]:
     """The tiny model's .tflite artifacts that runtime-compatibility tests load: the default dynamic and fp16
-    ones (shared with tiny_artifacts) and a dynamic one exported with --min-runtime 2.14."""
+    ones (shared with tiny_artifacts) and a dynamic one exported with --min-runtime 2.14 into a folder of its
+    own (tests verify the shared folder as a whole, so nothing is added to it)."""
     from edgevit.exporters import export
 
     out = tiny_artifacts([("tflite", "dynamic"), ("tflite", "fp16")])
-    if not (out / "tflite-dynamic-rt2.14" / "manifest.json").is_file():
-        export("tflite", saved_model=tiny_run.saved_model, out_dir=out, quantization="dynamic", min_runtime="2.14")
-    return {"dynamic": out / "tflite-dynamic", "fp16": out / "tflite-fp16", "dynamic-rt2.14": out / "tflite-dynamic-rt2.14"}
+    older = export("tflite", saved_model=tiny_run.saved_model, out_dir=tmp_path_factory.mktemp("old-runtimes"),
+                   quantization="dynamic", min_runtime="2.14")
+    return {"dynamic": out / "tflite-dynamic", "fp16": out / "tflite-fp16", "dynamic-rt2.14": older}
 
 
 @pytest.fixture(scope="session")

@@ -128,6 +128,15 @@ SLOTS = [
          lambda w: [w.artifact, w.golden], None, runs_to_the_end=True),
     Slot("demo --out", lambda w, t: ["demo", "--out", t, "--classes", "2", "--per-class", "5", "--epochs", "1"],
          lambda w: [], None),
+    Slot("import --out", lambda w, t: ["import", w.saved_model, "--out", t, "--labels", w.saved_model / "labels.txt",
+                                       "--preprocess", "[-1,1]"],
+         lambda w: [w.saved_model], None),
+    # The weights file must end in .npz: a new path gets the suffix, every other target is passed as drawn.
+    Slot("weights import --out", lambda w, t: ["weights", "import", w.recipe, "--out", t.with_suffix(".npz") if t.parent == w.fresh else t],
+         lambda w: [w.recipe], None),
+    Slot("debug layers --out", lambda w, t: ["debug", "layers", w.artifact, "--saved-model", w.saved_model, "--data", w.data,
+                                             "--out", t],
+         lambda w: [w.artifact, w.saved_model, w.data], None),
 ]
 
 
@@ -211,7 +220,9 @@ def no_work(monkeypatch):
         raise WorkStarted("work started")
 
     for target in ("edgevit.training.train.import_keras", "edgevit.exporters.jobs._run_child", "edgevit.verify.run.runner_for",
-                   "edgevit.bench.run.bench_artifacts", "edgevit.data.synth.write_synthetic_birds"):
+                   "edgevit.bench.run.bench_artifacts", "edgevit.data.synth.write_synthetic_birds",
+                   "edgevit.savedmodel.importing._load", "edgevit.weights.import_weights",
+                   "edgevit.verify.layers.run.layer_parity"):
         monkeypatch.setattr(target, work_started)
 
 
