@@ -11,6 +11,7 @@ import shutil
 import xml.dom.minidom
 
 import pytest
+from helpers.cli import one_line_error
 
 from edgevit.cli import main
 from edgevit.records import validate_with_schema
@@ -28,13 +29,6 @@ def report(damaged, tmp_path_factory):
     out = tmp_path_factory.mktemp("layers-report") / "report"
     code = main(["debug", "layers", str(damaged), "--out", str(out), "--images", "4", "-q"])
     return out, code
-
-
-def _one_line_error(capsys) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1, err
-    assert err[0].startswith("edgevit: error: ")
-    return err[0]
 
 
 def test_the_damaged_block_is_the_first_divergence_in_every_format(report):
@@ -65,7 +59,7 @@ def test_the_damaged_block_is_the_first_divergence_in_every_format(report):
 def test_a_layer_name_not_in_the_model_is_one_line(damaged, tmp_path, capsys):
     code = main(["debug", "layers", str(damaged), "--out", str(tmp_path / "r"), "--layer", "Transformer_encoderblock_9"])
     assert code == 2
-    line = _one_line_error(capsys)
+    line = one_line_error(capsys)
     assert "'Transformer_encoderblock_9' is not a boundary of this model; known: embedding" in line
     assert not (tmp_path / "r").exists()
 
@@ -86,7 +80,7 @@ def test_an_artifact_whose_source_model_is_gone_is_one_line(damaged, tmp_path, c
     (artifact / "manifest.json").write_text(json.dumps(manifest))
     code = main(["debug", "layers", str(artifact), "--out", str(tmp_path / "r")])
     assert code == 2
-    line = _one_line_error(capsys)
+    line = one_line_error(capsys)
     assert "moved-away/saved_model, is not reachable" in line and "pass --saved-model" in line
 
 
@@ -122,7 +116,7 @@ def test_a_gate_no_precision_mix_meets_is_one_line_with_the_best_reached(tiny_ru
     code = main(["export", str(tiny_run.saved_model), "--out", str(tmp_path / "out"), "--format", "onnx",
                  "--quantization", "int8-dynamic", "--fit-gate", "--recipe", recipe, "-q"])
     assert code == 6
-    line = _one_line_error(capsys)
+    line = one_line_error(capsys)
     assert "no precision mix meets the gate of onnx-int8-dynamic on the valid split: the best agreement reached is" in line
     assert " MB (" in line and "blocks in float)" in line
     assert not (tmp_path / "out" / "onnx-int8-dynamic").exists()
@@ -131,4 +125,4 @@ def test_a_gate_no_precision_mix_meets_is_one_line_with_the_best_reached(tiny_ru
 def test_fit_gate_for_a_format_without_a_per_layer_mechanism_is_one_line(tiny_run, tmp_path, capsys):
     code = main(["export", str(tiny_run.saved_model), "--out", str(tmp_path / "out"), "--format", "tflite", "--fit-gate"])
     assert code == 2
-    assert "--fit-gate keeps layers in float per layer for onnx int8-dynamic only so far" in _one_line_error(capsys)
+    assert "--fit-gate keeps layers in float per layer for onnx int8-dynamic only so far" in one_line_error(capsys)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.cli import one_line_error
 from helpers.verify import EXPORTS, copy_artifact, edit_manifest, write_recipe, zero_onnx_weights
 
 from edgevit.cli import main
@@ -37,13 +38,6 @@ def full_report(artifacts, tmp_path_factory):
         code = main(argv)
     (out / "table.md").write_text(stdout.getvalue())
     return out, code
-
-
-def _one_line_error(capsys) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1, err
-    assert err[0].startswith("edgevit: error: ")
-    return err[0]
 
 
 FLOAT_MODES = {"fp32", "fp16"}
@@ -138,7 +132,7 @@ def test_zeroed_onnx_weights_fail_parity(artifacts, tmp_path, capsys):
     table = capsys.readouterr().out
     assert "| onnx-zeroed | onnxruntime | parity failed |" in table and "| onnx-fp16 | onnxruntime | passed |" in table
     main(["verify", str(folder), "--quiet"])
-    line = _one_line_error(capsys)
+    line = one_line_error(capsys)
     assert "1 of 1 artifact(s) did not pass: onnx-zeroed (parity failed: " in line
     assert "max abs probability error" in line and "exceeds the gate's 0.0001 by" in line
 
@@ -202,7 +196,7 @@ def test_data_with_classes_the_model_does_not_know(artifacts, tiny_run, tmp_path
     shutil.copytree(first, root / "test" / "PURPLE MYSTERY FINCH")
     code = main(["verify", str(artifacts / "tflite-fp32"), "--data", str(root), "--quiet"])
     assert code == DataError.exit_code
-    line = _one_line_error(capsys)
+    line = one_line_error(capsys)
     assert "has 1 class folder(s) the model does not know (PURPLE MYSTERY FINCH); the model has 4 classes" in line
 
 
@@ -231,7 +225,7 @@ def test_a_subset_of_the_classes_is_fine(artifacts, tiny_run, tmp_path):
 def test_bad_arguments_are_one_line(artifacts, tmp_path, capsys, argv, error, message):
     argv = [a.format(tmp=tmp_path, art=artifacts) for a in argv]
     assert main([*argv, "--quiet"]) == error.exit_code
-    assert message in _one_line_error(capsys)
+    assert message in one_line_error(capsys)
 
 
 def test_max_images_spreads_over_the_split(artifacts):
