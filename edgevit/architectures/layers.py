@@ -1,4 +1,4 @@
-"""Small layers the zoo architectures share: a learnable per-channel scale, exact GELU, an MLP."""
+"""Small layers the zoo architectures share: a learnable per-channel scale, exact GELU, an MLP, the MetaFormer block."""
 
 from __future__ import annotations
 
@@ -36,3 +36,13 @@ def mlp(x, hidden: int, out: int, name: str):
     x = keras.layers.Dense(hidden, name=f"{name}_fc1")(x)
     x = keras.layers.Activation(gelu, name=f"{name}_gelu")(x)
     return keras.layers.Dense(out, name=f"{name}_fc2")(x)
+
+
+def metaformer_block(x, mixer, *, dim: int, mlp_hidden: int, epsilon: float, name: str, mlp_name: str | None = None):
+    """norm -> token mixer -> residual, norm -> MLP -> residual: the block MLP-Mixer, Swin and Sequencer2D share
+    (they differ only in the mixer, called on the normalised tokens)."""
+    y = keras.layers.LayerNormalization(epsilon=epsilon, name=f"{name}_norm1")(x)
+    x = keras.layers.Add(name=f"{name}_add1")([x, mixer(y)])
+    y = keras.layers.LayerNormalization(epsilon=epsilon, name=f"{name}_norm2")(x)
+    y = mlp(y, mlp_hidden, dim, name=mlp_name or f"{name}_mlp")
+    return keras.layers.Add(name=f"{name}_add2")([x, y])

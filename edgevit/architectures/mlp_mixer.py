@@ -4,7 +4,7 @@ pre-normed with LayerNorm and residual; global average pooling of the final Laye
 
 from __future__ import annotations
 
-from edgevit.architectures.layers import mlp
+from edgevit.architectures.layers import metaformer_block, mlp
 
 
 def build_body(keras, inputs, *, patch_size: int, hidden: int, depth: int, tokens_mlp: int, channels_mlp: int):
@@ -13,13 +13,12 @@ def build_body(keras, inputs, *, patch_size: int, hidden: int, depth: int, token
     tokens = grid * grid
     x = keras.layers.Reshape((tokens, hidden), name="tokens")(x)
     for i in range(depth):
-        y = keras.layers.LayerNormalization(epsilon=1e-6, name=f"block{i}_norm1")(x)
-        y = keras.layers.Permute((2, 1), name=f"block{i}_to_channels")(y)
-        y = mlp(y, tokens_mlp, tokens, name=f"block{i}_token_mlp")
-        y = keras.layers.Permute((2, 1), name=f"block{i}_to_tokens")(y)
-        x = keras.layers.Add(name=f"block{i}_add1")([x, y])
-        y = keras.layers.LayerNormalization(epsilon=1e-6, name=f"block{i}_norm2")(x)
-        y = mlp(y, channels_mlp, hidden, name=f"block{i}_channel_mlp")
-        x = keras.layers.Add(name=f"block{i}_add2")([x, y])
+        def token_mixing(y, i=i):
+            y = keras.layers.Permute((2, 1), name=f"block{i}_to_channels")(y)
+            y = mlp(y, tokens_mlp, tokens, name=f"block{i}_token_mlp")
+            return keras.layers.Permute((2, 1), name=f"block{i}_to_tokens")(y)
+
+        x = metaformer_block(x, token_mixing, dim=hidden, mlp_hidden=channels_mlp, epsilon=1e-6, name=f"block{i}",
+                             mlp_name=f"block{i}_channel_mlp")
     x = keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")(x)
     return keras.layers.GlobalAveragePooling1D(name="pool")(x)

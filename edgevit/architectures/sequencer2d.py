@@ -11,7 +11,7 @@ each artifact's manifest.
 
 from __future__ import annotations
 
-from edgevit.architectures.layers import mlp
+from edgevit.architectures.layers import metaformer_block
 from edgevit.keras_backend import import_keras
 
 keras = import_keras()
@@ -57,11 +57,7 @@ def build_body(keras, inputs, *, patches: tuple[int, ...], dims: tuple[int, ...]
         x = keras.layers.Conv2D(dim, patch, strides=patch, name=f"stage{s}_embed")(x)
         for b in range(depth):
             name = f"stage{s}_block{b}"
-            y = keras.layers.LayerNormalization(epsilon=1e-6, name=f"{name}_norm1")(x)
-            y = BiLSTM2D(units, dim, unroll=unroll, name=f"{name}_bilstm2d")(y)
-            x = keras.layers.Add(name=f"{name}_add1")([x, y])
-            y = keras.layers.LayerNormalization(epsilon=1e-6, name=f"{name}_norm2")(x)
-            y = mlp(y, dim * mlp_ratio, dim, name=f"{name}_mlp")
-            x = keras.layers.Add(name=f"{name}_add2")([x, y])
+            x = metaformer_block(x, BiLSTM2D(units, dim, unroll=unroll, name=f"{name}_bilstm2d"), dim=dim,
+                                 mlp_hidden=dim * mlp_ratio, epsilon=1e-6, name=name)
     x = keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")(x)
     return keras.layers.GlobalAveragePooling2D(name="pool")(x)

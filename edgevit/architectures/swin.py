@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgevit.architectures.layers import mlp
+from edgevit.architectures.layers import metaformer_block
 from edgevit.keras_backend import import_keras
 
 keras = import_keras()
@@ -117,11 +117,7 @@ def build_body(keras, inputs, *, patch_size: int, dims: tuple[int, ...], depths:
         for b in range(depth):
             name = f"stage{s}_block{b}"
             shift = win // 2 if b % 2 == 1 and grid > win else 0
-            y = keras.layers.LayerNormalization(epsilon=1e-5, name=f"{name}_norm1")(x)
-            y = WindowAttention(dim, head, win, shift, grid, name=f"{name}_attn")(y)
-            x = keras.layers.Add(name=f"{name}_add1")([x, y])
-            y = keras.layers.LayerNormalization(epsilon=1e-5, name=f"{name}_norm2")(x)
-            y = mlp(y, dim * mlp_ratio, dim, name=f"{name}_mlp")
-            x = keras.layers.Add(name=f"{name}_add2")([x, y])
+            x = metaformer_block(x, WindowAttention(dim, head, win, shift, grid, name=f"{name}_attn"), dim=dim,
+                                 mlp_hidden=dim * mlp_ratio, epsilon=1e-5, name=name)
     x = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")(x)
     return keras.layers.GlobalAveragePooling2D(name="pool")(x)

@@ -60,6 +60,13 @@ def _f32(x) -> np.ndarray:
     return np.asarray(x, dtype=np.float32)
 
 
+def _float_values(values: list) -> list:
+    """Tensors joined by concat/stack: all float32 when any is floating (MIL promotes), else as they are."""
+    if any(np.issubdtype(np.asarray(v).dtype, np.floating) for v in values):
+        return [_f32(v) for v in values]
+    return values
+
+
 def erf(x: np.ndarray) -> np.ndarray:
     from scipy.special import erf as _erf  # scipy ships with scikit-learn (a pinned dependency)
 
@@ -152,10 +159,7 @@ def _reshape(a: Args) -> np.ndarray:
 def _concat(a: Args) -> np.ndarray:
     if a.bool("interleave"):
         raise ModelError("concat with interleave=True is not supported by the numpy interpreter")
-    values = a.list("values")
-    if any(np.issubdtype(np.asarray(v).dtype, np.floating) for v in values):
-        values = [_f32(v) for v in values]
-    return np.concatenate(values, axis=a.int("axis"))
+    return np.concatenate(_float_values(a.list("values")), axis=a.int("axis"))
 
 
 def _slice_by_index(a: Args) -> np.ndarray:

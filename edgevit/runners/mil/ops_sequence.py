@@ -14,25 +14,12 @@ from __future__ import annotations
 import numpy as np
 
 from edgevit.errors import ModelError
-from edgevit.runners.mil.ops import Args
-
-
-def _f32(x) -> np.ndarray:
-    return np.asarray(x, dtype=np.float32)
-
-
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    x = _f32(x)
-    # Split by sign so exp never overflows.
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(np.float32)
+from edgevit.runners.mil.ops import Args, _f32, _float_values
+from edgevit.runners.mil.ops_cnn import _sigmoid as sigmoid
 
 
 def _stack(a: Args) -> np.ndarray:
-    values = a.list("values")
-    if any(np.issubdtype(np.asarray(v).dtype, np.floating) for v in values):
-        values = [_f32(v) for v in values]
-    return np.stack(values, axis=a.int("axis"))
+    return np.stack(_float_values(a.list("values")), axis=a.int("axis"))
 
 
 def _reverse(a: Args) -> np.ndarray:
