@@ -342,7 +342,7 @@ def fmt_pct_interval(value: float | None, interval: tuple[float, float] | None) 
     """'93.3% [90.0–95.9]' (a fraction and its interval, in percent), or the value alone."""
     if value is None:
         return DASH
-    return fmt_pct(value) + (f" [{100 * interval[0]:.1f}–{100 * interval[1]:.1f}]" if interval else "")
+    return fmt_pct(value) + fmt_interval(interval, lambda v: f"{100 * v:.1f}")
 
 
 def fmt_ratio(value: float | None) -> str:

@@ -30,12 +30,6 @@ def accuracy(predictions: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(predictions == labels)) if len(labels) else float("nan")
 
 
-def agreement(a: np.ndarray, b: np.ndarray) -> float:
-    """Fraction of images whose top-1 class is the same in both prediction vectors."""
-    a, b = np.asarray(a), np.asarray(b)
-    return float(np.mean(a == b)) if len(a) else float("nan")
-
-
 def abs_errors(reference: np.ndarray, artifact: np.ndarray) -> tuple[float, float]:
     """(max, mean) of |artifact - reference| over every image and class."""
     diff = np.abs(np.asarray(artifact, np.float64) - np.asarray(reference, np.float64))

@@ -12,7 +12,7 @@ from edgevit.errors import UsageError
 from edgevit.formats import Gate
 from edgevit.verify.gates import (Verdict, default_gate, describe_gate, gate_for, images_to_pass_without_flips, judge,
                                  looser_than_default, read_gate_overrides)
-from edgevit.verify.metrics import (abs_errors, accuracy, accuracy_difference, agreement, agreement_interval, mcnemar_exact_p,
+from edgevit.verify.metrics import (abs_errors, accuracy, accuracy_difference, agreement_interval, mcnemar_exact_p,
                                     mean_js_divergence, top1)
 
 
@@ -23,7 +23,7 @@ def test_accuracy_agreement_and_abs_errors():
     assert top1(reference).tolist() == [0, 1, 2, 0] and top1(artifact).tolist() == [1, 1, 2, 0]
     assert accuracy(top1(reference), labels) == 0.75
     assert accuracy(top1(artifact), labels) == 0.5
-    assert agreement(top1(reference), top1(artifact)) == 0.75
+    assert agreement_interval(top1(reference), top1(artifact)).fraction == 0.75
     max_abs, mean_abs = abs_errors(reference, artifact)
     assert max_abs == pytest.approx(0.15)
     assert mean_abs == pytest.approx((0.1 + 0.15 + 0.05 + 0.1 + 0.1) / 12)
