@@ -44,11 +44,16 @@ SMOKE = {"variant": "tiny", "image_size": 32, "classes": 4, "per_class": 3, "run
          "batch_runs": 2}
 
 
+COMMANDS_FILE: Path | None = None  # set by main: where run() keeps the command lines
+
+
 def run(step: str, argv: list[str], commands: list[str], *, allowed: tuple[int, ...] = (0,)) -> int:
     command = shlex.join(argv)
     commands.append(command.replace(sys.executable, "python"))
     print(f"\n[{step}] {command}", flush=True)
     code = subprocess.call(argv, cwd=ROOT)
+    if COMMANDS_FILE is not None:
+        COMMANDS_FILE.write_text(json.dumps(commands, indent=2) + "\n")
     if code not in allowed:
         raise SystemExit(f"[{step}] failed with exit code {code}; see the output above")
     return code
@@ -80,7 +85,8 @@ def roofline_rows(records: list[dict]) -> list[dict]:
             "bound": comp.get("bound"), "fraction_of_roofline": comp.get("fraction_of_roofline"),
             "compute_floor_ms": comp.get("compute_floor_ms"), "memory_floor_ms": comp.get("memory_floor_ms"),
             "fraction_of_float32_peak": comp.get("fraction_of_float32_peak"),
-            "gate": None if r["artifact"]["format"] == "savedmodel" else parity.get("passed"),
+            # passed / parity failed / inconclusive, as verify judged it (no verdict: not verified)
+            "gate": None if r["artifact"]["format"] == "savedmodel" else parity.get("verdict", "not verified"),
             "peak_rss_bytes": (r.get("memory") or {}).get("peak_rss_bytes"),
             "runtime_import_bytes": (r.get("memory") or {}).get("runtime_import_bytes"),
             "model_bytes": (r.get("memory") or {}).get("model_bytes"),
@@ -105,7 +111,7 @@ def roofline_markdown(rows: list[dict], summary: dict) -> list[str]:
         speed = "–" if row["speedup"] is None else f"{row['speedup']:.2f}x" + (
             f" [{row['speedup_interval'][0]:.2f}–{row['speedup_interval'][1]:.2f}]" if row["speedup_interval"] else "")
         bound = "–" if row["bound"] is None else f"{row['bound']} {100 * row['fraction_of_roofline']:.0f}%"
-        gate = {True: "pass", False: "FAIL", None: "reference"}[row["gate"]]
+        gate = {"pass": "pass", "fail": "FAIL", None: "reference"}.get(row["gate"], row["gate"])
         timing = "⚠️ disturbed" if row["disturbed"] else "quiet"
         floors = f"{ms(row['compute_floor_ms'])} / {ms(row['memory_floor_ms'])}"
         rss = f"{mb(row['peak_rss_bytes'])} ({mb(row['runtime_import_bytes'])} + {mb(row['model_bytes'])})"
@@ -121,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--variant", default="vit-l32")
     p.add_argument("--image-size", type=int, default=224)
     p.add_argument("--classes", type=int, default=250)
-    p.add_argument("--per-class", type=int, default=2, help="synthetic test images per class for verify (default %(default)s)")
+    # 3 x 250 = 750 images: a 99.5% agreement gate can pass with 0 flips (736 is the least); ~0.4 s per image per artifact
+    p.add_argument("--per-class", type=int, default=3, help="synthetic test images per class for verify (default %(default)s)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", default="2", help="bench thread counts (default %(default)s)")
     p.add_argument("--runs", type=int, default=60, help="bench timed batch-1 calls per artifact (default %(default)s)")
@@ -131,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--recipe", default=str(RECIPE))
     p.add_argument("--work", type=Path, default=Path("/tmp/edgevit-vit-l32-cpu"), help="models and scratch (default %(default)s)")
     p.add_argument("--results", type=Path, default=RESULTS, help="results folder (default benchmarks/results)")
-    p.add_argument("--reuse", action="store_true", help="keep the SavedModel and artifacts already in --work")
+    p.add_argument("--reuse", action="store_true", help="keep the SavedModel, artifacts and verify records already in --work")
+    p.add_argument("--until", choices=("verify", "bench"), default="bench",
+                   help="stop after this step (verify: build and judge now, bench later on a quiet machine with --reuse)")
     args = p.parse_args(argv)
     if args.smoke:
         for key, value in SMOKE.items():
@@ -147,7 +156,15 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     saved_model, artifacts = work / "saved_model", work / "artifacts"
     verify_records, bench_records = work / "verify-records.json", work / "bench-records.json"
-    python, commands = sys.executable, []
+    python = sys.executable
+    commands_file = work / "commands.json"  # the command lines of every step, kept across a --reuse run
+    commands = json.loads(commands_file.read_text()) if args.reuse and commands_file.is_file() else []
+    global COMMANDS_FILE
+    COMMANDS_FILE = commands_file
+    summary_reused = [step for step, done in (("savedmodel", (saved_model / "saved_model.pb").is_file()),
+                                              ("export", (artifacts / "artifacts.json").is_file()),
+                                              ("verify", verify_records.is_file())) if args.reuse and done]
+    # load_average_before: before this invocation's first step
     summary = {"load_average_before": load_average(), "cores": os.cpu_count(), "variant": args.variant,
                "image_size": args.image_size, "classes": args.classes, "started": dt.datetime.now(dt.timezone.utc).isoformat()}
 
@@ -160,8 +177,13 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.reuse and (artifacts / "artifacts.json").is_file()):
         run("export", [python, "-m", "edgevit", "export", str(saved_model), "--out", str(artifacts), "--recipe", args.recipe],
             commands, allowed=tuple(range(0, 8)))  # a failed artifact is a status in artifacts.json, benched as such
-    run("verify", [python, "-m", "edgevit", "verify", str(artifacts), "--saved-model", str(saved_model), "--data", str(data),
-                   "--recipe", args.recipe, "--records", str(verify_records), "--quiet"], commands, allowed=(0, 6))
+    if not (args.reuse and verify_records.is_file()):
+        run("verify", [python, "-m", "edgevit", "verify", str(artifacts), "--saved-model", str(saved_model), "--data", str(data),
+                       "--recipe", args.recipe, "--records", str(verify_records), "--quiet"],
+            commands, allowed=(0, 6, 8))  # 6: a gate failed, 8: inconclusive or unverifiable: both are results
+    if args.until == "verify":
+        print(f"\nverified; bench later with --reuse --work {work}")
+        return 0
     run("bench", [python, "-m", "edgevit", "bench", str(artifacts), "--saved-model", str(saved_model), "--verify",
                   str(verify_records), "--threads", args.threads, "--devices", "cpu", "--runs", str(args.runs), "--rounds",
                   str(args.rounds), "--batch", str(args.batch), "--batch-runs", str(args.batch_runs), "--out", str(bench_records),
@@ -169,10 +191,12 @@ def main(argv: list[str] | None = None) -> int:
         commands)
 
     summary["load_average_after"] = load_average()
+    summary["steps_from_an_earlier_invocation"] = summary_reused  # their timings are not part of this run's figures
     records = read_records([verify_records, bench_records])
+    verify_command = next((c for c in commands if " -m edgevit verify " in c), None)
     for record in records:
         if record["kind"] == "verify" and not record.get("command"):
-            record["command"] = commands[-2]
+            record["command"] = verify_command
     machine = fingerprint()["id"]
     stem = args.results / f"vit-l32-cpu-limit{'-smoke' if args.smoke else ''}_{machine}_{dt.date.today().isoformat()}"
     rows = roofline_rows(records)

@@ -235,6 +235,33 @@ def _consistency(record: dict) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------
+# Matching
+
+
+def verify_record_for(records: Iterable[dict], *, artifact: dict, runtime: str | None, device: str = "cpu",
+                      machine: str | None = None) -> dict | None:
+    """The latest verify record (with a parity block) about `artifact` measured on exactly this runtime and device
+    (and machine, when given); None if there is none.
+
+    Parity is a property of the numbers one runtime produced on one device: a CPU verify says nothing about the
+    same file on a GPU delegate or in real Core ML. The artifact is the same file when both carry a sha256 and
+    they are equal; otherwise, when either lacks one, when the names are equal."""
+    found = None
+    for record in records:
+        verified, where = record.get("artifact") or {}, record.get("runtime") or {}
+        if record.get("kind") != "verify" or not record.get("parity") or not verified:
+            continue
+        if verified.get("sha256") and artifact.get("sha256"):
+            same = verified["sha256"] == artifact["sha256"]
+        else:
+            same = verified.get("name") == artifact.get("name")
+        if (same and where.get("name") == runtime and where.get("device", "cpu") == device
+                and (machine is None or (record.get("machine") or {}).get("id") == machine)):
+            found = record
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
 # Files
 
 

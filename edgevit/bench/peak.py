@@ -74,10 +74,10 @@ def _ort_int8(n: int, threads: int):
     return (lambda: session.run(None, feeds)), (lambda: None), "MatMulInteger"
 
 
-def _litert_model(n: int, int8: bool) -> bytes:
-    """A one-op TFLite model, FULLY_CONNECTED (n x n input, n x n constant weights), written with LiteRT's own
-    flatbuffer schema: no TensorFlow import for a peak. int8: per-channel int8 weights with float input and
-    output, the dynamic-range ("hybrid") kernel that tflite-dynamic artifacts run, which XNNPACK takes over."""
+def litert_fully_connected(rows: int, depth: int, width: int, *, int8: bool) -> bytes:
+    """A one-op TFLite model, FULLY_CONNECTED: a (rows x depth) input times constant (width x depth) weights, written
+    with LiteRT's own flatbuffer schema: no TensorFlow import for a peak. int8: per-channel int8 weights with float
+    input and output, the dynamic-range ("hybrid") kernel that tflite-dynamic artifacts run, which XNNPACK takes over."""
     import flatbuffers
     from ai_edge_litert import schema_py_generated as schema
 
@@ -88,14 +88,15 @@ def _litert_model(n: int, int8: bool) -> bytes:
     code.version = 1
     model.operatorCodes = [code]
     rng = np.random.default_rng(0)
-    weights = rng.integers(-127, 128, (n, n), dtype=np.int8) if int8 else rng.standard_normal((n, n), dtype=np.float32)
+    shape = (width, depth)
+    weights = rng.integers(-127, 128, shape, dtype=np.int8) if int8 else rng.standard_normal(shape, dtype=np.float32)
     weight_buffer = schema.BufferT()
     weight_buffer.data = np.frombuffer(weights.tobytes(), np.uint8)
     model.buffers = [schema.BufferT(), schema.BufferT(), weight_buffer, schema.BufferT()]
 
-    def tensor(name, dtype, buffer, quantization=None):
+    def tensor(name, tensor_shape, dtype, buffer, quantization=None):
         t = schema.TensorT()
-        t.name, t.shape, t.type, t.buffer = name, [n, n], dtype, buffer
+        t.name, t.shape, t.type, t.buffer = name, list(tensor_shape), dtype, buffer
         if quantization is not None:
             t.quantization = quantization
         return t
@@ -103,14 +104,15 @@ def _litert_model(n: int, int8: bool) -> bytes:
     quantization = None
     if int8:
         quantization = schema.QuantizationParametersT()
-        quantization.scale, quantization.zeroPoint, quantization.quantizedDimension = [0.01] * n, [0] * n, 0
+        quantization.scale, quantization.zeroPoint, quantization.quantizedDimension = [0.01] * width, [0] * width, 0
     float32 = schema.TensorType.FLOAT32
     op = schema.OperatorT()
     op.opcodeIndex, op.inputs, op.outputs = 0, [0, 1, -1], [2]
     op.builtinOptionsType, op.builtinOptions = schema.BuiltinOptions.FullyConnectedOptions, schema.FullyConnectedOptionsT()
     graph = schema.SubGraphT()
-    graph.tensors = [tensor("x", float32, 1), tensor("w", schema.TensorType.INT8 if int8 else float32, 2, quantization),
-                     tensor("y", float32, 3)]
+    graph.tensors = [tensor("x", (rows, depth), float32, 1),
+                     tensor("w", shape, schema.TensorType.INT8 if int8 else float32, 2, quantization),
+                     tensor("y", (rows, width), float32, 3)]
     graph.inputs, graph.outputs, graph.operators, graph.name = [0], [2], [op], "gemm_peak"
     model.subgraphs = [graph]
     builder = flatbuffers.Builder(1024)
@@ -118,19 +120,24 @@ def _litert_model(n: int, int8: bool) -> bytes:
     return bytes(builder.Output())
 
 
-def _litert(n: int, threads: int, *, int8: bool):
+def litert_invoker(model: bytes, input_shape: tuple[int, ...], threads: int):
+    """An XNNPACK interpreter of `model` with a random input set: its invoke, to time."""
     from ai_edge_litert import interpreter as litert
 
     from edgevit.console import native_noise_filtered
 
     with native_noise_filtered():  # the XNNPACK banner on stderr
-        interpreter = litert.Interpreter(model_content=_litert_model(n, int8), num_threads=threads,
+        interpreter = litert.Interpreter(model_content=model, num_threads=threads,
                                          experimental_op_resolver_type=litert.OpResolverType.AUTO)
         interpreter.allocate_tensors()
     interpreter.set_tensor(interpreter.get_input_details()[0]["index"],
-                           np.random.default_rng(1).standard_normal((n, n), dtype=np.float32))
+                           np.random.default_rng(1).standard_normal(input_shape, dtype=np.float32))
+    return interpreter.invoke
+
+
+def _litert(n: int, threads: int, *, int8: bool):
     op = "FULLY_CONNECTED int8 weights (XNNPACK)" if int8 else "FULLY_CONNECTED (XNNPACK)"
-    return interpreter.invoke, (lambda: None), op
+    return litert_invoker(litert_fully_connected(n, n, n, int8=int8), (n, n), threads), (lambda: None), op
 
 
 def _litert_float32(n: int, threads: int):

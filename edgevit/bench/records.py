@@ -10,7 +10,7 @@ from edgevit.bench.peak import BACKENDS, measure_bandwidth, measure_peak, scaled
 from edgevit.bench.targets import NO_RUNTIME, Job, target_name
 from edgevit.fsutil import folder_size
 from edgevit.model_cost import model_block
-from edgevit.records import artifact_block, new_record
+from edgevit.records import artifact_block, new_record, verify_record_for
 from edgevit.savedmodel.source import savedmodel_fingerprint
 
 PRODUCER = "edgevit bench"
@@ -74,18 +74,10 @@ def bench_record(job: Job, result: dict, *, machine: dict, versions: dict, peaks
 
 
 def parity_for(job: Job, verify_records: list[dict]) -> dict | None:
-    """The parity block of the verify record about this job's artifact (matched by sha256, else by name) measured
-    on the job's own runtime and device: parity is a property of the numbers one runtime produced, so a CPU
-    verify is never attached to a GPU or real-Core-ML measurement."""
-    sha = job.target.manifest.get("sha256")
-    for record in verify_records:
-        artifact, runtime = record.get("artifact") or {}, record.get("runtime") or {}
-        if record.get("kind") != "verify" or not record.get("parity"):
-            continue
-        same_artifact = (sha and artifact.get("sha256") == sha) or (not sha and artifact.get("name") == target_name(job.target))
-        if same_artifact and runtime.get("name") == job.runtime and runtime.get("device", CPU) == job.device:
-            return record["parity"]
-    return None
+    """The parity block of the verify record about this job's artifact measured on the job's own runtime and device."""
+    record = verify_record_for(verify_records, artifact={"sha256": job.target.manifest.get("sha256"), "name": target_name(job.target)},
+                               runtime=job.runtime, device=job.device)
+    return record["parity"] if record else None
 
 
 def describe(record: dict) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from edgevit.formats import REFERENCE_FORMAT, REFERENCE_RUNTIME, Format
-from edgevit.records import STATUS_OK
+from edgevit.records import STATUS_OK, verify_record_for
 
 P99_MIN_SAMPLES = 100  # edgevit.bench.run's rule, applied to older records too
 
@@ -109,23 +109,6 @@ class Peak:
     median_gflops: float
 
 
-def _verify_key(artifact: dict) -> str | None:
-    return artifact.get("sha256") or artifact.get("name")
-
-
-def _verify_index(records: list[dict]) -> dict[tuple, dict]:
-    """(artifact sha256 or name, machine, runtime, device) -> the verify record measured exactly there.
-
-    Parity belongs to the runtime and device that produced it: a CPU verify says nothing about the
-    same file on a GPU delegate or in real Core ML, so only a bench row with the same four keys may show it."""
-    index = {}
-    for r in records:
-        if r["kind"] == "verify" and r.get("artifact") and r.get("parity"):
-            runtime = r.get("runtime") or {}
-            index[(_verify_key(r["artifact"]), r["machine"]["id"], runtime.get("name"), runtime.get("device", "cpu"))] = r
-    return index
-
-
 def _reference_parity(records: list[dict]) -> dict[str, dict]:
     """machine id -> a verify parity block whose reference (the SavedModel on that machine's CPU) was measured."""
     found = {}
@@ -165,7 +148,7 @@ def _parity_cells(r: dict, verify: dict | None, reference: dict | None, is_refer
 
 def build_rows(records: list[dict]) -> list[Row]:
     """One row per bench record, sorted by machine, device, threads, then format and name."""
-    verify_index = _verify_index(records)
+    verifies = [r for r in records if r["kind"] == "verify"]
     reference_parity = _reference_parity(records)
     rows = []
     for r in records:
@@ -174,7 +157,8 @@ def build_rows(records: list[dict]) -> list[Row]:
         artifact, runtime = r.get("artifact") or {}, r.get("runtime") or {}
         latency, compute = r.get("latency") or {}, r.get("compute") or {}
         machine_id = r["machine"]["id"]
-        verify = verify_index.get((_verify_key(artifact), machine_id, runtime.get("name"), runtime.get("device", "cpu")))
+        verify = verify_record_for(verifies, artifact=artifact, runtime=runtime.get("name"), device=runtime.get("device", "cpu"),
+                                   machine=machine_id)
         is_reference = artifact.get("format") == REFERENCE_FORMAT
         parity = _parity_cells(r, verify, reference_parity.get(machine_id), is_reference)
         status, reason = r["status"], r.get("reason")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edgevit.config import VARIANTS
-from edgevit.model_cost import model_block, vit_cost
+from edgevit.model_cost import model_block, vit_cost, vit_gemm_shapes
 
 
 def test_vit_l32_at_224_is_15_4_gmacs_and_its_measured_parameter_count():
@@ -49,3 +49,16 @@ def test_unknown_variant_or_bad_size():
     assert model_block(None) is None
     with pytest.raises(ValueError, match="multiple of patch size"):
         vit_cost(VARIANTS["vit-l32"], image_size=200, num_classes=3)
+
+
+def test_gemm_shapes_hold_every_dense_mac_of_the_cost():
+    # The dense layers plus the attention's activation x activation products are the whole count.
+    for variant, size, classes, representation in (("vit-l32", 224, 250, None), ("dinov2-s14", 224, 10, None), ("tiny", 32, 3, 8)):
+        spec = VARIANTS[variant]
+        shapes = vit_gemm_shapes(spec, image_size=size, num_classes=classes, representation_size=representation)
+        tokens = (size // spec.patch_size) ** 2 + 1
+        attention = spec.num_layers * 2 * tokens * tokens * spec.hidden_size
+        assert sum(s.macs for s in shapes) + attention == vit_cost(spec, image_size=size, num_classes=classes,
+                                                                   representation_size=representation).macs
+    l32 = {s.layer: s for s in vit_gemm_shapes(VARIANTS["vit-l32"], image_size=224, num_classes=250)}
+    assert (l32["MLP 1"].rows, l32["MLP 1"].depth, l32["MLP 1"].width, l32["MLP 1"].count) == (50, 1024, 4096, 24)

@@ -1,0 +1,134 @@
+"""How fast each runtime's own GEMM kernel runs a ViT's dense layers at batch 1, at the model's own shapes.
+
+The bench's GEMM peak is a square n x n x n product. At batch 1 a ViT's dense layers are skinny: ViT-L/32 at
+224 px multiplies 50 token rows by 1024 x 1024, 1024 x 4096 and 4096 x 1024 weights. This times each of those
+shapes alone, as a one-op model with constant weights (so the runtime packs them once, as it does for an
+artifact), in each runtime kernel an artifact runs, and sums count x median over the shapes: the time the
+dense layers alone take in that kernel. An artifact cannot beat it; its ratio to the square peak says how much
+of the square peak the model's shapes allow. The square peak is measured in the same run.
+
+    .venv/bin/python benchmarks/gemm_shapes.py --variant vit-l32 --image-size 224 --classes 250 --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from edgevit.bench.peak import litert_fully_connected, litert_invoker, measure_peak, scaled_n  # noqa: E402
+from edgevit.config import VARIANTS  # noqa: E402
+from edgevit.model_cost import GemmShape, vit_gemm_shapes  # noqa: E402
+from edgevit.portable.timing import percentile, time_calls  # noqa: E402
+
+# kernel -> (dtype of its square peak, backend of that peak)
+KERNELS = {
+    "litert float32 (XNNPACK FULLY_CONNECTED)": ("float32", "litert"),
+    "litert int8 weights, dynamic (XNNPACK FULLY_CONNECTED)": ("int8", "litert"),
+    "onnxruntime float32 (MatMul)": ("float32", "onnxruntime"),
+    "onnxruntime int8 dynamic (quantize_dynamic)": ("int8", "onnxruntime"),
+}
+
+
+def _ort_matmul(shape: GemmShape, threads: int, *, int8: bool):
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    weights = np.random.default_rng(0).standard_normal((shape.depth, shape.width), dtype=np.float32) / np.sqrt(shape.depth)
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "gemm_shape",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [shape.rows, shape.depth])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [shape.rows, shape.width])],
+                              initializer=[numpy_helper.from_array(weights, "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "model.onnx"
+        onnx.save(model, path)
+        if int8:  # the exporter's own route: MatMulInteger on per-call quantized uint8 activations
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            quantized = path.with_name("int8.onnx")
+            quantize_dynamic(path, quantized, weight_type=QuantType.QInt8)
+            path = quantized
+        options = ort.SessionOptions()
+        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    feeds = {"x": np.random.default_rng(1).standard_normal((shape.rows, shape.depth), dtype=np.float32)}
+    return lambda: session.run(None, feeds)
+
+
+def _call(kernel: str, shape: GemmShape, threads: int):
+    dtype, backend = KERNELS[kernel]
+    if backend == "litert":
+        return litert_invoker(litert_fully_connected(shape.rows, shape.depth, shape.width, int8=dtype == "int8"),
+                              (shape.rows, shape.depth), threads)
+    return _ort_matmul(shape, threads, int8=dtype == "int8")
+
+
+def measure(variant: str, *, image_size: int, classes: int, threads: int, runs: int = 15) -> dict:
+    """Per kernel: each shape's median ms, the summed dense-layer time, and the square peak of the same run."""
+    shapes = vit_gemm_shapes(VARIANTS[variant], image_size=image_size, num_classes=classes)
+    square_n = scaled_n(1024, threads)
+    kernels = {}
+    for kernel, (dtype, backend) in KERNELS.items():
+        per_shape, total_ms, dense_macs = [], 0.0, 0
+        for shape in shapes:
+            median_ms = percentile(time_calls(_call(kernel, shape, threads), warmup=3, runs=runs), 50)
+            total_ms += shape.count * median_ms
+            dense_macs += shape.macs
+            per_shape.append({"layer": shape.layer, "rows": shape.rows, "depth": shape.depth, "width": shape.width,
+                              "count": shape.count, "median_ms": median_ms,
+                              "gflops": 2 * shape.rows * shape.depth * shape.width / (median_ms / 1e3) / 1e9})
+        peak = measure_peak(dtype, backend, threads=threads, n=square_n, runs=7)
+        square = peak["peak"]["median_gflops"] if peak["status"] == "ok" else None
+        shaped = 2 * dense_macs / (total_ms / 1e3) / 1e9
+        kernels[kernel] = {"dense_layers_ms": total_ms, "shaped_gflops": shaped, "square_peak_gflops": square,
+                           "square_n": square_n, "shaped_over_square": shaped / square if square else None, "shapes": per_shape}
+    return {"variant": variant, "image_size": image_size, "classes": classes, "threads": threads, "runs_per_shape": runs,
+            "timed": "median of the runs of one op with constant weights, after 3 warm-ups; dense layers = sum of count x median",
+            "kernels": kernels}
+
+
+def markdown(result: dict) -> list[str]:
+    lines = [f"Dense layers of {result['variant']} at {result['image_size']} px, batch 1, {result['threads']} thread(s), "
+             f"each shape timed alone ({result['timed']}):", "",
+             "| kernel | dense layers ms | GFLOP/s at the model's shapes | square peak GFLOP/s (n) | shapes / square |",
+             "|---|---:|---:|---:|---:|"]
+    for kernel, k in result["kernels"].items():
+        square = "–" if k["square_peak_gflops"] is None else f"{k['square_peak_gflops']:.1f} ({k['square_n']})"
+        ratio = "–" if k["shaped_over_square"] is None else f"{100 * k['shaped_over_square']:.0f}%"
+        lines.append(f"| {kernel} | {k['dense_layers_ms']:.1f} | {k['shaped_gflops']:.1f} | {square} | {ratio} |")
+    lines += ["", "| kernel | layer | rows x depth x width | count | median ms | GFLOP/s |", "|---|---|---|---:|---:|---:|"]
+    for kernel, k in result["kernels"].items():
+        for s in k["shapes"]:
+            lines.append(f"| {kernel} | {s['layer']} | {s['rows']} x {s['depth']} x {s['width']} | {s['count']} | "
+                         f"{s['median_ms']:.3f} | {s['gflops']:.1f} |")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--variant", default="vit-l32", choices=sorted(VARIANTS))
+    p.add_argument("--image-size", type=int, default=224)
+    p.add_argument("--classes", type=int, default=250)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--runs", type=int, default=15)
+    p.add_argument("--json", type=Path, help="also write the result here")
+    args = p.parse_args(argv)
+    result = measure(args.variant, image_size=args.image_size, classes=args.classes, threads=args.threads, runs=args.runs)
+    print("\n".join(markdown(result)))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
