@@ -190,6 +190,14 @@ def main(argv: list[str] | None = None) -> int:
                   *(part for setting in SETTINGS for part in ("--setting", setting))],
         commands)
 
+    # The dense layers alone at the model's own shapes, in each runtime's kernel, in this same run: what the
+    # square GEMM peak promises that batch-1 shapes cannot give (benchmarks/gemm_shapes.py).
+    from gemm_shapes import markdown as shapes_markdown
+    from gemm_shapes import measure as measure_shapes
+
+    threads = [int(t) for t in str(args.threads).split(",")]
+    print(f"\n[gemm shapes] {args.variant} dense layers at batch 1, each runtime kernel, {threads} thread(s)", flush=True)
+    shapes = [measure_shapes(args.variant, image_size=args.image_size, classes=args.classes, threads=t) for t in threads]
     summary["load_average_after"] = load_average()
     summary["steps_from_an_earlier_invocation"] = summary_reused  # their timings are not part of this run's figures
     records = read_records([verify_records, bench_records])
@@ -202,11 +210,13 @@ def main(argv: list[str] | None = None) -> int:
     rows = roofline_rows(records)
     write_records(stem.with_suffix(".records.json"), records)
     atomic_write_text(stem.with_suffix(".json"), json.dumps({"summary": summary, "commands": commands, "roofline": rows,
+                                                            "gemm_shapes": shapes,
                                                             "records": stem.with_suffix(".records.json").name}, indent=2) + "\n")
     report = write_report(records, work / "report", title=f"ViT-L/32 at the CPU limit ({args.variant}) on {machine}",
                           sources=[stem.with_suffix(".records.json").name], commands=commands)
     head = [f"# {args.variant} {args.image_size}x{args.image_size}, {args.classes} classes, random weights: every CPU candidate "
-            f"against this machine's roofline", "", *roofline_markdown(rows, summary), "", "---", ""]
+            f"against this machine's roofline", "", *roofline_markdown(rows, summary), "",
+            *(line for result in shapes for line in [*shapes_markdown(result), ""]), "---", ""]
     atomic_write_text(stem.with_suffix(".md"), "\n".join(head) + report.markdown.read_text())
     print(f"\nresults: {stem}.json, .records.json, .md")
     return 0
