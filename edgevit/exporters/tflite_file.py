@@ -26,6 +26,7 @@ METADATA_NAME = "TFLITE_METADATA"
 MIN_RUNTIME_NAME = b"min_runtime_version"  # the converter's metadata entry naming the oldest runtime that loads the model
 METADATA_IDENTIFIER = b"M001"
 TFLITE_IDENTIFIER = b"TFL3"
+FLATBUFFER_LIMIT = 2**31  # a flatbuffer's offsets are 32-bit signed: a larger model keeps its weights outside it
 LABELS_FILE = "labels.txt"
 MIN_PARSER_VERSION = "1.0.0"  # every field written here exists since metadata schema 1.0.0
 
@@ -49,11 +50,10 @@ def _schema():
 # --------------------------------------------------------------------------------------------- ops
 
 
-def operator_counts(model: bytes) -> dict[str, int]:
-    """Op name -> how many operators use it, over every subgraph. Custom ops appear as their custom code."""
+def _op_names(root) -> list[str]:
+    """The name of each operator code of the model, by index: builtin op names, custom ops as their custom code."""
     fb = _schema()
     names = {v: k for k, v in vars(fb.BuiltinOperator).items() if not k.startswith("_")}
-    root = fb.Model.GetRootAs(model, 0)
     codes = []
     for i in range(root.OperatorCodesLength()):
         code = root.OperatorCodes(i)
@@ -62,28 +62,48 @@ def operator_counts(model: bytes) -> dict[str, int]:
             codes.append((code.CustomCode() or b"?").decode())
         else:
             codes.append(names.get(builtin, f"BUILTIN_{builtin}"))
-    counts: Counter = Counter()
+    return codes
+
+
+def operator_counts(model: bytes) -> dict[str, int]:
+    """Op name -> how many operators use it, over every subgraph. Custom ops appear as their custom code."""
+    return dict(sorted(Counter(op.op for op in operators(model)).items()))
+
+
+@dataclass(frozen=True)
+class Operator:
+    """One operator of a .tflite: its op name, its output tensors' names, and its inputs' tensor types."""
+
+    op: str  # e.g. FULLY_CONNECTED
+    outputs: tuple[str, ...]  # tensor names; each may carry several fused TF op names (edgevit.layer_names)
+    input_types: tuple[str | None, ...]  # TensorType names (FLOAT32, INT8, ...); None for an absent optional input
+
+
+def operators(model) -> list[Operator]:
+    """Every operator of every subgraph, in order."""
+    fb = _schema()
+    root = fb.Model.GetRootAs(model, 0)
+    codes = _op_names(root)
+    types = {v: k for k, v in vars(fb.TensorType).items() if not k.startswith("_")}
+    found = []
     for s in range(root.SubgraphsLength()):
         subgraph = root.Subgraphs(s)
         for k in range(subgraph.OperatorsLength()):
-            counts[codes[subgraph.Operators(k).OpcodeIndex()]] += 1
-    return dict(sorted(counts.items()))
+            op = subgraph.Operators(k)
+            outputs = tuple((subgraph.Tensors(i).Name() or b"").decode() for i in op.OutputsAsNumpy() if i >= 0) \
+                if op.OutputsLength() else ()
+            inputs = tuple(types.get(subgraph.Tensors(i).Type()) if i >= 0 else None for i in op.InputsAsNumpy()) \
+                if op.InputsLength() else ()
+            found.append(Operator(codes[op.OpcodeIndex()], outputs, inputs))
+    return found
 
 
 def op_versions(model) -> list[tuple[str, int]]:
     """(op name, version) of every operator code the model declares, sorted: what a runtime must implement to load it.
 
     One op may appear at two versions (say FULLY_CONNECTED 9 for float weights and 12 for per-channel int8)."""
-    fb = _schema()
-    names = {v: k for k, v in vars(fb.BuiltinOperator).items() if not k.startswith("_")}
-    root = fb.Model.GetRootAs(model, 0)
-    found = set()
-    for i in range(root.OperatorCodesLength()):
-        code = root.OperatorCodes(i)
-        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-        name = (code.CustomCode() or b"?").decode() if builtin == fb.BuiltinOperator.CUSTOM else names.get(builtin, f"BUILTIN_{builtin}")
-        found.add((name, int(code.Version())))
-    return sorted(found)
+    root = _schema().Model.GetRootAs(model, 0)
+    return sorted({(name, int(root.OperatorCodes(i).Version())) for i, name in enumerate(_op_names(root))})
 
 
 def min_runtime_version(model) -> str | None:
@@ -246,11 +266,14 @@ def write_with_metadata(model: bytes, meta: ClassifierMetadata, path: Path) -> N
     fb = _schema()
     metadata = metadata_flatbuffer(meta)
     obj = fb.ModelT.InitFromObj(fb.Model.GetRootAs(model, 0))
-    if any(b.offset for b in obj.buffers or []):
+    if any(b.offset for b in obj.buffers or []) and len(model) >= FLATBUFFER_LIMIT:
         # Buffers past 2 GB live outside the flatbuffer; re-packing those is not supported here.
         raise ValueError("model buffers are stored by offset (> 2 GB model); metadata cannot be attached")
     aligned = _aligned_buffer_type()
-    obj.buffers = [aligned(data=b.data, offset=b.offset, size=b.size) for b in obj.buffers]
+    # AI Edge Quantizer stores every buffer by offset, after the flatbuffer, whatever the model's size (a layout
+    # older TFLite runtimes cannot read): below 2 GB they are written back inline, as the converter writes them.
+    obj.buffers = [aligned(data=np.frombuffer(model, np.uint8, b.size, b.offset) if b.offset else b.data)
+                   for b in obj.buffers]
     obj.metadata = [m for m in (obj.metadata or []) if (m.name or b"").decode() != METADATA_NAME]
     entry = fb.MetadataT()
     entry.name = METADATA_NAME

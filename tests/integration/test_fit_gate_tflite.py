@@ -1,0 +1,26 @@
+"""`edgevit export --format tflite --quantization dynamic --fit-gate` on the tiny model: every step is built by
+AI Edge Quantizer (step 0 too), and the chosen plan and the steps land in the artifact's manifest."""
+
+from __future__ import annotations
+
+import json
+
+from edgevit.cli import main
+
+
+def test_fit_gate_on_tflite_dynamic_runs_end_to_end_through_ai_edge_quantizer(tiny_run, tmp_path):
+    recipe = tmp_path / "gate.toml"
+    # A gate the tiny model's quantized artifact meets (it is barely above chance: helpers/verify.py TINY_RECIPE).
+    recipe.write_text("[gates.tflite-dynamic]\nmin_agreement = 0.5\nmax_accuracy_drop = 50\n")
+    code = main(["export", str(tiny_run.saved_model), "--out", str(tmp_path / "out"), "--format", "tflite",
+                 "--quantization", "dynamic", "--fit-gate", "--recipe", str(recipe), "-q"])
+    assert code == 0
+    manifest = json.loads((tmp_path / "out" / "tflite-dynamic" / "manifest.json").read_text())
+    fit, conversion = manifest["fit_gate"], manifest["conversion"]
+    assert fit["gate"]["min_agreement"] == 0.5
+    assert fit["steps"][-1]["verdict"] == "pass" and fit["test"]["verdict"] == "pass"
+    assert fit["float_layers"] == fit["steps"][-1]["float_layers"] == conversion.get("float_layers", [])
+    assert conversion["quantizer"]["name"] == "ai-edge-quantizer"  # the step's own route, even with nothing in float
+    assert all(s["file_size"] > 0 and s["latency_p50_ms"] > 0 for s in fit["steps"])
+    assert manifest["file_size"] == fit["steps"][-1]["file_size"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["artifacts.json", "logs", "tflite-dynamic"]
