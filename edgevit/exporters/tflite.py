@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgevit.compat import TFLITE_OP_RUNTIMES_SOURCE, is_newer, ops_needing_newer, ops_not_in_table, parse_version, tflite_op_runtime
+from edgevit.compat import TFLITE_HYBRID_OP_VERSIONS, TFLITE_OP_RUNTIMES_SOURCE, is_newer, ops_needing_newer, ops_not_in_table, parse_version, tflite_op_runtime
 from edgevit.errors import DataError, EdgeVitError, ExportError
 from edgevit.exporters.common import Built, write_artifact
 from edgevit.exporters.options import TFLiteOptions, default_name, make_options, parity_note
@@ -73,8 +73,6 @@ def export_tflite(*, saved_model: Path, out_dir: Path, name: str | None = None, 
                                                         opts.float_layers)
         else:
             model = _convert(source, quantization, representative, settings, opts.float_io)
-        if opts.min_runtime is not None:
-            check_loads_in(model, opts.min_runtime)
         ops = operator_counts(model)
         rejected = non_builtin_ops(ops)
         if rejected:
@@ -83,8 +81,14 @@ def export_tflite(*, saved_model: Path, out_dir: Path, name: str | None = None, 
                 "LiteRT runtime cannot run; this model cannot ship as TFLite"
             )
         path = folder / MAIN_FILE
-        write_with_metadata(model, _metadata(source), path)
+        # AI Edge Quantizer leaves its int8-weight ops at the float model's op versions: declared as the converter would.
+        try:
+            write_with_metadata(model, _metadata(source), path, hybrid_op_versions=TFLITE_HYBRID_OP_VERSIONS if per_layer else None)
+        except ValueError as exc:
+            raise ExportError(f"{MAIN_FILE}: {exc}") from None
         del model
+        if opts.min_runtime is not None:  # on the file as written: its op versions are final only there
+            check_loads_in(path.read_bytes(), opts.min_runtime)
         append_labels(path, source.manifest["labels"])
         if read_labels(path) != list(source.manifest["labels"]):
             raise ExportError(f"{MAIN_FILE}: the labels read back differ from the manifest's; this is an exporter bug, report it")

@@ -259,8 +259,11 @@ def _aligned_buffer_type():
     return AlignedBufferT
 
 
-def write_with_metadata(model: bytes, meta: ClassifierMetadata, path: Path) -> None:
-    """Write the model with a TFLITE_METADATA entry to `path` (then `append_labels` to it)."""
+def write_with_metadata(model: bytes, meta: ClassifierMetadata, path: Path, *, hybrid_op_versions: dict[str, int] | None = None) -> None:
+    """Write the model with a TFLITE_METADATA entry to `path` (then `append_labels` to it).
+
+    hybrid_op_versions: op name -> the version to declare for that op where it computes on float activations with
+    int8 weights (a model quantized by a tool that does not version ops); its min_runtime_version follows."""
     import flatbuffers
 
     fb = _schema()
@@ -274,6 +277,8 @@ def write_with_metadata(model: bytes, meta: ClassifierMetadata, path: Path) -> N
     # older TFLite runtimes cannot read): below 2 GB they are written back inline, as the converter writes them.
     obj.buffers = [aligned(data=np.frombuffer(model, np.uint8, b.size, b.offset) if b.offset else b.data)
                    for b in obj.buffers]
+    if hybrid_op_versions is not None:
+        _version_hybrid_ops(obj, hybrid_op_versions)
     obj.metadata = [m for m in (obj.metadata or []) if (m.name or b"").decode() != METADATA_NAME]
     entry = fb.MetadataT()
     entry.name = METADATA_NAME
@@ -287,6 +292,56 @@ def write_with_metadata(model: bytes, meta: ClassifierMetadata, path: Path) -> N
     with open(path, "wb") as f:
         # Straight from the builder's buffer: Output() would copy the whole model once more.
         f.write(memoryview(builder.Bytes)[builder.Head() :])
+
+
+def _version_hybrid_ops(obj, versions: dict[str, int]) -> None:
+    """Point every op with float activations and constant int8 weights at an operator code of the version
+    `versions` gives its op (ValueError for an op it has none for), and raise min_runtime_version to match."""
+    from edgevit.compat import is_newer, tflite_op_runtime
+
+    fb = _schema()
+    names = {v: k for k, v in vars(fb.BuiltinOperator).items() if not k.startswith("_")}
+    codes: dict[tuple[int, int], int] = {}  # (builtin, version) -> operator code index
+    for index, code in enumerate(obj.operatorCodes):
+        codes.setdefault((max(code.builtinCode, code.deprecatedBuiltinCode), code.version), index)
+    needed = []
+    for subgraph in obj.subgraphs:
+        tensors = subgraph.tensors
+        for op in subgraph.operators:
+            inputs = [tensors[i] for i in (op.inputs if op.inputs is not None else []) if i >= 0]
+            weights = [t for t in inputs if t.type == fb.TensorType.INT8 and obj.buffers[t.buffer].data is not None
+                       and len(obj.buffers[t.buffer].data)]
+            if not weights or not any(t.type == fb.TensorType.FLOAT32 for t in inputs):
+                continue
+            code = obj.operatorCodes[op.opcodeIndex]
+            builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+            name = names.get(builtin, f"BUILTIN_{builtin}")
+            if name not in versions:
+                raise ValueError(f"{name} computes on float activations with int8 weights and the version that needs is not "
+                                 "known here, so the runtimes that load the model cannot be stated")
+            key = (builtin, versions[name])
+            if key not in codes:
+                new = fb.OperatorCodeT()
+                new.builtinCode, new.deprecatedBuiltinCode, new.version = builtin, min(builtin, 127), versions[name]
+                obj.operatorCodes.append(new)
+                codes[key] = len(obj.operatorCodes) - 1
+            op.opcodeIndex = codes[key]
+            needed.append(tflite_op_runtime(name, versions[name]))
+    # The codes no op uses any more go: a model declares what a runtime must implement to load it.
+    used = sorted({op.opcodeIndex for subgraph in obj.subgraphs for op in subgraph.operators})
+    renumber = {old: new for new, old in enumerate(used)}
+    obj.operatorCodes = [obj.operatorCodes[i] for i in used]
+    for subgraph in obj.subgraphs:
+        for op in subgraph.operators:
+            op.opcodeIndex = renumber[op.opcodeIndex]
+    for entry in obj.metadata or []:
+        if entry.name == MIN_RUNTIME_NAME:
+            data = obj.buffers[entry.buffer].data
+            current = bytes(data).split(b"\0", 1)[0].decode("ascii", "replace")
+            for version in needed:
+                if version and is_newer(version, current):
+                    current = version
+            obj.buffers[entry.buffer].data = np.frombuffer(current.encode().ljust(len(data), b"\0"), np.uint8)
 
 
 def append_labels(model_file: Path, labels) -> None:

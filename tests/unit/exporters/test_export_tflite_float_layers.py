@@ -57,6 +57,22 @@ def test_the_plan_is_in_the_manifest_and_the_file_is_smaller_than_fp32(built):
     assert manifest["file_size"] < 0.6 * read_json(built["fp32"] / "manifest.json")["file_size"]
 
 
+def test_int8_weight_ops_declare_the_op_versions_the_converter_gives_them_and_their_runtime(built, tiny_run, tmp_path):
+    from edgevit.errors import ExportError
+    from edgevit.exporters.tflite_file import min_runtime_version, op_versions
+
+    manifest = read_json(built["mixed"] / "manifest.json")
+    model = (built["mixed"] / manifest["file"]).read_bytes()
+    # AI Edge Quantizer leaves them at version 1; the converter's dynamic range writes 12 and 5 (TFLite 2.17.0).
+    assert {("FULLY_CONNECTED", 1), ("FULLY_CONNECTED", 12), ("CONV_2D", 5)} <= set(op_versions(model))
+    assert ("CONV_2D", 1) not in op_versions(model)
+    assert min_runtime_version(model) == "2.17.0" and manifest["runtime_support"]["summary"] == "TFLite 2.17.0+"
+    with pytest.raises(ExportError, match="TFLite 2.14 cannot load this model: FULLY_CONNECTED version 12 needs TFLite 2.17.0"):
+        export("tflite", saved_model=tiny_run.saved_model, out_dir=tmp_path, quantization="dynamic",
+               float_layers=[FLOAT_BLOCK], min_runtime="2.14")
+    assert not (tmp_path / "tflite-dynamic").exists()
+
+
 def test_it_matches_the_savedmodel_as_closely_as_the_converters_dynamic_range(built, tiny_reference):
     from edgevit.runners import open_artifact, runner_for
 
