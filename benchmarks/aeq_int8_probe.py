@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 # Keras layers of a vit-keras ViT that the ViT quantization literature keeps float, by name scope
 # (edgevit.layer_names): every LayerNorm and the classifier head (softmax and GELU are kept by op type).
 KEPT_FLOAT_LAYERS = r"(?:^|[/;])(?:LayerNorm_\d+|Transformer_encoder_norm|head)(?:_\d+)?/"
+KEPT_FLOAT_NORMS = r"(?:^|[/;])(?:LayerNorm_\d+|Transformer_encoder_norm)(?:_\d+)?/"  # the same but the head
 
 
 def recipes():
@@ -41,11 +42,11 @@ def recipes():
     from ai_edge_quantizer.algorithm_manager import AlgorithmName
     from ai_edge_quantizer.qtyping import TFLOperationName as Op
 
-    def keep(rm, *ops, layers=False):
+    def keep(rm, *ops, layers=None):
         for op in (Op.INPUT, Op.OUTPUT, *ops):
             rm.add_quantization_config(".*", op, algorithm_key=AlgorithmName.NO_QUANTIZE)
         if layers:
-            rm.add_quantization_config(KEPT_FLOAT_LAYERS, Op.ALL_SUPPORTED, algorithm_key=AlgorithmName.NO_QUANTIZE)
+            rm.add_quantization_config(layers, Op.ALL_SUPPORTED, algorithm_key=AlgorithmName.NO_QUANTIZE)
 
     def dynamic(algorithm):
         def build(rm):
@@ -53,10 +54,11 @@ def recipes():
             keep(rm)
         return build
 
-    def static(bits, *, vit_float: bool):
+    def static(bits, *, vit_float: bool, head_float: bool = True):
         def build(rm):
             rm.add_static_config(".*", Op.ALL_SUPPORTED, activation_num_bits=bits, weight_num_bits=8)
-            keep(rm, *((Op.SOFTMAX, Op.GELU) if vit_float else ()), layers=vit_float)
+            keep(rm, *((Op.SOFTMAX, Op.GELU) if vit_float else ()),
+                 layers=(KEPT_FLOAT_LAYERS if head_float else KEPT_FLOAT_NORMS) if vit_float else None)
         return build
 
     return {
@@ -64,6 +66,9 @@ def recipes():
         "aeq dynamic_wi8_afp32 (MSE weights)": ("as above, weight scales chosen by MSE instead of min-max", dynamic(AlgorithmName.MSE)),
         "aeq static_wi8_ai8, ViT float ops": ("int8 weights and activations; LayerNorm, softmax, GELU, head float", static(8, vit_float=True)),
         "aeq static_wi8_ai16, ViT float ops": ("int8 weights, int16 activations; LayerNorm, softmax, GELU, head float", static(16, vit_float=True)),
+        "aeq static_wi8_ai16, ViT float ops but the head": ("as above, the classifier head quantized too",
+                                                             static(16, vit_float=True, head_float=False)),
+        "aeq static_wi8_ai8, all ops": ("int8 weights and activations everywhere AEQ supports", static(8, vit_float=False)),
         "aeq static_wi8_ai16, all ops": ("int8 weights, int16 activations everywhere AEQ supports", static(16, vit_float=False)),
     }
 
