@@ -41,8 +41,11 @@ def _int_in(value, choices: tuple[int, ...], what: str) -> int:
     return value
 
 
-CONVERTER, AI_EDGE_QUANTIZER = "converter", "ai-edge-quantizer"
-TFLITE_QUANTIZERS = (CONVERTER, AI_EDGE_QUANTIZER)
+class TFLiteQuantizer(enum.StrEnum):
+    """What quantizes a TFLite dynamic model's weights."""
+
+    CONVERTER = "converter"  # the TFLite converter's dynamic range: the whole model or none of it
+    AI_EDGE_QUANTIZER = "ai-edge-quantizer"  # AI Edge Quantizer's recipe on the float .tflite, per op
 
 
 @dataclass(frozen=True)
@@ -66,17 +69,16 @@ class TFLiteOptions:
     # dynamic only: what quantizes the weights. None: the TFLite converter, or AI Edge Quantizer when float_layers
     # are named; "ai-edge-quantizer" always (its dynamic_wi8_afp32 recipe on the float .tflite: what every step of
     # a --fit-gate search is built with, so that the steps differ in their float layers only).
-    quantizer: str | None = None
+    quantizer: TFLiteQuantizer | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "quantization", _enum_value(TFLiteQuantization, self.quantization, "TFLite quantization"))
         object.__setattr__(self, "float_layers", _layer_names(self.float_layers, self.quantization, TFLiteQuantization.DYNAMIC))
         if self.quantizer is not None:
-            if self.quantizer not in TFLITE_QUANTIZERS:
-                raise UsageError(f"unknown TFLite quantizer {self.quantizer!r}; known: {', '.join(TFLITE_QUANTIZERS)}")
+            object.__setattr__(self, "quantizer", _enum_value(TFLiteQuantizer, self.quantizer, "TFLite quantizer"))
             if self.quantization is not TFLiteQuantization.DYNAMIC:
                 raise UsageError(f"quantizer chooses what quantizes TFLite dynamic; {self.quantization.value} has one route")
-            if self.float_layers and self.quantizer == CONVERTER:
+            if self.float_layers and self.quantizer is TFLiteQuantizer.CONVERTER:
                 raise UsageError("float_layers needs the ai-edge-quantizer quantizer: the TFLite converter quantizes the whole model or none of it")
         if self.min_runtime is not None:
             if not isinstance(self.min_runtime, str):  # a TOML number would turn 2.10 into 2.1
@@ -97,7 +99,7 @@ class TFLiteOptions:
 
     @property
     def uses_ai_edge_quantizer(self) -> bool:
-        return self.quantizer == AI_EDGE_QUANTIZER or bool(self.float_layers)
+        return self.quantizer is TFLiteQuantizer.AI_EDGE_QUANTIZER or bool(self.float_layers)
 
 
 ONNX_OPSETS = tuple(range(13, 19))  # measured: tf2onnx 1.17 fails on 19+ for this graph
@@ -150,7 +152,7 @@ OPTIONS: dict[Format, type] = {Format.TFLITE: TFLiteOptions, Format.ONNX: OnnxOp
 # build of a per-layer search (`edgevit export --fit-gate`) takes, so that its steps differ in float layers only.
 FLOAT_LAYER_MODES: dict[tuple[Format, enum.StrEnum], dict] = {
     (Format.ONNX, OnnxQuantization.INT8_DYNAMIC): {},
-    (Format.TFLITE, TFLiteQuantization.DYNAMIC): {"quantizer": AI_EDGE_QUANTIZER},
+    (Format.TFLITE, TFLiteQuantization.DYNAMIC): {"quantizer": TFLiteQuantizer.AI_EDGE_QUANTIZER.value},
 }
 
 

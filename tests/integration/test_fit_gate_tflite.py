@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from edgevit.cli import main
 
 
@@ -24,3 +26,21 @@ def test_fit_gate_on_tflite_dynamic_runs_end_to_end_through_ai_edge_quantizer(ti
     assert all(s["file_size"] > 0 and s["latency_p50_ms"] > 0 for s in fit["steps"])
     assert manifest["file_size"] == fit["steps"][-1]["file_size"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["artifacts.json", "logs", "tflite-dynamic"]
+
+
+@pytest.mark.slow  # five AI Edge Quantizer builds and verifications of the tiny model: 1-3 min on a shared 2-core machine
+def test_a_tflite_gate_no_mix_meets_keeps_every_block_float_in_turn_and_is_one_line(tiny_run, tmp_path, capsys, caplog):
+    recipe = tmp_path / "gate.toml"
+    recipe.write_text("[gates.tflite-dynamic]\nmax_abs_error = 1e-9\n")  # int8 weights anywhere move probabilities more
+    code = main(["export", str(tiny_run.saved_model), "--out", str(tmp_path / "out"), "--format", "tflite",
+                 "--quantization", "dynamic", "--fit-gate", "--recipe", str(recipe)])
+    assert code == 6
+    captured = capsys.readouterr()
+    for n in range(1, 5):  # the tiny ViT's 4 blocks, most sensitive first, kept float one more at a time
+        assert any(m.startswith(f"fit-gate step {n}: {n} block(s) in float") for m in caplog.messages), n
+    errors = [line for line in captured.err.splitlines() if line.startswith("edgevit: error: ")]
+    assert len(errors) == 1 and "Traceback" not in captured.err
+    line = errors[0]
+    assert "no precision mix meets the gate of tflite-dynamic on the valid split: the best agreement reached is" in line
+    assert "of 4 blocks in float)" in line
+    assert not (tmp_path / "out" / "tflite-dynamic").exists()
