@@ -86,6 +86,13 @@ TFLITE_OP_RUNTIMES_SOURCE = ("TensorFlow tensorflow/compiler/mlir/lite/tools/ver
                              "(FindMinimumRuntimeVersionForOp, commit 6ee57630)")
 
 
+# The version TF's converter gives an op that computes on float activations with per-channel int8 weights
+# (dynamic range): GetBuiltinOperatorVersion in tensorflow/compiler/mlir/lite/tools/versioning/op_version.cc,
+# and what TF 2.21's converter wrote for the tiny ViT (tests/unit/exporters/test_export_tflite_float_layers.py).
+# AI Edge Quantizer 0.10.0 leaves such ops at the float model's version 1, which understates the runtime they need.
+TFLITE_HYBRID_OP_VERSIONS: dict[str, int] = {"FULLY_CONNECTED": 12, "CONV_2D": 5}
+
+
 def tflite_op_runtime(op: str, version: int) -> str | None:
     """The oldest TFLite runtime with a kernel for `op` at `version`; None when the table does not know it."""
     versions = TFLITE_OP_RUNTIMES.get(op, ())

@@ -1,19 +1,20 @@
 """Mixed precision driven by the parity gate: `edgevit export ... --quantization int8-dynamic --fit-gate`.
 
-    result = fit_gate(saved_model, out_dir, job)     # job: an ONNX int8-dynamic ArtifactJob
+    result = fit_gate(saved_model, out_dir, job)     # job: an ONNX int8-dynamic or TFLite dynamic ArtifactJob
 
 1. Build the fully quantized artifact and measure it on the CALIBRATION split (default: valid).
 2. Rank the transformer blocks by measured sensitivity: the SQNR each block's output loses against
    its input in the layer-wise parity of that artifact (edgevit.verify.layers), largest loss first.
 3. Keep the top 1, 2, ... blocks in float (the format's own mechanism: ONNX quantize_dynamic's
-   nodes_to_exclude), re-verify each on the calibration split, and stop at the first that passes the
+   nodes_to_exclude; TFLite, an AI Edge Quantizer recipe that leaves their ops float, the one that
+   also builds step 0), re-verify each on the calibration split, and stop at the first that passes the
    gate: the one with fewest float blocks, i.e. the smallest of the search.
 4. Build it into OUT/<name> and confirm it on the TEST split: the gate is never tuned on the data it
    is judged on. Its manifest carries the plan (float layers and nodes) and every search step.
 
 Every step records its file size, calibration agreement and a latency p50 (batch 1, this machine, timed
 here). No mix passing, even with every block in float, is a ParityError giving the best agreement
-reached and its size. Only ONNX int8-dynamic has a per-layer mechanism here so far.
+reached and its size. The modes with a per-layer mechanism: edgevit.exporters.options.FLOAT_LAYER_MODES.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from edgevit.errors import ParityError, UsageError
-from edgevit.formats import Format, Gate, OnnxQuantization
+from edgevit.formats import Gate
 from edgevit.fsutil import atomic_write_json, load_json
 from edgevit.config import MANIFEST_NAME
 
@@ -71,8 +72,11 @@ def gate_verdict(gate: Gate, metrics) -> str:
 
 
 def _check_job(job) -> None:
-    if job.format is not Format.ONNX or job.options.quantization is not OnnxQuantization.INT8_DYNAMIC:
-        raise UsageError(f"--fit-gate keeps layers in float per layer for onnx {OnnxQuantization.INT8_DYNAMIC.value} only so far; "
+    from edgevit.exporters.options import FLOAT_LAYER_MODES
+
+    if (job.format, job.options.quantization) not in FLOAT_LAYER_MODES:
+        modes = " and ".join(f"{fmt.value} {quantization.value}" for fmt, quantization in FLOAT_LAYER_MODES)
+        raise UsageError(f"--fit-gate keeps layers in float per layer for {modes} only so far; "
                          f"got {job.format.value} {job.options.quantization.value}")
 
 
@@ -142,7 +146,11 @@ def fit_gate(saved_model: Path, out_dir: Path, job, *, gate: Gate, data=None,
     _check_job(job)
     if calibration_split == test_split:
         raise UsageError(f"the calibration split must differ from the test split ({test_split}): the gate is never tuned on the data it judges")
-    options = {k: v for k, v in options_to_dict(job.options).items() if k != "float_layers"}
+    from edgevit.exporters.options import FLOAT_LAYER_MODES
+
+    # Every step through the same per-layer mechanism (TFLite: AI Edge Quantizer, step 0 included).
+    options = {**{k: v for k, v in options_to_dict(job.options).items() if k != "float_layers"},
+               **FLOAT_LAYER_MODES[(job.format, job.options.quantization)]}
     out_dir = Path(out_dir)
     steps: list[Step] = []
     with tempfile.TemporaryDirectory(prefix="edgevit-fit-gate-") as scratch:  # the search's artifacts: gone after it

@@ -173,7 +173,8 @@ FORMATS: dict[Format, FormatSpec] = {
     spec.format: spec
     for spec in (
         FormatSpec(Format.SAVEDMODEL, "SavedModel", SavedModelQuantization, ("tensorflow-cpu",), _SAVEDMODEL_RUNTIMES),
-        FormatSpec(Format.TFLITE, "TFLite", TFLiteQuantization, ("tensorflow-cpu",), _TFLITE_RUNTIMES),
+        # ai-edge-quantizer builds too: per-layer precision (float_layers) quantizes the float .tflite with it.
+        FormatSpec(Format.TFLITE, "TFLite", TFLiteQuantization, ("tensorflow-cpu", "ai-edge-quantizer"), _TFLITE_RUNTIMES),
         # onnxruntime builds too: its quantize_dynamic writes int8-dynamic.
         FormatSpec(Format.ONNX, "ONNX", OnnxQuantization, ("tf2onnx", "onnx", "onnxruntime"), _ONNX_RUNTIMES),
         FormatSpec(Format.COREML, "Core ML", CoreMLQuantization, ("coremltools",), _COREML_RUNTIMES),

@@ -2,20 +2,30 @@
 
 Keras 3 calls each layer inside a name scope of its name plus a `_<n>` uniquifier, so every op of the
 layer `Transformer_encoderblock_3/MlpBlock_3` sits under `.../Transformer_encoderblock_3_1/MlpBlock_3_1/`,
-and tf2onnx, LiteRT and coremltools keep those names. Layer-wise parity (edgevit.verify.layers) finds
-boundaries this way; per-layer precision (ONNX `nodes_to_exclude`) picks a layer's nodes this way.
+and tf2onnx, LiteRT and coremltools keep those names. The TFLite converter names a tensor computed by
+several fused TF ops after all of them, joined by ';' (`.../Dense_0_1/MatMul;.../Dense_0_1/BiasAdd`).
+Layer-wise parity (edgevit.verify.layers) finds boundaries this way; per-layer precision picks a layer's
+ops this way (ONNX `nodes_to_exclude`, and the TFLite ops an AI Edge Quantizer recipe leaves in float).
 """
 
 from __future__ import annotations
 
 import re
 
+FUSED_SEPARATOR = ";"
+
 
 def scope_pattern(layer_path: str) -> re.Pattern:
-    """A regex that finds the name scope of `layer_path` (parts joined by '/') inside a node name."""
+    """A regex that finds the name scope of `layer_path` (parts joined by '/') inside a node name, or inside
+    any one of the fused names of a TFLite tensor (a match never spans a ';')."""
     scope = "/".join(re.escape(part) + r"(?:_\d+)?" for part in layer_path.split("/"))
-    return re.compile(r"(?:^|/)" + scope + "/")
+    return re.compile(r"(?:^|[/" + FUSED_SEPARATOR + r"])" + scope + "/")
 
 
 def in_layer(node_name: str, layer_path: str) -> bool:
     return scope_pattern(layer_path).search(node_name) is not None
+
+
+def fused_names(tensor_name: str) -> list[str]:
+    """The TF node names a TFLite tensor name carries (one, or several joined by ';' for fused ops)."""
+    return tensor_name.split(FUSED_SEPARATOR)

@@ -49,7 +49,7 @@ def register(subparsers) -> None:
     p.add_argument("--opset", type=int, help=f"onnx: opset {ONNX_OPSETS[0]}-{ONNX_OPSETS[-1]} (default {OnnxOptions().opset})")
     p.add_argument("--minimum-ios", type=int, help=f"coreml: iOS deployment target, one of {', '.join(map(str, COREML_MINIMUM_IOS))} (default {CoreMLOptions().minimum_ios})")
     p.add_argument("--fit-gate", action="store_true",
-                   help="onnx int8-dynamic: keep the most sensitive transformer blocks in float until the artifact passes its "
+                   help="onnx int8-dynamic, tflite dynamic: keep the most sensitive transformer blocks in float until the artifact passes its "
                         "parity gate on the calibration split, then confirm it on the test split (edgevit/fitgate.py)")
     p.add_argument("--calibration-split", default=None, help="with --fit-gate: the split the search is judged on (default valid)")
     p.set_defaults(func=cmd_export)

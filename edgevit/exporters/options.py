@@ -26,10 +26,26 @@ def _enum_value(enum_type: type[enum.Enum], value, what: str):
         raise UsageError(f"unknown {what} {value!r}; known: {known}") from None
 
 
+def _layer_names(layers, quantization, per_layer_mode) -> tuple[str, ...]:
+    """float_layers as a tuple of Keras layer paths; only the mode with a per-layer mechanism keeps any."""
+    if isinstance(layers, str) or not all(isinstance(name, str) and name for name in layers):
+        raise UsageError(f"float_layers must be a list of Keras layer names, got {layers!r}")
+    if layers and quantization is not per_layer_mode:
+        raise UsageError(f"float_layers keeps layers of a model quantized {per_layer_mode.value} in float; {quantization.value} has none to keep")
+    return tuple(layers)
+
+
 def _int_in(value, choices: tuple[int, ...], what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value not in choices:
         raise UsageError(f"{what} must be one of {', '.join(map(str, choices))}, got {value!r}")
     return value
+
+
+class TFLiteQuantizer(enum.StrEnum):
+    """What quantizes a TFLite dynamic model's weights."""
+
+    CONVERTER = "converter"  # the TFLite converter's dynamic range: the whole model or none of it
+    AI_EDGE_QUANTIZER = "ai-edge-quantizer"  # AI Edge Quantizer's recipe on the float .tflite, per op
 
 
 @dataclass(frozen=True)
@@ -47,9 +63,23 @@ class TFLiteOptions:
     # int8 only: float32 input and output, quantized and dequantized inside the model. TensorFlowLiteSwift
     # (the iOS app's runtime) cannot read or write int8 tensors (its Tensor.DataType has no int8 case).
     float_io: bool = False
+    # dynamic only: Keras layer paths (e.g. "Transformer_encoderblock_3") whose ops stay float; chosen by
+    # `edgevit export --fit-gate`. Built through AI Edge Quantizer: the converter has one switch for the whole model.
+    float_layers: tuple[str, ...] = ()
+    # dynamic only: what quantizes the weights. None: the TFLite converter, or AI Edge Quantizer when float_layers
+    # are named; "ai-edge-quantizer" always (its dynamic_wi8_afp32 recipe on the float .tflite: what every step of
+    # a --fit-gate search is built with, so that the steps differ in their float layers only).
+    quantizer: TFLiteQuantizer | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "quantization", _enum_value(TFLiteQuantization, self.quantization, "TFLite quantization"))
+        object.__setattr__(self, "float_layers", _layer_names(self.float_layers, self.quantization, TFLiteQuantization.DYNAMIC))
+        if self.quantizer is not None:
+            object.__setattr__(self, "quantizer", _enum_value(TFLiteQuantizer, self.quantizer, "TFLite quantizer"))
+            if self.quantization is not TFLiteQuantization.DYNAMIC:
+                raise UsageError(f"quantizer chooses what quantizes TFLite dynamic; {self.quantization.value} has one route")
+            if self.float_layers and self.quantizer is TFLiteQuantizer.CONVERTER:
+                raise UsageError("float_layers needs the ai-edge-quantizer quantizer: the TFLite converter quantizes the whole model or none of it")
         if self.min_runtime is not None:
             if not isinstance(self.min_runtime, str):  # a TOML number would turn 2.10 into 2.1
                 raise UsageError(f"min_runtime must be a version in quotes, like \"2.14\", got {self.min_runtime!r}")
@@ -67,6 +97,10 @@ class TFLiteOptions:
         if self.float_io and self.quantization is not TFLiteQuantization.INT8:
             raise UsageError(f"--float-io is for TFLite int8 (whose tensors are otherwise int8); {self.quantization.value} already has float input and output")
 
+    @property
+    def uses_ai_edge_quantizer(self) -> bool:
+        return self.quantizer is TFLiteQuantizer.AI_EDGE_QUANTIZER or bool(self.float_layers)
+
 
 ONNX_OPSETS = tuple(range(13, 19))  # measured: tf2onnx 1.17 fails on 19+ for this graph
 
@@ -83,12 +117,7 @@ class OnnxOptions:
     def __post_init__(self):
         object.__setattr__(self, "quantization", _enum_value(OnnxQuantization, self.quantization, "ONNX quantization"))
         _int_in(self.opset, ONNX_OPSETS, "ONNX opset (tf2onnx fails on 19+)")
-        layers = self.float_layers
-        if isinstance(layers, str) or not all(isinstance(name, str) and name for name in layers):
-            raise UsageError(f"float_layers must be a list of Keras layer names, got {layers!r}")
-        object.__setattr__(self, "float_layers", tuple(layers))
-        if layers and self.quantization is not OnnxQuantization.INT8_DYNAMIC:
-            raise UsageError(f"float_layers keeps layers of an int8-dynamic model in float; {self.quantization.value} has none to keep")
+        object.__setattr__(self, "float_layers", _layer_names(self.float_layers, self.quantization, OnnxQuantization.INT8_DYNAMIC))
 
 
 COREML_MINIMUM_IOS = (16, 17, 18)  # iOS 16 is the first target with compressed-weight (constexpr) ops
@@ -118,6 +147,13 @@ class CoreMLOptions:
 ExportOptions = TFLiteOptions | OnnxOptions | CoreMLOptions
 
 OPTIONS: dict[Format, type] = {Format.TFLITE: TFLiteOptions, Format.ONNX: OnnxOptions, Format.COREML: CoreMLOptions}
+
+# The modes whose exporter can keep named layers in float (their `float_layers` option), and the options every
+# build of a per-layer search (`edgevit export --fit-gate`) takes, so that its steps differ in float layers only.
+FLOAT_LAYER_MODES: dict[tuple[Format, enum.StrEnum], dict] = {
+    (Format.ONNX, OnnxQuantization.INT8_DYNAMIC): {},
+    (Format.TFLITE, TFLiteQuantization.DYNAMIC): {"quantizer": TFLiteQuantizer.AI_EDGE_QUANTIZER.value},
+}
 
 
 def parse_format(name: str) -> Format:

@@ -11,6 +11,10 @@ root its manifest records, or `data=`), preprocessed by edgevit.data.preprocess 
 training; input and output are int8, with their scale and zero point in the artifact manifest, or
 float32 with `float_io` (the converter then quantizes the input and dequantizes the output inside the
 model: what TensorFlowLiteSwift on iOS can feed, since its Tensor.DataType has no int8).
+
+dynamic with `float_layers` (or `quantizer="ai-edge-quantizer"`): the converter writes the float32
+model and AI Edge Quantizer quantizes it, leaving the ops of those Keras layers float
+(exporters/tflite_quantizer.py); the plan goes into the manifest's conversion details.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgevit.compat import TFLITE_OP_RUNTIMES_SOURCE, is_newer, ops_needing_newer, ops_not_in_table, parse_version, tflite_op_runtime
+from edgevit.compat import TFLITE_HYBRID_OP_VERSIONS, TFLITE_OP_RUNTIMES_SOURCE, is_newer, ops_needing_newer, ops_not_in_table, parse_version, tflite_op_runtime
 from edgevit.errors import DataError, EdgeVitError, ExportError
 from edgevit.exporters.common import Built, write_artifact
 from edgevit.exporters.options import TFLiteOptions, default_name, make_options, parity_note
@@ -43,6 +47,7 @@ logger = logging.getLogger(__name__)
 
 MAIN_FILE = "model.tflite"
 ROUTE = "tf.lite.TFLiteConverter.from_saved_model, builtin ops only"
+AEQ_ROUTE = f"{ROUTE}, float32; then AI Edge Quantizer's recipe on the .tflite"
 
 
 def export_tflite(*, saved_model: Path, out_dir: Path, name: str | None = None, **options) -> Path:
@@ -55,12 +60,19 @@ def export_tflite(*, saved_model: Path, out_dir: Path, name: str | None = None, 
     note = parity_note(opts)
     if note:
         logger.info(f"tflite {quantization.value}: {note}")
-    settings = older_op_settings(opts.min_runtime, quantization)
+    per_layer = opts.uses_ai_edge_quantizer
+    # The converter's own older-op settings change how IT quantizes; AI Edge Quantizer quantizes here instead.
+    settings = {} if per_layer else older_op_settings(opts.min_runtime, quantization)
 
     def convert(folder: Path) -> Built:
-        model = _convert(source, quantization, representative, settings, opts.float_io)
-        if opts.min_runtime is not None:
-            check_loads_in(model, opts.min_runtime)
+        quantizer_details = {}
+        if per_layer:  # the float model, then AI Edge Quantizer's recipe with float_layers left float
+            from edgevit.exporters.tflite_quantizer import quantize_dynamic
+
+            model, quantizer_details = quantize_dynamic(_convert(source, TFLiteQuantization.FP32, None, settings),
+                                                        opts.float_layers)
+        else:
+            model = _convert(source, quantization, representative, settings, opts.float_io)
         ops = operator_counts(model)
         rejected = non_builtin_ops(ops)
         if rejected:
@@ -69,8 +81,14 @@ def export_tflite(*, saved_model: Path, out_dir: Path, name: str | None = None, 
                 "LiteRT runtime cannot run; this model cannot ship as TFLite"
             )
         path = folder / MAIN_FILE
-        write_with_metadata(model, _metadata(source), path)
+        # AI Edge Quantizer leaves its int8-weight ops at the float model's op versions: declared as the converter would.
+        try:
+            write_with_metadata(model, _metadata(source), path, hybrid_op_versions=TFLITE_HYBRID_OP_VERSIONS if per_layer else None)
+        except ValueError as exc:
+            raise ExportError(f"{MAIN_FILE}: {exc}") from None
         del model
+        if opts.min_runtime is not None:  # on the file as written: its op versions are final only there
+            check_loads_in(path.read_bytes(), opts.min_runtime)
         append_labels(path, source.manifest["labels"])
         if read_labels(path) != list(source.manifest["labels"]):
             raise ExportError(f"{MAIN_FILE}: the labels read back differ from the manifest's; this is an exporter bug, report it")
@@ -78,7 +96,8 @@ def export_tflite(*, saved_model: Path, out_dir: Path, name: str | None = None, 
         support = runtime_support(path, min_runtime=opts.min_runtime, settings=settings)
         details = {
             "quantization": quantization.value,
-            "route": ROUTE,
+            "route": AEQ_ROUTE if per_layer else ROUTE,
+            **quantizer_details,
             "ops": ops,
             "builtin_ops_only": True,
             "labels_in_model": f"TFLite metadata ({METADATA_NAME}, output tensor associated file {LABELS_FILE} "

@@ -26,6 +26,7 @@ METADATA_NAME = "TFLITE_METADATA"
 MIN_RUNTIME_NAME = b"min_runtime_version"  # the converter's metadata entry naming the oldest runtime that loads the model
 METADATA_IDENTIFIER = b"M001"
 TFLITE_IDENTIFIER = b"TFL3"
+FLATBUFFER_LIMIT = 2**31  # a flatbuffer's offsets are 32-bit signed: a larger model keeps its weights outside it
 LABELS_FILE = "labels.txt"
 MIN_PARSER_VERSION = "1.0.0"  # every field written here exists since metadata schema 1.0.0
 
@@ -49,11 +50,10 @@ def _schema():
 # --------------------------------------------------------------------------------------------- ops
 
 
-def operator_counts(model: bytes) -> dict[str, int]:
-    """Op name -> how many operators use it, over every subgraph. Custom ops appear as their custom code."""
+def _op_names(root) -> list[str]:
+    """The name of each operator code of the model, by index: builtin op names, custom ops as their custom code."""
     fb = _schema()
     names = {v: k for k, v in vars(fb.BuiltinOperator).items() if not k.startswith("_")}
-    root = fb.Model.GetRootAs(model, 0)
     codes = []
     for i in range(root.OperatorCodesLength()):
         code = root.OperatorCodes(i)
@@ -62,28 +62,48 @@ def operator_counts(model: bytes) -> dict[str, int]:
             codes.append((code.CustomCode() or b"?").decode())
         else:
             codes.append(names.get(builtin, f"BUILTIN_{builtin}"))
-    counts: Counter = Counter()
+    return codes
+
+
+def operator_counts(model: bytes) -> dict[str, int]:
+    """Op name -> how many operators use it, over every subgraph. Custom ops appear as their custom code."""
+    return dict(sorted(Counter(op.op for op in operators(model)).items()))
+
+
+@dataclass(frozen=True)
+class Operator:
+    """One operator of a .tflite: its op name, its output tensors' names, and its inputs' tensor types."""
+
+    op: str  # e.g. FULLY_CONNECTED
+    outputs: tuple[str, ...]  # tensor names; each may carry several fused TF op names (edgevit.layer_names)
+    input_types: tuple[str | None, ...]  # TensorType names (FLOAT32, INT8, ...); None for an absent optional input
+
+
+def operators(model) -> list[Operator]:
+    """Every operator of every subgraph, in order."""
+    fb = _schema()
+    root = fb.Model.GetRootAs(model, 0)
+    codes = _op_names(root)
+    types = {v: k for k, v in vars(fb.TensorType).items() if not k.startswith("_")}
+    found = []
     for s in range(root.SubgraphsLength()):
         subgraph = root.Subgraphs(s)
         for k in range(subgraph.OperatorsLength()):
-            counts[codes[subgraph.Operators(k).OpcodeIndex()]] += 1
-    return dict(sorted(counts.items()))
+            op = subgraph.Operators(k)
+            outputs = tuple((subgraph.Tensors(i).Name() or b"").decode() for i in op.OutputsAsNumpy() if i >= 0) \
+                if op.OutputsLength() else ()
+            inputs = tuple(types.get(subgraph.Tensors(i).Type()) if i >= 0 else None for i in op.InputsAsNumpy()) \
+                if op.InputsLength() else ()
+            found.append(Operator(codes[op.OpcodeIndex()], outputs, inputs))
+    return found
 
 
 def op_versions(model) -> list[tuple[str, int]]:
     """(op name, version) of every operator code the model declares, sorted: what a runtime must implement to load it.
 
     One op may appear at two versions (say FULLY_CONNECTED 9 for float weights and 12 for per-channel int8)."""
-    fb = _schema()
-    names = {v: k for k, v in vars(fb.BuiltinOperator).items() if not k.startswith("_")}
-    root = fb.Model.GetRootAs(model, 0)
-    found = set()
-    for i in range(root.OperatorCodesLength()):
-        code = root.OperatorCodes(i)
-        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-        name = (code.CustomCode() or b"?").decode() if builtin == fb.BuiltinOperator.CUSTOM else names.get(builtin, f"BUILTIN_{builtin}")
-        found.add((name, int(code.Version())))
-    return sorted(found)
+    root = _schema().Model.GetRootAs(model, 0)
+    return sorted({(name, int(root.OperatorCodes(i).Version())) for i, name in enumerate(_op_names(root))})
 
 
 def min_runtime_version(model) -> str | None:
@@ -239,18 +259,26 @@ def _aligned_buffer_type():
     return AlignedBufferT
 
 
-def write_with_metadata(model: bytes, meta: ClassifierMetadata, path: Path) -> None:
-    """Write the model with a TFLITE_METADATA entry to `path` (then `append_labels` to it)."""
+def write_with_metadata(model: bytes, meta: ClassifierMetadata, path: Path, *, hybrid_op_versions: dict[str, int] | None = None) -> None:
+    """Write the model with a TFLITE_METADATA entry to `path` (then `append_labels` to it).
+
+    hybrid_op_versions: op name -> the version to declare for that op where it computes on float activations with
+    int8 weights (a model quantized by a tool that does not version ops); its min_runtime_version follows."""
     import flatbuffers
 
     fb = _schema()
     metadata = metadata_flatbuffer(meta)
     obj = fb.ModelT.InitFromObj(fb.Model.GetRootAs(model, 0))
-    if any(b.offset for b in obj.buffers or []):
+    if any(b.offset for b in obj.buffers or []) and len(model) >= FLATBUFFER_LIMIT:
         # Buffers past 2 GB live outside the flatbuffer; re-packing those is not supported here.
         raise ValueError("model buffers are stored by offset (> 2 GB model); metadata cannot be attached")
     aligned = _aligned_buffer_type()
-    obj.buffers = [aligned(data=b.data, offset=b.offset, size=b.size) for b in obj.buffers]
+    # AI Edge Quantizer stores every buffer by offset, after the flatbuffer, whatever the model's size (a layout
+    # older TFLite runtimes cannot read): below 2 GB they are written back inline, as the converter writes them.
+    obj.buffers = [aligned(data=np.frombuffer(model, np.uint8, b.size, b.offset) if b.offset else b.data)
+                   for b in obj.buffers]
+    if hybrid_op_versions is not None:
+        _version_hybrid_ops(obj, hybrid_op_versions)
     obj.metadata = [m for m in (obj.metadata or []) if (m.name or b"").decode() != METADATA_NAME]
     entry = fb.MetadataT()
     entry.name = METADATA_NAME
@@ -264,6 +292,56 @@ def write_with_metadata(model: bytes, meta: ClassifierMetadata, path: Path) -> N
     with open(path, "wb") as f:
         # Straight from the builder's buffer: Output() would copy the whole model once more.
         f.write(memoryview(builder.Bytes)[builder.Head() :])
+
+
+def _version_hybrid_ops(obj, versions: dict[str, int]) -> None:
+    """Point every op with float activations and constant int8 weights at an operator code of the version
+    `versions` gives its op (ValueError for an op it has none for), and raise min_runtime_version to match."""
+    from edgevit.compat import is_newer, tflite_op_runtime
+
+    fb = _schema()
+    names = {v: k for k, v in vars(fb.BuiltinOperator).items() if not k.startswith("_")}
+    codes: dict[tuple[int, int], int] = {}  # (builtin, version) -> operator code index
+    for index, code in enumerate(obj.operatorCodes):
+        codes.setdefault((max(code.builtinCode, code.deprecatedBuiltinCode), code.version), index)
+    needed = []
+    for subgraph in obj.subgraphs:
+        tensors = subgraph.tensors
+        for op in subgraph.operators:
+            inputs = [tensors[i] for i in (op.inputs if op.inputs is not None else []) if i >= 0]
+            weights = [t for t in inputs if t.type == fb.TensorType.INT8 and obj.buffers[t.buffer].data is not None
+                       and len(obj.buffers[t.buffer].data)]
+            if not weights or not any(t.type == fb.TensorType.FLOAT32 for t in inputs):
+                continue
+            code = obj.operatorCodes[op.opcodeIndex]
+            builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+            name = names.get(builtin, f"BUILTIN_{builtin}")
+            if name not in versions:
+                raise ValueError(f"{name} computes on float activations with int8 weights and the version that needs is not "
+                                 "known here, so the runtimes that load the model cannot be stated")
+            key = (builtin, versions[name])
+            if key not in codes:
+                new = fb.OperatorCodeT()
+                new.builtinCode, new.deprecatedBuiltinCode, new.version = builtin, min(builtin, 127), versions[name]
+                obj.operatorCodes.append(new)
+                codes[key] = len(obj.operatorCodes) - 1
+            op.opcodeIndex = codes[key]
+            needed.append(tflite_op_runtime(name, versions[name]))
+    # The codes no op uses any more go: a model declares what a runtime must implement to load it.
+    used = sorted({op.opcodeIndex for subgraph in obj.subgraphs for op in subgraph.operators})
+    renumber = {old: new for new, old in enumerate(used)}
+    obj.operatorCodes = [obj.operatorCodes[i] for i in used]
+    for subgraph in obj.subgraphs:
+        for op in subgraph.operators:
+            op.opcodeIndex = renumber[op.opcodeIndex]
+    for entry in obj.metadata or []:
+        if entry.name == MIN_RUNTIME_NAME:
+            data = obj.buffers[entry.buffer].data
+            current = bytes(data).split(b"\0", 1)[0].decode("ascii", "replace")
+            for version in needed:
+                if version and is_newer(version, current):
+                    current = version
+            obj.buffers[entry.buffer].data = np.frombuffer(current.encode().ljust(len(data), b"\0"), np.uint8)
 
 
 def append_labels(model_file: Path, labels) -> None:

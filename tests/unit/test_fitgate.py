@@ -29,8 +29,8 @@ def test_the_gate_verdict_is_pass_only_when_every_interval_clears_it():
 
 
 def test_modes_without_a_per_layer_mechanism_and_a_shared_split_are_refused(tmp_path):
-    with pytest.raises(UsageError, match="onnx int8-dynamic only so far; got tflite dynamic"):
-        fit_gate(tmp_path, tmp_path / "out", ArtifactJob.create("tflite"), gate=Gate(min_agreement=0.99))
+    with pytest.raises(UsageError, match="onnx int8-dynamic and tflite dynamic only so far; got tflite int8"):
+        fit_gate(tmp_path, tmp_path / "out", ArtifactJob.create("tflite", quantization="int8"), gate=Gate(min_agreement=0.99))
     job = ArtifactJob.create("onnx", quantization="int8-dynamic")
     with pytest.raises(UsageError, match="never tuned on the data it judges"):
         fit_gate(tmp_path, tmp_path / "out", job, gate=Gate(min_agreement=0.99), calibration_split="test")

@@ -92,4 +92,4 @@ def test_every_runner_and_exporter_the_table_names_exists():
 
 
 def test_packages_are_builders_then_runtimes_each_once():
-    assert packages() == ("tensorflow-cpu", "tf2onnx", "onnx", "onnxruntime", "coremltools", "ai-edge-litert")
+    assert packages() == ("tensorflow-cpu", "ai-edge-quantizer", "tf2onnx", "onnx", "onnxruntime", "coremltools", "ai-edge-litert")

@@ -20,6 +20,7 @@ import numpy as np
 from edgevit.artifact import Artifact
 from edgevit.errors import ModelError
 from edgevit.formats import Format
+from edgevit.layer_names import fused_names
 from edgevit.verify.layers.boundaries import core_name
 
 
@@ -62,7 +63,7 @@ class LiteRTCapture:
         self._index: dict[str, list[int]] = {}
         for node in nodes:
             core = core_name(node)
-            hits = [d for d in details if any(part == core or part.endswith("/" + core) for part in d["name"].split(";"))]
+            hits = [d for d in details if any(part == core or part.endswith("/" + core) for part in fused_names(d["name"]))]
             if hits:
                 self._index[node] = [d["index"] for d in hits]
                 self.found[node] = hits[-1]["name"]
