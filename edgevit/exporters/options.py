@@ -68,6 +68,13 @@ class TFLiteOptions:
             raise UsageError(f"--float-io is for TFLite int8 (whose tensors are otherwise int8); {self.quantization.value} already has float input and output")
 
 
+def _layer_names(layers) -> tuple[str, ...]:
+    """float_layers: Keras layer paths, e.g. "Transformer_encoderblock_3" (edgevit.layer_names says how converters keep them)."""
+    if isinstance(layers, str) or not all(isinstance(name, str) and name for name in layers):
+        raise UsageError(f"float_layers must be a list of Keras layer names, got {layers!r}")
+    return tuple(layers)
+
+
 ONNX_OPSETS = tuple(range(13, 19))  # measured: tf2onnx 1.17 fails on 19+ for this graph
 
 
@@ -83,10 +90,8 @@ class OnnxOptions:
     def __post_init__(self):
         object.__setattr__(self, "quantization", _enum_value(OnnxQuantization, self.quantization, "ONNX quantization"))
         _int_in(self.opset, ONNX_OPSETS, "ONNX opset (tf2onnx fails on 19+)")
-        layers = self.float_layers
-        if isinstance(layers, str) or not all(isinstance(name, str) and name for name in layers):
-            raise UsageError(f"float_layers must be a list of Keras layer names, got {layers!r}")
-        object.__setattr__(self, "float_layers", tuple(layers))
+        layers = _layer_names(self.float_layers)
+        object.__setattr__(self, "float_layers", layers)
         if layers and self.quantization is not OnnxQuantization.INT8_DYNAMIC:
             raise UsageError(f"float_layers keeps layers of an int8-dynamic model in float; {self.quantization.value} has none to keep")
 
@@ -99,10 +104,18 @@ class CoreMLOptions:
     format: ClassVar[Format] = Format.COREML
     quantization: CoreMLQuantization = CoreMLQuantization.FP16
     minimum_ios: int = 16
+    # int8 / palettize6 / palettize4 only: Keras layer paths whose weights stay uncompressed (coremltools
+    # OptimizationConfig op_name_configs set to None for the layer's ops); chosen by `edgevit export --fit-gate`.
+    float_layers: tuple[str, ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "quantization", _enum_value(CoreMLQuantization, self.quantization, "Core ML quantization"))
         _int_in(self.minimum_ios, COREML_MINIMUM_IOS, "Core ML minimum iOS")
+        layers = _layer_names(self.float_layers)
+        object.__setattr__(self, "float_layers", layers)
+        if layers and self.compression == "none":
+            raise UsageError(f"float_layers keeps layers of a weight-compressed Core ML model uncompressed; "
+                             f"{self.quantization.value} has none to keep")
 
     @property
     def compute_precision(self) -> str:
@@ -118,6 +131,22 @@ class CoreMLOptions:
 ExportOptions = TFLiteOptions | OnnxOptions | CoreMLOptions
 
 OPTIONS: dict[Format, type] = {Format.TFLITE: TFLiteOptions, Format.ONNX: OnnxOptions, Format.COREML: CoreMLOptions}
+
+
+def per_layer_modes() -> list[tuple[Format, enum.Enum]]:
+    """(format, quantization) of every mode whose options accept `float_layers`: those with a per-layer precision
+    mechanism, which `edgevit export --fit-gate` can search. Read from the options' own checks, their one home."""
+    modes = []
+    for fmt, cls in OPTIONS.items():
+        if "float_layers" not in {f.name for f in fields(cls)}:
+            continue
+        for quantization in type(cls().quantization):
+            try:
+                cls(quantization=quantization, float_layers=("any_layer",))
+            except UsageError:
+                continue
+            modes.append((fmt, quantization))
+    return modes
 
 
 def parse_format(name: str) -> Format:

@@ -125,4 +125,4 @@ def test_a_gate_no_precision_mix_meets_is_one_line_with_the_best_reached(tiny_ru
 def test_fit_gate_for_a_format_without_a_per_layer_mechanism_is_one_line(tiny_run, tmp_path, capsys):
     code = main(["export", str(tiny_run.saved_model), "--out", str(tmp_path / "out"), "--format", "tflite", "--fit-gate"])
     assert code == 2
-    assert "--fit-gate keeps layers in float per layer for onnx int8-dynamic only so far" in one_line_error(capsys)
+    assert "--fit-gate keeps layers in float per layer for onnx int8-dynamic, coreml int8" in one_line_error(capsys)

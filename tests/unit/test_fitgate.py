@@ -29,12 +29,23 @@ def test_the_gate_verdict_is_pass_only_when_every_interval_clears_it():
 
 
 def test_modes_without_a_per_layer_mechanism_and_a_shared_split_are_refused(tmp_path):
-    with pytest.raises(UsageError, match="onnx int8-dynamic only so far; got tflite dynamic"):
+    with pytest.raises(UsageError, match="per layer for onnx int8-dynamic, coreml int8, .* only so far; got tflite dynamic"):
         fit_gate(tmp_path, tmp_path / "out", ArtifactJob.create("tflite"), gate=Gate(min_agreement=0.99))
     job = ArtifactJob.create("onnx", quantization="int8-dynamic")
     with pytest.raises(UsageError, match="never tuned on the data it judges"):
         fit_gate(tmp_path, tmp_path / "out", job, gate=Gate(min_agreement=0.99), calibration_split="test")
     assert not (tmp_path / "out").exists()
+
+
+def test_the_modes_searched_are_those_whose_options_take_float_layers():
+    from edgevit.exporters.options import CoreMLOptions, per_layer_modes
+
+    assert [f"{fmt.value} {q.value}" for fmt, q in per_layer_modes()] == [
+        "onnx int8-dynamic", "coreml int8", "coreml palettize6", "coreml palettize4"]
+    assert CoreMLOptions(quantization="palettize6", float_layers=["Transformer_encoderblock_0"]).float_layers == (
+        "Transformer_encoderblock_0",)
+    with pytest.raises(UsageError, match="fp32 has none to keep"):
+        CoreMLOptions(quantization="fp32", float_layers=["Transformer_encoderblock_0"])
 
 
 def test_float_layers_belong_to_int8_dynamic_only():
