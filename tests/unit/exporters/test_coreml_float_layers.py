@@ -58,15 +58,15 @@ def test_the_float_block_keeps_its_weights_and_every_other_weight_is_compressed(
     assert len(outside) >= 18 and set(outside) == {"constexpr_affine_dequantize"}, outside
 
 
-def test_the_plan_is_in_the_manifest_and_the_file_sits_between_int8_and_fp16(int8_with_a_float_block, tiny_run, tmp_path):
+def test_the_plan_is_in_the_manifest_and_the_file_sits_between_int8_and_fp16(int8_with_a_float_block, tiny_artifacts):
     conversion = read_json(int8_with_a_float_block / "manifest.json")["conversion"]
     assert conversion["float_layers"] == [FLOAT_BLOCK]
     # The plan names exactly the constants the block's ops read.
     read_in_block = {weight for name, _, weight in _weights_by_consumer(int8_with_a_float_block) if FLOAT_SCOPE in name}
     assert len(read_in_block) == 6 and sorted(read_in_block) == conversion["float_ops"]
 
-    plain = export("coreml", saved_model=tiny_run.saved_model, out_dir=tmp_path, quantization="int8")
-    fp16 = export("coreml", saved_model=tiny_run.saved_model, out_dir=tmp_path, quantization="fp16")
+    shared = tiny_artifacts([("coreml", "int8"), ("coreml", "fp16")])  # built once for every test that needs them
+    plain, fp16 = shared / "coreml-int8", shared / "coreml-fp16"
     int8, mixed, half = (read_json(f / "manifest.json")["file_size"] for f in (plain, int8_with_a_float_block, fp16))
     assert int8 < mixed < half
     assert "float_layers" not in read_json(plain / "manifest.json")["conversion"]
