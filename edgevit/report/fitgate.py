@@ -147,6 +147,12 @@ def html_section(searches: list[Search]) -> str:
     return "\n".join(out)
 
 
+def _legend(x: float, y: float) -> list[str]:
+    return [circle(x + 5, y, 5, fill=PASS_COLOR, stroke="#111827"), text(x + 16, y + 4, "passes the gate"),
+            circle(x + 5, y + 18, 5, fill=NOT_PASS_COLOR, stroke="#111827"), text(x + 16, y + 22, "does not"),
+            circle(x + 5, y + 36, 9, fill="none", opacity=0, stroke="#111827"), text(x + 16, y + 40, "chosen step")]
+
+
 def curve_chart(search: Search) -> str:
     """File size (x) against calibration agreement (y), one point per step joined in step order; the gate's minimum
     agreement dashed; the chosen step ringed and labelled."""
@@ -183,8 +189,10 @@ def curve_chart(search: Search) -> str:
             body.append(circle(px, py, 11, fill="none", opacity=0, stroke="#111827"))
             test = search.test
             said = DASH if test is None else fmt_pct(test["agreement"])
-            body.append(text(px + 14, py + 18, f"chosen: step {step.step}, {search.test_split} agreement {said}", weight="600"))
-    body.append(text(WIDTH - 10, BOTTOM + 36, "● passes the gate   ● does not (grey)   ◯ chosen", anchor="end", fill="#4b5563"))
+            right_half = px > (LEFT + WIDTH - RIGHT) / 2  # keep the label inside the chart
+            body.append(text(px - 14 if right_half else px + 14, py + 24, f"chosen: step {step.step}, {search.test_split} agreement {said}",
+                             anchor="end" if right_half else "start", weight="600"))
+    body += _legend(WIDTH - RIGHT + 6, TOP + 10)
     return svg(WIDTH, HEIGHT, title, body,
                description="Each fit-gate step as a point: x is the artifact's file size, y its agreement with the SavedModel "
                            "on the calibration split; the dashed line is the gate's minimum agreement; the ringed point is the chosen step.")

@@ -5,6 +5,7 @@ runs here (Core ML parity through the numpy MIL interpreter), its steps go to sc
 from __future__ import annotations
 
 import json
+import re
 import xml.dom.minidom
 
 import pytest
@@ -71,7 +72,7 @@ def test_the_report_shows_the_search(searched, tmp_path):
     xml.dom.minidom.parseString(svg)
     assert "gate: 50.0% agreement" in svg and 'stroke-dasharray="6 4"' in svg
     assert f"chosen: step {chosen['fit_gate']['step']}, test agreement {100 * test['agreement']:.1f}%" in svg
-    assert svg.count('r="5.0"') == len(records)  # one point per step
+    assert len(re.findall(r'r="5.0"[^>]*><title>step ', svg)) == len(records)  # one point per step
 
 
 def test_records_without_fit_gate_and_a_mode_without_compression_are_one_line(tiny_run, tmp_path, capsys):
@@ -84,3 +85,30 @@ def test_records_without_fit_gate_and_a_mode_without_compression_are_one_line(ti
     line = one_line_error(capsys)
     assert "for onnx int8-dynamic, coreml int8, coreml palettize6, coreml palettize4 only so far; got coreml fp16" in line
     assert not (tmp_path / "out").exists() and not (tmp_path / "fit.json").exists()
+
+
+@pytest.mark.slow  # five Core ML exports and verifications of the tiny model: 1-3 min on a shared 2-core machine
+def test_a_search_no_mix_passes_still_records_every_step_and_the_report_draws_them(tiny_run, tmp_path, capsys):
+    recipe = tmp_path / "gate.toml"
+    recipe.write_text("[gates.coreml-int8]\nmax_abs_error = 1e-9\n")  # int8 weights anywhere move probabilities more
+    code = main(["export", str(tiny_run.saved_model), "--out", str(tmp_path / "out"), "--format", "coreml", "--quantization", "int8",
+                 "--fit-gate", "--recipe", str(recipe), "--records", str(tmp_path / "fit.json"), "-q"])
+    assert code == 6
+    assert "no precision mix meets the gate of coreml-int8 on the valid split: the best agreement reached is" in one_line_error(capsys)
+    assert not (tmp_path / "out" / "coreml-int8").exists()
+    records = read_records([tmp_path / "fit.json"])
+    assert [r["fit_gate"]["step"] for r in records] == [0, 1, 2, 3, 4]  # every block of the tiny ViT, one more per step
+    assert not any(r["fit_gate"]["chosen"] for r in records) and all(r["status"] == "parity failed" for r in records)
+    sizes = [r["artifact"]["file_size"] for r in records]
+    assert sizes == sorted(sizes) and len(set(sizes)) == 5  # each block kept in float adds its fp16 weights
+    assert [len(r["fit_gate"]["float_layers"]) for r in records] == [0, 1, 2, 3, 4]
+
+    assert main(["report", str(tmp_path / "fit.json"), "--out", str(tmp_path / "r"), "-q"]) == 0
+    assert "No step passed the gate on the valid split; the best agreement reached was" in (tmp_path / "r" / "report.md").read_text()
+    page = (tmp_path / "r" / "report.html").read_text()
+    start = page.index("<svg", page.index("Mixed precision to the gate"))
+    svg = page[start: page.index("</svg>", start) + 6]
+    xs = [float(x) for x in re.findall(r'<circle cx="([\d.]+)" cy="[\d.]+" r="5.0"[^>]*><title>step ', svg)]
+    assert len(xs) == 5 and xs == sorted(xs)  # larger files to the right, in step order
+    path = re.search(r'<path d="(M[^"]+)" fill="none"', svg).group(1)
+    assert len(re.findall(r"[ML]", path)) == 5 and "chosen:" not in svg

@@ -68,8 +68,11 @@ def test_each_step_is_a_row_and_the_outcome_names_the_test_split(report):
     assert "judged by the search's gate: top-1 agreement at least 98.00%" in markdown
 
 
+STEP_POINT = r'<circle cx="([\d.]+)" cy="([\d.]+)" r="5.0"[^>]*><title>step '  # a step's point and its tooltip
+
+
 def _points(svg: str) -> list[tuple[float, float]]:
-    return [(float(x), float(y)) for x, y in re.findall(r'<circle cx="([\d.]+)" cy="([\d.]+)" r="5.0"', svg)]
+    return [(float(x), float(y)) for x, y in re.findall(STEP_POINT, svg)]
 
 
 def test_the_curve_plots_size_against_agreement_with_the_gate_and_the_chosen_step(report):
