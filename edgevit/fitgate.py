@@ -114,10 +114,11 @@ def _measure(folder: Path, gate: Gate, *, saved_model: Path, data, split: str) -
     from edgevit.verify.report import result_to_record
     from edgevit.verify.run import verify_artifacts
 
-    # verify logs its own verdict by the artifact's default gate; the search's verdict (its gate) is logged instead.
+    # verify logs its own verdict, and warns about its split's size, by the artifact's default gate; the search's
+    # verdict (its gate) is logged instead, and fit_gate warns once if the split cannot show the search's gate passed.
     verify_logger = logging.getLogger("edgevit.verify.run")
     level = verify_logger.level
-    verify_logger.setLevel(logging.WARNING)
+    verify_logger.setLevel(logging.ERROR)
     try:
         report = verify_artifacts([folder], saved_model=saved_model, data=data, split=split)
     finally:
@@ -211,6 +212,10 @@ def fit_gate(saved_model: Path, out_dir: Path, job, *, gate: Gate, data=None,
             return step
 
         step = build((), 0)
+        from edgevit.verify.run import resolution_warnings
+
+        for warning in resolution_warnings({Path(job.name): gate}, step.blocks["parity"]["count"], None):
+            logger.warning(f"fit-gate on the {calibration_split} split: {warning}")
         ranked = rank_blocks(Path(scratch) / "step-0", saved_model=saved_model, data=data, split=calibration_split)
         logger.info(f"blocks by sensitivity: {', '.join(ranked)}")
         n = 0

@@ -15,7 +15,7 @@ from edgevit.report.rows import DASH, fmt_mb, fmt_ms, fmt_pct, fmt_pct_interval
 from edgevit.report.svg import Scale, circle, color_of, line, padded_range, polyline, svg, text, use_log, x_axis, y_axis
 
 KIND = "fit-gate"
-WIDTH, HEIGHT = 820, 380
+WIDTH, HEIGHT = 820, 384
 LEFT, RIGHT, TOP, BOTTOM = 80, 200, 46, 320
 MIN_SPAN_POINTS = 2.0  # the agreement axis spans at least this many percentage points
 PASS_COLOR, NOT_PASS_COLOR = "#16a34a", "#9ca3af"
@@ -167,7 +167,7 @@ def curve_chart(search: Search) -> str:
     if high - low < MIN_SPAN_POINTS:
         mid = (high + low) / 2
         low, high = mid - MIN_SPAN_POINTS / 2, mid + MIN_SPAN_POINTS / 2
-    y = Scale(max(0.0, low), min(100.0, high) if high > low else 100.0, BOTTOM, TOP)
+    y = Scale(max(0.0, low), min(100.0, high), BOTTOM, TOP)
     body = [text(LEFT, 18, title, weight="600", size=14),
             text(LEFT, 36, f"{search.format} {search.quantization}: step k keeps the k most sensitive blocks in float", fill="#4b5563")]
     body += x_axis(x, BOTTOM, TOP, "file size, MB")
@@ -175,6 +175,8 @@ def curve_chart(search: Search) -> str:
     if floor is not None:
         body.append(line(LEFT, y(100 * floor), WIDTH - RIGHT, y(100 * floor), stroke="#dc2626", width=1.5, dash="6 4"))
         body.append(text(WIDTH - RIGHT + 6, y(100 * floor) + 4, f"gate: {fmt_pct(floor)} agreement", fill="#dc2626"))
+    else:  # e.g. a max-abs-error gate: nothing to draw on this axis, so say what it was
+        body.append(text(10, HEIGHT - 6, f"gate: {_gate_text(search)}", fill="#dc2626"))
     points = [(x(s.file_size / 1e6), y(100 * s.agreement)) for s in steps]
     if len(points) > 1:
         body.append(polyline(points, stroke=color_of(search.format), width=2))
