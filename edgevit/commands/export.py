@@ -107,7 +107,7 @@ def _fit_gate(args: argparse.Namespace) -> int:
     for i, step in enumerate(result.steps):
         print(f"step {i}: {len(step.float_layers)} block(s) in float ({', '.join(step.float_layers) or 'none'}): "
               f"{step.file_size / 1e6:.3f} MB, agreement {step.agreement:.2%} ({step.verdict}), p50 {step.p50_ms:.2f} ms "
-              "(batch 1, this machine)")
+              f"({step.to_dict()['latency_timed']})")
     print(f"{result.folder}: {len(result.chosen.float_layers)} block(s) in float; test split agreement "
           f"{result.test_agreement:.2%} ({result.test_verdict})")
     if result.test_verdict != "pass":
