@@ -42,7 +42,7 @@ def _ort_matmul(shape: GemmShape, threads: int, *, int8: bool):
     import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
 
-    weights = np.random.default_rng(0).standard_normal((shape.depth, shape.width), dtype=np.float32) / np.sqrt(shape.depth)
+    weights = (np.random.default_rng(0).standard_normal((shape.depth, shape.width)) / np.sqrt(shape.depth)).astype(np.float32)
     graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "gemm_shape",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [shape.rows, shape.depth])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [shape.rows, shape.width])],

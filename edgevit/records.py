@@ -11,7 +11,7 @@ A records file::
 A record (every key listed is always present unless marked optional; "null" where not measured)::
 
     schema_version   1
-    kind             "bench" | "peak" | "bandwidth" | "verify"
+    kind             "bench" | "peak" | "bandwidth" | "verify" | "fit-gate"
     created          UTC ISO 8601, e.g. "2026-11-23T10:00:00+00:00"
     status           "ok" | "not available" | "failed" | "export failed" | "parity failed" | "parity inconclusive" |
                      "cannot verify"
@@ -44,6 +44,10 @@ A record (every key listed is always present unless marked optional; "null" wher
     parity           {"reference", "split", "count", "accuracy", "reference_accuracy", "agreement",
                       "flips", "max_abs_diff", "passed", "gate"; optional "verdict", "agreement_ci",
                       "accuracy_difference_points", "accuracy_difference_ci_points", "interval_methods", "source"}
+    fit_gate         (kind "fit-gate": one step of `edgevit export --fit-gate`, with artifact, runtime, latency and
+                     parity on the calibration split) {"search", "step", "float_layers", "chosen", "gate",
+                     "calibration_split", "test_split", "test": parity on the test split (chosen step) or null;
+                     optional "plan", "ranking"}
     command, notes   optional strings
 
 Rules the schema states and `validate_record` enforces: a bench record with status "ok" carries
@@ -77,7 +81,7 @@ logger = logging.getLogger(__name__)
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "record-v1.schema.json"
 
-KINDS = ("bench", "peak", "bandwidth", "verify")
+KINDS = ("bench", "peak", "bandwidth", "verify", "fit-gate")
 STATUS_OK = "ok"
 STATUS_NOT_AVAILABLE = "not available"
 STATUS_FAILED = "failed"

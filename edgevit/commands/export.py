@@ -49,16 +49,19 @@ def register(subparsers) -> None:
     p.add_argument("--opset", type=int, help=f"onnx: opset {ONNX_OPSETS[0]}-{ONNX_OPSETS[-1]} (default {OnnxOptions().opset})")
     p.add_argument("--minimum-ios", type=int, help=f"coreml: iOS deployment target, one of {', '.join(map(str, COREML_MINIMUM_IOS))} (default {CoreMLOptions().minimum_ios})")
     p.add_argument("--fit-gate", action="store_true",
-                   help="onnx int8-dynamic, tflite dynamic: keep the most sensitive transformer blocks in float until the artifact passes its "
-                        "parity gate on the calibration split, then confirm it on the test split (edgevit/fitgate.py)")
+                   help="onnx int8-dynamic, tflite dynamic, coreml int8|palettize6|palettize4: keep the most sensitive "
+                        "transformer blocks in float until the artifact passes its parity gate on the calibration split, then "
+                        "confirm it on the test split (edgevit/fitgate.py)")
     p.add_argument("--calibration-split", default=None, help="with --fit-gate: the split the search is judged on (default valid)")
+    p.add_argument("--records", help="with --fit-gate: also write one record-v1 'fit-gate' record per search step (size, "
+                                     "calibration agreement, latency) for `edgevit report`, also when no mix passes")
     p.set_defaults(func=cmd_export)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from edgevit.exporters.jobs import export_all, raise_for_failures
 
-    if args.fit_gate or args.calibration_split:
+    if args.fit_gate or args.calibration_split or args.records:
         return _fit_gate(args)
     jobs, recipe = _jobs(args)
     out = Path(args.out)
@@ -70,12 +73,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _fit_gate(args: argparse.Namespace) -> int:
-    from edgevit.fitgate import CALIBRATION_SPLIT, fit_gate
+    from edgevit.fitgate import CALIBRATION_SPLIT, NoMixPasses, fit_gate
     from edgevit.outputs import ARTIFACTS_ROOT, Output, check_outputs
     from edgevit.verify.gates import gate_for
 
     if not args.fit_gate:
-        raise UsageError("--calibration-split is the split --fit-gate searches on; add --fit-gate")
+        raise UsageError("--calibration-split and --records belong to the --fit-gate search; add --fit-gate")
     from edgevit.verify.gates import read_gate_overrides
 
     # With --fit-gate a recipe gives the gate only ([gates.<name>]); the artifact comes from --format/--quantization.
@@ -87,14 +90,24 @@ def _fit_gate(args: argparse.Namespace) -> int:
         raise UsageError(f"--fit-gate searches one artifact, but this command names {len(jobs)}")
     job = jobs[0]
     # Before the search: --out may take the artifact (export_all checks its folder again when it writes it).
-    check_outputs([Output("--out", args.out, ARTIFACTS_ROOT, replace=False)], inputs=[args.saved_model, data])
+    from edgevit.outputs import RECORDS
+
+    outputs = [Output("--out", args.out, ARTIFACTS_ROOT, replace=False)]
+    if args.records:
+        outputs.append(Output("--records", args.records, RECORDS))
+    check_outputs(outputs, inputs=[args.saved_model, data])
     gate = gate_for(job.name, job.format.value, job.options.quantization.value, overrides)
-    result = fit_gate(Path(args.saved_model), Path(args.out), job, gate=gate, data=data,
-                      calibration_split=args.calibration_split or CALIBRATION_SPLIT)
+    try:
+        result = fit_gate(Path(args.saved_model), Path(args.out), job, gate=gate, data=data,
+                          calibration_split=args.calibration_split or CALIBRATION_SPLIT)
+    except NoMixPasses as exc:
+        _write_fit_records(args, exc.result)  # the steps measured are still worth a curve
+        raise
+    _write_fit_records(args, result)
     for i, step in enumerate(result.steps):
         print(f"step {i}: {len(step.float_layers)} block(s) in float ({', '.join(step.float_layers) or 'none'}): "
               f"{step.file_size / 1e6:.3f} MB, agreement {step.agreement:.2%} ({step.verdict}), p50 {step.p50_ms:.2f} ms "
-              "(batch 1, this machine)")
+              f"({step.to_dict()['latency_timed']})")
     print(f"{result.folder}: {len(result.chosen.float_layers)} block(s) in float; test split agreement "
           f"{result.test_agreement:.2%} ({result.test_verdict})")
     if result.test_verdict != "pass":
@@ -103,6 +116,17 @@ def _fit_gate(args: argparse.Namespace) -> int:
         raise ParityError(f"{job.name} passes its gate on the calibration split but not on the test split "
                           f"(agreement {result.test_agreement:.2%}); the search was not tuned on it, so this is the honest answer")
     return 0
+
+
+def _write_fit_records(args, result) -> None:
+    import shlex
+
+    if not args.records:
+        return
+    from edgevit.fitgate import fit_records
+    from edgevit.records import write_records
+
+    print(f"records: {write_records(Path(args.records), fit_records(result, command='edgevit ' + shlex.join(args.argv)))}")
 
 
 def _format_flags(args) -> dict:

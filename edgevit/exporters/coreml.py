@@ -16,6 +16,12 @@ lost at ViT-L/32 scale. This route gives the same program (the same non-constant
 bitwise-equal weights, on the tiny model in tests/unit/exporters/test_export_coreml.py and on ViT-L/32) with the
 weights held by MIL only: 3.2 GiB peak for ViT-L/32 fp16 (benchmarks/results/export-vit-l32-*.md).
 
+Per-layer precision (`float_layers`, chosen by `edgevit export --fit-gate`): the compression pass gets
+`OptimizationConfig(op_name_configs={const op: None, ...})`, coremltools' own per-op switch, for every weight
+constant read by a serving-graph node inside those Keras layers' name scopes (edgevit.layer_names: the mapping
+edgevit debug layers reads Core ML tensors by), so those weights stay fp16 constants. The manifest's conversion
+block lists the layers and the constant ops that stayed uncompressed (`float_ops`).
+
 The model is a classifier (Vision's VNCoreMLRequest returns labels): its outputs are `classLabel`
 (the top label) and `classLabel_probs` (label -> softmax probability). The input is fixed at batch 1:
 Core ML conversion fails with a dynamic batch.
@@ -30,9 +36,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edgevit.errors import ExportError
+from edgevit.errors import ExportError, UsageError
 from edgevit.exporters.common import Built, write_artifact
 from edgevit.exporters.options import CoreMLOptions, default_name, make_options
+from edgevit.layer_names import in_layer, mil_name
 from edgevit.savedmodel.graph import ServingGraph, load_serving_graph
 from edgevit.savedmodel.source import open_source
 
@@ -42,6 +49,7 @@ LABEL_OUTPUT = "classLabel"
 PROBABILITIES_OUTPUT = f"{LABEL_OUTPUT}_probs"  # the name coremltools gives the classifier's dictionary output
 # Weights with fewer elements than this (biases, norms) stay float: compressing them saves nothing.
 WEIGHT_THRESHOLD = 2048
+FP16_CONST_SUFFIX = "_to_fp16"  # coremltools' fp16 pass renames each float32 constant it casts
 ROUTE = ("coremltools TF frontend on the inlined serving graph with weights as inputs, then weights as MIL constants; "
          "Erfc rewritten to 1 - Erf")
 
@@ -58,16 +66,22 @@ def export_coreml(*, saved_model: Path, out_dir: Path, name: str | None = None, 
         height, width = graph.input_shape[1], graph.input_shape[2]
         shape = (1, height, width, 3)
         num_params = graph.num_params
+        keep_float = float_weight_names(graph, opts.float_layers)
         program = mil_program(graph, shape=shape, minimum_ios=opts.minimum_ios)  # consumes graph.weights
         del graph
         path = folder / MAIN_FILE
-        _to_mlpackage(program, path, labels=labels, precision=precision, compression=compression, minimum_ios=opts.minimum_ios)
+        _to_mlpackage(program, path, labels=labels, precision=precision, compression=compression, minimum_ios=opts.minimum_ios,
+                      keep_float=keep_float)
         del program
         spec = check_mlpackage(path, labels=labels, shape=shape)
+        details = _details(spec, precision=precision, compression=compression, minimum_ios=opts.minimum_ios, num_params=num_params)
+        if opts.float_layers:  # the per-layer precision plan
+            details["float_layers"] = list(opts.float_layers)
+            details["float_ops"] = _matched_ops(spec, keep_float, opts.float_layers)
         return Built(
             runtime_support=runtime_support(spec.specificationVersion),
             main_file=MAIN_FILE,
-            details=_details(spec, precision=precision, compression=compression, minimum_ios=opts.minimum_ios, num_params=num_params),
+            details=details,
             input_spec=_input_spec(source.manifest, height, width),
             output_spec=_output_spec(len(labels)),
         )
@@ -117,7 +131,7 @@ def _weights_as_constants(program, weights: dict[str, np.ndarray]) -> None:
     with main:
         for name in list(weights):
             placeholder = main.inputs[name]
-            constant = mb.const(val=weights.pop(name), name=re.sub(r"\W", "_", name), before_op=first)
+            constant = mb.const(val=weights.pop(name), name=const_name(name), before_op=first)
             main.replace_uses_of_var_after_op(anchor_op=None, old_var=placeholder, new_var=constant)
             # MIL has no public call to drop a function input; these two maps are where Function keeps them.
             del main._input_dict[name]  # noqa: SLF001
@@ -128,7 +142,7 @@ def _weights_as_constants(program, weights: dict[str, np.ndarray]) -> None:
         raise ExportError(f"the Core ML program kept inputs {list(main.inputs)}; this is an exporter bug, report it")
 
 
-def _to_mlpackage(program, path: Path, *, labels, precision, compression, minimum_ios) -> None:
+def _to_mlpackage(program, path: Path, *, labels, precision, compression, minimum_ios, keep_float: frozenset[str] = frozenset()) -> None:
     import coremltools as ct
 
     with _conversion_errors():
@@ -138,7 +152,7 @@ def _to_mlpackage(program, path: Path, *, labels, precision, compression, minimu
             classifier_config=ct.ClassifierConfig(labels, predicted_feature_name=LABEL_OUTPUT),
             compute_precision=ct.precision.FLOAT16 if precision == "fp16" else ct.precision.FLOAT32,
             minimum_deployment_target=getattr(ct.target, f"iOS{minimum_ios}"),
-            pass_pipeline=_pipeline(compression),
+            pass_pipeline=_pipeline(compression, keep_float),
         )
     model.save(str(path))
 
@@ -164,8 +178,48 @@ def _name_output(graph_def, name: str) -> None:
     sinks[0].name = name
 
 
-def _pipeline(compression: str):
-    """The default pipeline plus, when asked, a weight-compression pass at its end (after the fp16 cast)."""
+def const_name(weight: str) -> str:
+    """The MIL constant a serving-graph weight placeholder becomes (_weights_as_constants names it)."""
+    return mil_name(weight)
+
+
+def float_weight_names(graph: ServingGraph, layers: tuple[str, ...]) -> frozenset[str]:
+    """The MIL constants holding the weights read inside the Keras layers `layers`, under both names they can have
+    when the compression pass meets them (as made, and after the fp16 pass). A weight belongs to a layer when a
+    serving-graph node inside the layer's name scope reads it (edgevit.layer_names.in_layer, the mapping edgevit
+    debug layers finds Core ML tensors by). UsageError for a layer that reads none: a typo, or another model's layer."""
+    names: set[str] = set()
+    for layer in layers:
+        read = {name.split(":")[0] for node in graph.graph_def.node if in_layer(node.name, layer) for name in node.input}
+        weights = sorted(read & graph.weights.keys())
+        if not weights:
+            raise UsageError(f"float layer {layer!r} is not a layer of this model (no Core ML op inside it reads a weight); "
+                             "name Keras layers such as Transformer_encoderblock_0")
+        names.update(const_name(w) + suffix for w in weights for suffix in ("", FP16_CONST_SUFFIX))
+    return frozenset(names)
+
+
+def _matched_ops(spec, keep_float: frozenset[str], layers: tuple[str, ...]) -> list[str]:
+    """The weight constants of the saved program that `keep_float` named and that stayed uncompressed (plain `const`
+    ops of WEIGHT_THRESHOLD elements or more: the ones compression would have taken); ExportError when none did."""
+    kept = sorted(op.outputs[0].name for op in mil_operations(spec)
+                  if op.type == "const" and op.outputs[0].name in keep_float and _elements(op.outputs[0].type) >= WEIGHT_THRESHOLD)
+    if not kept:
+        raise ExportError(f"no weight of float layer(s) {', '.join(layers)} stayed uncompressed in the Core ML program; "
+                          "this is an exporter bug, report it")
+    return kept
+
+
+def _elements(value_type) -> int:
+    dims = value_type.tensorType.dimensions
+    return int(np.prod([d.constant.size for d in dims])) if value_type.WhichOneof("type") == "tensorType" else 0
+
+
+def _pipeline(compression: str, keep_float: frozenset[str] = frozenset()):
+    """The default pipeline plus, when asked, a weight-compression pass at its end (after the fp16 cast). The constants
+    named in `keep_float` stay uncompressed: op_name_configs None, coremltools' own per-op switch. They are named by
+    constant rather than by the op reading them: coremltools refuses a constant whose readers disagree, and at random
+    init equal biases of different layers are deduplicated into one constant."""
     import coremltools as ct
     import coremltools.optimize.coreml as cto
 
@@ -181,7 +235,8 @@ def _pipeline(compression: str):
         # k-means (scikit-learn) keeps the weight distribution better than a uniform grid at 4-6 bits.
         op_config = cto.OpPalettizerConfig(mode="kmeans", nbits=nbits, weight_threshold=WEIGHT_THRESHOLD)
     pipeline.append_pass(pass_name)
-    pipeline.set_options(pass_name, {"config": cto.OptimizationConfig(global_config=op_config)})
+    config = cto.OptimizationConfig(global_config=op_config, op_name_configs={name: None for name in sorted(keep_float)})
+    pipeline.set_options(pass_name, {"config": config})
     return pipeline
 
 

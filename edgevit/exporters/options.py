@@ -26,12 +26,16 @@ def _enum_value(enum_type: type[enum.Enum], value, what: str):
         raise UsageError(f"unknown {what} {value!r}; known: {known}") from None
 
 
-def _layer_names(layers, quantization, per_layer_mode) -> tuple[str, ...]:
-    """float_layers as a tuple of Keras layer paths; only the mode with a per-layer mechanism keeps any."""
+def _float_layers(options) -> tuple[str, ...]:
+    """float_layers as a tuple of Keras layer paths (edgevit.layer_names says how converters keep them); only a
+    mode of FLOAT_LAYER_MODES, the modes with a per-layer precision mechanism, may name any."""
+    layers = options.float_layers
     if isinstance(layers, str) or not all(isinstance(name, str) and name for name in layers):
         raise UsageError(f"float_layers must be a list of Keras layer names, got {layers!r}")
-    if layers and quantization is not per_layer_mode:
-        raise UsageError(f"float_layers keeps layers of a model quantized {per_layer_mode.value} in float; {quantization.value} has none to keep")
+    if layers and (options.format, options.quantization) not in FLOAT_LAYER_MODES:
+        modes = ", ".join(f"{fmt.value} {quantization.value}" for fmt, quantization in FLOAT_LAYER_MODES)
+        raise UsageError(f"float_layers keeps layers of a quantized model in float ({modes}); "
+                         f"{options.format.value} {options.quantization.value} has none to keep")
     return tuple(layers)
 
 
@@ -73,7 +77,7 @@ class TFLiteOptions:
 
     def __post_init__(self):
         object.__setattr__(self, "quantization", _enum_value(TFLiteQuantization, self.quantization, "TFLite quantization"))
-        object.__setattr__(self, "float_layers", _layer_names(self.float_layers, self.quantization, TFLiteQuantization.DYNAMIC))
+        object.__setattr__(self, "float_layers", _float_layers(self))
         if self.quantizer is not None:
             object.__setattr__(self, "quantizer", _enum_value(TFLiteQuantizer, self.quantizer, "TFLite quantizer"))
             if self.quantization is not TFLiteQuantization.DYNAMIC:
@@ -117,7 +121,7 @@ class OnnxOptions:
     def __post_init__(self):
         object.__setattr__(self, "quantization", _enum_value(OnnxQuantization, self.quantization, "ONNX quantization"))
         _int_in(self.opset, ONNX_OPSETS, "ONNX opset (tf2onnx fails on 19+)")
-        object.__setattr__(self, "float_layers", _layer_names(self.float_layers, self.quantization, OnnxQuantization.INT8_DYNAMIC))
+        object.__setattr__(self, "float_layers", _float_layers(self))
 
 
 COREML_MINIMUM_IOS = (16, 17, 18)  # iOS 16 is the first target with compressed-weight (constexpr) ops
@@ -128,10 +132,14 @@ class CoreMLOptions:
     format: ClassVar[Format] = Format.COREML
     quantization: CoreMLQuantization = CoreMLQuantization.FP16
     minimum_ios: int = 16
+    # int8 / palettize6 / palettize4 only: Keras layer paths whose weights stay uncompressed (coremltools
+    # OptimizationConfig op_name_configs set to None for the layer's ops); chosen by `edgevit export --fit-gate`.
+    float_layers: tuple[str, ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "quantization", _enum_value(CoreMLQuantization, self.quantization, "Core ML quantization"))
         _int_in(self.minimum_ios, COREML_MINIMUM_IOS, "Core ML minimum iOS")
+        object.__setattr__(self, "float_layers", _float_layers(self))
 
     @property
     def compute_precision(self) -> str:
@@ -153,6 +161,10 @@ OPTIONS: dict[Format, type] = {Format.TFLITE: TFLiteOptions, Format.ONNX: OnnxOp
 FLOAT_LAYER_MODES: dict[tuple[Format, enum.StrEnum], dict] = {
     (Format.ONNX, OnnxQuantization.INT8_DYNAMIC): {},
     (Format.TFLITE, TFLiteQuantization.DYNAMIC): {"quantizer": TFLiteQuantizer.AI_EDGE_QUANTIZER.value},
+    # coremltools OptimizationConfig(op_name_configs={weight: None}) leaves those weights uncompressed
+    (Format.COREML, CoreMLQuantization.INT8): {},
+    (Format.COREML, CoreMLQuantization.PALETTIZE6): {},
+    (Format.COREML, CoreMLQuantization.PALETTIZE4): {},
 }
 
 

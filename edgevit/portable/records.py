@@ -19,7 +19,7 @@ SCHEMA_VERSION = 1
 RECORD_KEYS = (
     "schema_version", "kind", "created", "status", "reason", "producer", "machine", "tool_versions",
     "artifact", "runtime", "model", "load_ms", "first_inference_ms", "latency", "throughput", "memory",
-    "compute", "peak", "bandwidth", "parity", "command", "notes",
+    "compute", "peak", "bandwidth", "parity", "fit_gate", "command", "notes",
 )
 _TOOLS = ("numpy", *PIP_NAMES.values())  # runtime names stay in runtimes.py, the harness's one runtime table
 

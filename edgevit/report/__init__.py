@@ -13,6 +13,7 @@ from typing import Iterable
 from edgevit.fsutil import atomic_write_text
 from edgevit.outputs import REPORT, prepare_dir
 from edgevit.records import write_records
+from edgevit.report.fitgate import fit_searches
 from edgevit.report.html import render_html
 from edgevit.report.markdown import render_markdown
 from edgevit.report.rows import build_peaks, build_rows, build_support, gate_lines, machines
@@ -39,9 +40,9 @@ def write_report(records: Iterable[dict], out_dir: Path | str, *, title: str = T
     support = build_support(records)
     paths = ReportPaths(out / "records.json", out / "report.md", out / "report.html")
     write_records(paths.records, records)
-    gates = gate_lines(records)
+    gates, searches = gate_lines(records), fit_searches(records)
     atomic_write_text(paths.markdown, render_markdown(rows, peaks, by_machine, title=title, sources=sources, commands=commands,
-                                                      gates=gates, support=support))
+                                                      gates=gates, support=support, searches=searches))
     atomic_write_text(paths.html, render_html(rows, peaks, by_machine, title=title, sources=sources, commands=commands,
-                                              gates=gates, support=support))
+                                              gates=gates, support=support, searches=searches))
     return paths

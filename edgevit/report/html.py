@@ -9,6 +9,7 @@ from __future__ import annotations
 from html import escape
 
 from edgevit.report.charts import distribution_chart, latency_chart, tradeoff_chart
+from edgevit.report.fitgate import html_section
 from edgevit.report.markdown import (COLUMNS, HOW_MEASURED, SUPPORT_COLUMNS, SUPPORT_HOW, SUPPORT_TITLE, cells, gate_section, notes,
                                      protocol, support_cells)
 from edgevit.report.rows import GateLine, Peak, Row, Support, fmt_count, fmt_rate, groups, machine_sections
@@ -85,7 +86,7 @@ def _support_table(support: list[Support]) -> str:
 
 
 def render_html(rows: list[Row], peaks: list[Peak], machines: dict[str, dict], *, title: str, sources: list[str],
-                commands: list[str] = (), gates: list[GateLine] = (), support: list[Support] = ()) -> str:
+                commands: list[str] = (), gates: list[GateLine] = (), support: list[Support] = (), searches=()) -> str:
     out = [f"<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content='width=device-width,initial-scale=1'>"
            f"<title>{escape(title)}</title><style>{CSS}</style></head><body><main>", f"<h1>{escape(title)}</h1>"]
     if sources:
@@ -120,6 +121,9 @@ def render_html(rows: list[Row], peaks: list[Peak], machines: dict[str, dict], *
                        f"<figure>{latency_chart(in_group, f'Latency per artifact — {where}')}</figure>"
                        f"<figure>{tradeoff_chart(in_group, f'Accuracy vs latency vs size — {where}')}</figure>"
                        f"<figure>{distribution_chart(in_group, f'Latency distribution — {where}')}</figure></div>")
+    fit = html_section(list(searches))
+    if fit:
+        out.append(fit)
     lines = gate_section(list(gates))
     if lines:
         items = "".join(f"<li>{escape(line[2:])}</li>" for line in lines if line.startswith("- "))

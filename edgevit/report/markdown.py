@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from edgevit.report.fitgate import markdown_section
 from edgevit.report.rows import (DASH, NOT_MEASURED_HERE, STATUS_LABELS, GateLine, Peak, Row, Support, fmt_count, fmt_interval,
                                  fmt_mb, fmt_ms, fmt_pct, fmt_pct_interval, fmt_rate, fmt_ratio, groups, machine_sections)
 
@@ -116,7 +117,7 @@ def _table(header: list[str], body: list[list[str]]) -> list[str]:
 
 
 def render_markdown(rows: list[Row], peaks: list[Peak], machines: dict[str, dict], *, title: str, sources: list[str],
-                    commands: list[str] = (), gates: list[GateLine] = (), support: list[Support] = ()) -> str:
+                    commands: list[str] = (), gates: list[GateLine] = (), support: list[Support] = (), searches=()) -> str:
     out = [f"# {title}", ""]
     if sources:
         out += [f"From {len(sources)} records file(s): " + ", ".join(f"`{s}`" for s in sources), ""]
@@ -148,5 +149,6 @@ def render_markdown(rows: list[Row], peaks: list[Peak], machines: dict[str, dict
             if lines:
                 out += ["", *lines]
             out.append("")
+    out += markdown_section(list(searches))
     out += gate_section(list(gates))
     return "\n".join(out).rstrip() + "\n"

@@ -128,6 +128,13 @@ def circle(x: float, y: float, r: float, *, fill: str, opacity: float = 1.0, str
     return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r:.1f}" fill="{fill}" fill-opacity="{opacity:g}"{outline}>{tip}</circle>'
 
 
+def polyline(points: list[tuple[float, float]], *, stroke: str, width: float = 1, dash: str | None = None) -> str:
+    """An open line through `points`, in order."""
+    dashed = f' stroke-dasharray="{dash}"' if dash else ""
+    d = " ".join(f"{'M' if k == 0 else 'L'}{x:.1f} {y:.1f}" for k, (x, y) in enumerate(points))
+    return f'<path d="{d}" fill="none" stroke="{stroke}" stroke-width="{width:g}"{dashed}/>'
+
+
 def diamond(x: float, y: float, r: float = 5, fill: str = "#111827") -> str:
     return f'<path d="M{x:.1f} {y - r:.1f} L{x + r:.1f} {y:.1f} L{x:.1f} {y + r:.1f} L{x - r:.1f} {y:.1f} Z" fill="{fill}"/>'
 

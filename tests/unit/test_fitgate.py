@@ -29,12 +29,31 @@ def test_the_gate_verdict_is_pass_only_when_every_interval_clears_it():
 
 
 def test_modes_without_a_per_layer_mechanism_and_a_shared_split_are_refused(tmp_path):
-    with pytest.raises(UsageError, match="onnx int8-dynamic and tflite dynamic only so far; got tflite int8"):
+    with pytest.raises(UsageError, match="onnx int8-dynamic, tflite dynamic, coreml int8, .* only so far; got tflite int8"):
         fit_gate(tmp_path, tmp_path / "out", ArtifactJob.create("tflite", quantization="int8"), gate=Gate(min_agreement=0.99))
     job = ArtifactJob.create("onnx", quantization="int8-dynamic")
     with pytest.raises(UsageError, match="never tuned on the data it judges"):
         fit_gate(tmp_path, tmp_path / "out", job, gate=Gate(min_agreement=0.99), calibration_split="test")
     assert not (tmp_path / "out").exists()
+
+
+def test_the_modes_searched_are_those_whose_options_take_float_layers():
+    from edgevit.exporters.options import FLOAT_LAYER_MODES, OPTIONS, CoreMLOptions
+
+    assert [f"{fmt.value} {q.value}" for fmt, q in FLOAT_LAYER_MODES] == [
+        "onnx int8-dynamic", "tflite dynamic", "coreml int8", "coreml palettize6", "coreml palettize4"]
+    for fmt, options in OPTIONS.items():  # the table and the options' own check agree, mode by mode
+        for quantization in type(options().quantization):
+            try:
+                options(quantization=quantization, float_layers=("any_layer",), **FLOAT_LAYER_MODES.get((fmt, quantization), {}))
+                takes = True
+            except UsageError:
+                takes = False
+            assert takes == ((fmt, quantization) in FLOAT_LAYER_MODES), (fmt, quantization)
+    assert CoreMLOptions(quantization="palettize6", float_layers=["Transformer_encoderblock_0"]).float_layers == (
+        "Transformer_encoderblock_0",)
+    with pytest.raises(UsageError, match="fp32 has none to keep"):
+        CoreMLOptions(quantization="fp32", float_layers=["Transformer_encoderblock_0"])
 
 
 def test_float_layers_belong_to_int8_dynamic_only():

@@ -11,7 +11,6 @@ A node found nowhere is reported missing with the reason, by the caller.
 
 from __future__ import annotations
 
-import re
 import tempfile
 from pathlib import Path
 
@@ -20,7 +19,8 @@ import numpy as np
 from edgevit.artifact import Artifact
 from edgevit.errors import ModelError
 from edgevit.formats import Format
-from edgevit.layer_names import fused_names
+from edgevit.layer_names import MIL_FP16_SUFFIX, fused_names
+from edgevit.layer_names import mil_name as tf_to_mil
 from edgevit.verify.layers.boundaries import core_name
 
 
@@ -133,7 +133,7 @@ def _has_external_data(artifact: Artifact) -> bool:
 
 
 def mil_name(node: str) -> str:
-    return re.sub(r"\W", "_", core_name(node))
+    return tf_to_mil(core_name(node))
 
 
 class MilCapture:
@@ -147,7 +147,7 @@ class MilCapture:
         self.found = {}
         for node in nodes:
             core = mil_name(node)
-            hits = [v for v in variables for suffix in ("", "_cast_fp16")
+            hits = [v for v in variables for suffix in ("", MIL_FP16_SUFFIX)
                     if v.endswith(core + suffix) and (len(v) == len(core + suffix) or v[-len(core + suffix) - 1] == "_")]
             if hits:
                 self.found[node] = hits[-1]
