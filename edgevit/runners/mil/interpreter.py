@@ -44,18 +44,22 @@ def unsupported_ops(program: Program) -> list[str]:
     return sorted({op.type for op in program.operations if op.type not in SUPPORTED_OPS})
 
 
-def conform(value, spec: ValueSpec, op: Operation, *, fp16_already: bool = False):
+def conform(value, spec: ValueSpec, op: Operation, *, fp16_already: bool = False, fast: bool = True):
     """Round/cast `value` to the declared type of `spec` and check its static shape.
 
     fp16_already: the caller knows every element of `value` is an fp16 value (see
     VALUE_PRESERVING_INPUTS); it is copied, in the memory order rounding would give, not rounded.
+    fast: round with fp16.round_to_fp16; False: with numpy's own fp16 casts (the same numbers, slower).
     """
     if spec.kind != "tensor":
         return value
     if spec.dtype == "FLOAT16":
         # Round to fp16 but keep float32 storage (numpy has no fast fp16 matmul).
         value = np.asarray(value, dtype=np.float32)
-        value = value.astype(np.float32, copy=True) if fp16_already else round_to_fp16(value)
+        if fp16_already:
+            value = value.astype(np.float32, copy=True)
+        else:
+            value = round_to_fp16(value) if fast else value.astype(np.float16).astype(np.float32)
     elif spec.dtype in ("FLOAT32", "FLOAT64"):
         value = np.asarray(value, dtype=np.float32)
     elif spec.dtype == "STRING":
@@ -75,7 +79,9 @@ def conform(value, spec: ValueSpec, op: Operation, *, fp16_already: bool = False
 class MilInterpreter:
     """A loaded program with its constants (and decompressed weights) evaluated once."""
 
-    def __init__(self, program: Program):
+    def __init__(self, program: Program, *, fast: bool = True):
+        """fast=False: numpy's fp16 cast after every op, none skipped, no tables: the interpreter as it was
+        before those speed-ups, kept to check that they change no number (tests, benchmarks/mil_speed.py)."""
         missing = unsupported_ops(program)
         if missing:
             # Not a fault of the model: Core ML on a Mac may run it; the reference here cannot.
@@ -85,6 +91,7 @@ class MilInterpreter:
                 "verify it on a Mac with `edgevit verify`"
             )
         self.program = program
+        self.fast = fast
         self.input_specs = {spec.name: spec for spec in program.inputs}
         self._constants: dict[str, object] = {}
         self._steps: list[Operation] = []
@@ -94,19 +101,19 @@ class MilInterpreter:
             else:
                 self._steps.append(op)
         declared = _declared_types(program)
-        self._fp16_already = [_keeps_fp16(op, declared) for op in self._steps]
-        self._handlers = [_handler(op, declared) for op in self._steps]
+        self._fp16_already = [fast and _keeps_fp16(op, declared) for op in self._steps]
+        self._handlers = [_handler(op, declared) if fast else OPS[op.type] for op in self._steps]
 
     @classmethod
-    def from_path(cls, path: Path) -> "MilInterpreter":
-        return cls(load_program(path))
+    def from_path(cls, path: Path, *, fast: bool = True) -> "MilInterpreter":
+        return cls(load_program(path), fast=fast)
 
     def _evaluate_constant(self, op: Operation) -> None:
         if op.type == "const":
             value = resolve(op.attributes["val"])
         else:
             value = CONSTEXPR_OPS[op.type](self._args(op, self._constants))
-        self._constants[op.outputs[0].name] = conform(value, op.outputs[0], op)
+        self._constants[op.outputs[0].name] = conform(value, op.outputs[0], op, fast=self.fast)
 
     def _args(self, op: Operation, env: dict) -> Args:
         values: dict[str, list] = {}
@@ -138,14 +145,14 @@ class MilInterpreter:
             value = np.asarray(feeds[name])
             if spec.shape is not None and tuple(value.shape) != spec.shape:
                 raise ModelError(f"input '{name}' must have shape {list(spec.shape)}, got {list(value.shape)}")
-            env[name] = conform(value, spec, Operation("input", name, {}, {}, [spec]))
+            env[name] = conform(value, spec, Operation("input", name, {}, {}, [spec]), fast=self.fast)
         for op, handler, fp16_already in zip(self._steps, self._handlers, self._fp16_already):
             result = handler(self._args(op, env))
             results = result if len(op.outputs) > 1 else (result,)
             if len(results) != len(op.outputs):
                 raise ModelError(f"{op.type} '{op.name}' gave {len(results)} outputs for {len(op.outputs)} declared; interpreter bug")
             for spec, value in zip(op.outputs, results):
-                env[spec.name] = conform(value, spec, op, fp16_already=fp16_already)
+                env[spec.name] = conform(value, spec, op, fp16_already=fp16_already, fast=self.fast)
         outputs = {name: env[name] if name in env else self._constants[name] for name in self.program.outputs}
         return outputs, {name: env[name] for name in keep if name in env}
 
