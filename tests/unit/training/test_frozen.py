@@ -117,3 +117,20 @@ def test_fast_path_checkpoints_the_tail_and_resumes_exactly(birds, tmp_path):
             np.testing.assert_array_equal(a, b)  # exact: same batches, same optimizer state, same frozen part
     history = [h["epoch"] for h in json.loads((interrupted / "history.json").read_text())["history"]]
     assert history == [1, 2, 3]
+
+
+def test_tail_checkpoints_resume_on_the_normal_path(birds, tmp_path, monkeypatch):
+    """A fast-path run resumed where the fast path is off (e.g. more devices) goes on from the same weights."""
+    from edgevit.training.train import LAST_WEIGHTS
+
+    config = TrainConfig(**{**RECIPE.to_dict(), "trainable_blocks": 1, "epochs": 2})
+    straight = tmp_path / "straight"
+    train(birds, straight, config, verbose=0)
+    run = tmp_path / "run"
+    train(birds, run, TrainConfig(**{**config.to_dict(), "epochs": 1}), verbose=0)
+    monkeypatch.setattr(train_module, "why_not_frozen_path", lambda **_: "switched off by the test")
+    result = train(birds, run, config, resume=True, verbose=0)
+    assert result.epochs_run == 2
+    assert json.loads((run / "train_state.json").read_text())["checkpoint"] == "classifier"
+    for a, b in zip(_classifier_weights(straight, LAST_WEIGHTS), _classifier_weights(run, LAST_WEIGHTS)):
+        np.testing.assert_allclose(a, b, atol=2e-5)  # the two paths differ only in float rounding
