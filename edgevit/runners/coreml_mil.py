@@ -5,6 +5,8 @@ A parity reference, not a speed path: results say emulated=True and reports prin
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 
 import numpy as np
@@ -33,9 +35,12 @@ class CoreMLMilRunner:
         if shape is None or len(shape) != 4 or shape[3] != 3:
             raise ModelError(f"{artifact.model_path}: input shape {shape} is not a fixed [N, H, W, 3]")
         self._batch, self._height, self._width = shape[0], shape[1], shape[2]
-        # numpy's BLAS threads spin while waiting; on a busy machine that made a tiny ViT 10x slower.
-        # One thread unless asked otherwise: this is a reference, not a speed path.
-        self._threads = options.threads or 1
+        # Several model calls (batches of images) run side by side, one per thread, each on one BLAS
+        # thread: numpy's BLAS threads spin while waiting (on a busy machine that made a tiny ViT 10x
+        # slower), separate calls never wait on each other, and each computes exactly as it would alone.
+        # A single call runs on `threads` BLAS threads, one unless asked: this is a reference, not a speed path.
+        self._threads = options.threads or os.cpu_count() or 1
+        self._single_call_threads = options.threads or 1
         self._labels = artifact.labels
         self._probs_output = artifact.manifest["output"].get("name", "classLabel_probs")
         if self._probs_output not in program.outputs:
@@ -59,8 +64,19 @@ class CoreMLMilRunner:
         from threadpoolctl import threadpool_limits
 
         images = check_images(images, self._height, self._width)
-        with threadpool_limits(limits=self._threads):
-            return predict_in_chunks(images, self._batch, self._run, len(self._labels), fixed_batch=True)
+        calls = -(-len(images) // self._batch)
+        workers = min(self._threads, calls)
+        if workers <= 1:
+            with threadpool_limits(limits=self._single_call_threads):
+                return predict_in_chunks(images, self._batch, self._run, len(self._labels), fixed_batch=True)
+        with threadpool_limits(limits=1):
+            # Contiguous shares of whole model calls, one per thread, joined in order.
+            bounds = [self._batch * (calls * k // workers) for k in range(workers + 1)]
+            shares = [images[a:b] for a, b in zip(bounds, bounds[1:])]
+            with ThreadPoolExecutor(workers, thread_name_prefix="coreml-mil") as pool:
+                parts = pool.map(lambda share: predict_in_chunks(share, self._batch, self._run, len(self._labels), fixed_batch=True),
+                                 shares)
+                return np.concatenate(list(parts))
 
     def close(self) -> None:
         self._interpreter = None

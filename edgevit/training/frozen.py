@@ -5,7 +5,8 @@ position embeddings and the first `num_layers - trainable_blocks` blocks) gives 
 in every epoch, so recomputing it each step changes nothing but the time. Here it runs once per image; the
 trainable tail (the last blocks, the final norm and the head, sharing the classifier's own layers and
 weights) trains on those features with the recipe unchanged: same order per epoch, schedule, early
-stopping and checkpoints of the whole classifier.
+stopping and exact --resume. Its epoch checkpoints hold the tail alone; the whole classifier is written
+at the start and when the session's epochs end (edgevit.training.train.START_WEIGHTS).
 
 With `trainable_blocks == 0` only the class token's vector is kept: the final LayerNorm works token by
 token and the head reads the class token alone, so the other tokens cannot change the result.

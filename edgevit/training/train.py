@@ -57,6 +57,12 @@ logger = logging.getLogger(__name__)
 STATE_NAME = RUN_INDEX
 LAST_WEIGHTS = "last.weights.h5"
 LAST_EXTRA = "last.optimizer.npz"
+# The frozen-backbone fast path checkpoints only what trains (the tail: last blocks, norm, head) each
+# epoch, plus the whole classifier once as it started: its frozen part never changes, and writing the
+# whole classifier twice per epoch was most of the epoch time of a frozen ViT-S. The whole classifier's
+# best and last weights are written once when the session's epochs end.
+START_WEIGHTS = "start.weights.h5"
+TAIL_WEIGHTS = {"last": "last.tail.weights.h5", "best": "best.tail.weights.h5"}
 # Options that say how a run executes, not what it learns: --resume may change them (a resumed run is
 # bit-exact when they are unchanged). Every other TrainConfig field must match the interrupted run.
 RUNTIME_OPTIONS = ("epochs", "backend", "devices", "data_workers", "jit_compile")
@@ -136,11 +142,11 @@ class RecipeCallback:
     """Early stopping on val accuracy with best-weights restore, plus a resumable checkpoint each epoch."""
 
     def __init__(self, keras, *, out: Path, config: TrainConfig, base_lr: float, state: dict, train_images: int,
-                 weights_model=None):
+                 tail=None):
         self.keras = keras
-        # The frozen-backbone fast path trains a tail that shares the classifier's layers: the checkpoints
-        # hold the whole classifier's weights, the optimizer state is the tail's.
-        self.weights_model = weights_model
+        # tail: on the frozen-backbone fast path, the trained model sharing the classifier's layers; its
+        # weights are the epoch checkpoints (TAIL_WEIGHTS) and its optimizer state is the run's.
+        self.tail = tail
         self.train_images = train_images
         self.out = out
         self.config = config
@@ -180,19 +186,29 @@ class RecipeCallback:
         ckpt.mkdir(parents=True, exist_ok=True)
         val_acc = float(logs.get("val_accuracy", 0.0))
         state["history"].append({"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}})
+        weights = self.tail or model
+        names = TAIL_WEIGHTS if self.tail is not None else {"last": LAST_WEIGHTS, "best": BEST_WEIGHTS}
         if state["best_val_accuracy"] is None or val_acc > state["best_val_accuracy"]:
             state.update(best_val_accuracy=val_acc, best_epoch=epoch + 1, wait=0)
-            _save_weights_atomic(self.weights_model or model, ckpt / BEST_WEIGHTS)
+            _save_weights_atomic(weights, ckpt / names["best"])
         else:
             state["wait"] += 1
         state["epochs_done"] = epoch + 1
-        _save_weights_atomic(self.weights_model or model, ckpt / LAST_WEIGHTS)
+        _save_weights_atomic(weights, ckpt / names["last"])
         _save_extra_state(model, ckpt / LAST_EXTRA)
         atomic_write_json(self.out / STATE_NAME, state)
         if state["wait"] >= self.config.patience:
             model.stop_training = True
             state["stopped_early"] = True
             atomic_write_json(self.out / STATE_NAME, state)
+
+
+def _save_classifier_from_tail(model, tail, ckpt: Path) -> None:
+    """The whole classifier's LAST_WEIGHTS and BEST_WEIGHTS from the start weights and the tail's checkpoints."""
+    model.load_weights(str(ckpt / START_WEIGHTS))
+    for kind, name in (("last", LAST_WEIGHTS), ("best", BEST_WEIGHTS)):
+        tail.load_weights(str(ckpt / TAIL_WEIGHTS[kind]))  # into the classifier's own layers (shared)
+        _save_weights_atomic(model, ckpt / name)
 
 
 def _save_weights_atomic(model, path: Path) -> None:
@@ -329,12 +345,28 @@ def train(data_root: Path | str, out: Path | str, config: TrainConfig, *, resume
         if slow_reason is None:
             extractor, trained = split_classifier(keras, model, spec_v, trainable_blocks)
         compile_recipe(keras, trained, learning_rate=base_lr, precision=precision, jit_compile=config.jit_compile)
+        ckpt = out / "checkpoints"
         if resume:
             trained.optimizer.build(trained.trainable_variables)  # so the weights file's optimizer slots load too
-            model.load_weights(str(out / "checkpoints" / LAST_WEIGHTS))
-            _load_extra_state(trained, out / "checkpoints" / LAST_EXTRA)
+            state.setdefault("checkpoint", "classifier")  # runs from before the tail checkpoints
+            if state["checkpoint"] == "tail":
+                # Written by a fast-path session: the start weights plus the tail's last epoch.
+                if trained is model:  # this session runs the normal path: back to whole-classifier checkpoints
+                    _save_classifier_from_tail(model, split_classifier(keras, model, spec_v, trainable_blocks)[1], ckpt)
+                    state["checkpoint"] = "classifier"
+                else:
+                    model.load_weights(str(ckpt / START_WEIGHTS))
+                    trained.load_weights(str(ckpt / TAIL_WEIGHTS["last"]))
+            if state["checkpoint"] == "classifier":
+                model.load_weights(str(ckpt / LAST_WEIGHTS))
+            _load_extra_state(trained, ckpt / LAST_EXTRA)
         elif weights_path is not None:
             load_pretrained_weights(model, model_config, weights_path)
+        if not resume:
+            state["checkpoint"] = "tail" if trained is not model else "classifier"
+            if trained is not model:
+                ckpt.mkdir(parents=True, exist_ok=True)
+                _save_weights_atomic(model, ckpt / START_WEIGHTS)
         if slow_reason is None:
             feature_started = time.perf_counter()
             train_x = compute_features(keras, extractor, train_split, preprocessing, config.batch_size, feed)
@@ -348,10 +380,13 @@ def train(data_root: Path | str, out: Path | str, config: TrainConfig, *, resume
             valid_batches = feature_batches(keras, valid_x, valid_split.labels, np.arange(len(valid_split)), config.batch_size)
         else:
             logger.info(f"frozen-backbone fast path off: {slow_reason}")
+        tail_checkpoints = state["checkpoint"] == "tail"  # a fast-path session resuming a normal-path run keeps its form
         recipe = RecipeCallback(keras, out=out, config=config, base_lr=base_lr, state=state, train_images=len(train_split),
-                                weights_model=model if trained is not model else None)
+                                tail=trained if tail_checkpoints else None)
         callbacks = [recipe.build(), recipe.progress_bar()]
         _fit_epochs(trained, train_batches, valid_batches, callbacks, state=state, epochs=config.epochs, verbose=verbose)
+        if tail_checkpoints:
+            _save_classifier_from_tail(model, trained, ckpt)
     seconds = time.perf_counter() - started
     # Restore the best epoch's weights (EarlyStopping's restore_best_weights, resumable) into a fresh,
     # uncompiled float32 model on one device: the SavedModel must not carry the optimizer's slots

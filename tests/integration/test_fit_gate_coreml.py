@@ -83,7 +83,7 @@ def test_records_without_fit_gate_and_a_mode_without_compression_are_one_line(ti
                  "--fit-gate"])
     assert code == 2
     line = one_line_error(capsys)
-    assert "for onnx int8-dynamic, coreml int8, coreml palettize6, coreml palettize4 only so far; got coreml fp16" in line
+    assert "for onnx int8-dynamic, tflite dynamic, coreml int8, coreml palettize6, coreml palettize4 only so far; got coreml fp16" in line
     assert not (tmp_path / "out").exists() and not (tmp_path / "fit.json").exists()
 
 

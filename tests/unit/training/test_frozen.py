@@ -83,3 +83,54 @@ def test_split_classifier_composes_to_the_classifier(blocks):
     assert why_not_frozen_path(noise_stddev=0.0, spec=spec, trainable_blocks=blocks, devices=1) is None
     assert "noise" in why_not_frozen_path(noise_stddev=0.01, spec=spec, trainable_blocks=blocks, devices=1)
     assert "dropout" in why_not_frozen_path(noise_stddev=0.0, spec=VARIANTS["vit-b16"], trainable_blocks=2, devices=1)
+
+
+def _classifier_weights(run, name):
+    from edgevit.models import ClassifierConfig, build_classifier
+
+    model = build_classifier(ClassifierConfig("tiny", 32, 3, 0.0, 1))
+    model.load_weights(str(run / "checkpoints" / name))
+    return model.get_weights()
+
+
+def test_fast_path_checkpoints_the_tail_and_resumes_exactly(birds, tmp_path):
+    """Each epoch writes only the trained tail; --resume from it reaches the uninterrupted run's weights exactly."""
+    from edgevit.training.train import LAST_WEIGHTS, START_WEIGHTS, TAIL_WEIGHTS
+
+    config = TrainConfig(**{**RECIPE.to_dict(), "trainable_blocks": 1})
+    straight = tmp_path / "straight"
+    train(birds, straight, config, verbose=0)
+    interrupted = tmp_path / "interrupted"
+    train(birds, interrupted, TrainConfig(**{**config.to_dict(), "epochs": 1}), verbose=0)  # a run killed after epoch 1
+    ckpt = interrupted / "checkpoints"
+    state = json.loads((interrupted / "train_state.json").read_text())
+    assert state["checkpoint"] == "tail" and state["epochs_done"] == 1
+    # The tail (1 of 2 blocks, the norm and the head) is a fraction of the whole classifier.
+    assert (ckpt / TAIL_WEIGHTS["last"]).stat().st_size < 0.7 * (ckpt / START_WEIGHTS).stat().st_size
+    # Only the tail files change per epoch: the whole classifier's are the session's end.
+    for name in (LAST_WEIGHTS, BEST_WEIGHTS):
+        (ckpt / name).unlink()
+    result = train(birds, interrupted, config, resume=True, verbose=0)
+    assert result.epochs_run == 3
+    for name in (LAST_WEIGHTS, BEST_WEIGHTS):
+        for a, b in zip(_classifier_weights(straight, name), _classifier_weights(interrupted, name)):
+            np.testing.assert_array_equal(a, b)  # exact: same batches, same optimizer state, same frozen part
+    history = [h["epoch"] for h in json.loads((interrupted / "history.json").read_text())["history"]]
+    assert history == [1, 2, 3]
+
+
+def test_tail_checkpoints_resume_on_the_normal_path(birds, tmp_path, monkeypatch):
+    """A fast-path run resumed where the fast path is off (e.g. more devices) goes on from the same weights."""
+    from edgevit.training.train import LAST_WEIGHTS
+
+    config = TrainConfig(**{**RECIPE.to_dict(), "trainable_blocks": 1, "epochs": 2})
+    straight = tmp_path / "straight"
+    train(birds, straight, config, verbose=0)
+    run = tmp_path / "run"
+    train(birds, run, TrainConfig(**{**config.to_dict(), "epochs": 1}), verbose=0)
+    monkeypatch.setattr(train_module, "why_not_frozen_path", lambda **_: "switched off by the test")
+    result = train(birds, run, config, resume=True, verbose=0)
+    assert result.epochs_run == 2
+    assert json.loads((run / "train_state.json").read_text())["checkpoint"] == "classifier"
+    for a, b in zip(_classifier_weights(straight, LAST_WEIGHTS), _classifier_weights(run, LAST_WEIGHTS)):
+        np.testing.assert_allclose(a, b, atol=2e-5)  # the two paths differ only in float rounding
