@@ -131,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--variant", default="vit-l32")
     p.add_argument("--image-size", type=int, default=224)
     p.add_argument("--classes", type=int, default=250)
-    # 3 x 250 = 750 images: a 99.5% agreement gate can pass with 0 flips (736 is the least); ~0.4 s per image per artifact
+    # 3 x 250 = 750 images: enough to show a 99.5% agreement limit with 0 flips (736 is the least); the 0.3-point
+    # accuracy limit of the same gates needs 1,277, about an hour more at ~0.4 s per image per artifact
     p.add_argument("--per-class", type=int, default=3, help="synthetic test images per class for verify (default %(default)s)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", default="2", help="bench thread counts (default %(default)s)")
@@ -198,8 +199,8 @@ def main(argv: list[str] | None = None) -> int:
                   *(part for setting in settings for part in ("--setting", setting))],
         commands)
 
-    # The dense layers alone at the model's own shapes, in each runtime's kernel, in this same run: what the
-    # square GEMM peak promises that batch-1 shapes cannot give (benchmarks/gemm_shapes.py).
+    # The dense layers alone at the model's own shapes, in each runtime's kernel, in this same run: how much of
+    # the square GEMM peak batch-1 shapes give, and what is left for the rest of the model (benchmarks/gemm_shapes.py).
     from gemm_shapes import markdown as shapes_markdown
     from gemm_shapes import measure as measure_shapes
 
