@@ -101,11 +101,10 @@ def gate_verdict(gate: Gate, metrics) -> str:
 
 
 def _check_job(job) -> None:
-    from edgevit.exporters.options import FLOAT_LAYER_MODES
+    from edgevit.exporters.options import FLOAT_LAYER_MODES, float_layer_modes_text
 
     if (job.format, job.options.quantization) not in FLOAT_LAYER_MODES:
-        modes = ", ".join(f"{fmt.value} {quantization.value}" for fmt, quantization in FLOAT_LAYER_MODES)
-        raise UsageError(f"--fit-gate keeps layers in float per layer for {modes} only so far; "
+        raise UsageError(f"--fit-gate keeps layers in float per layer for {float_layer_modes_text()} only so far; "
                          f"got {job.format.value} {job.options.quantization.value}")
 
 

@@ -33,8 +33,7 @@ def _float_layers(options) -> tuple[str, ...]:
     if isinstance(layers, str) or not all(isinstance(name, str) and name for name in layers):
         raise UsageError(f"float_layers must be a list of Keras layer names, got {layers!r}")
     if layers and (options.format, options.quantization) not in FLOAT_LAYER_MODES:
-        modes = ", ".join(f"{fmt.value} {quantization.value}" for fmt, quantization in FLOAT_LAYER_MODES)
-        raise UsageError(f"float_layers keeps layers of a quantized model in float ({modes}); "
+        raise UsageError(f"float_layers keeps layers of a quantized model in float ({float_layer_modes_text()}); "
                          f"{options.format.value} {options.quantization.value} has none to keep")
     return tuple(layers)
 
@@ -166,6 +165,11 @@ FLOAT_LAYER_MODES: dict[tuple[Format, enum.StrEnum], dict] = {
     (Format.COREML, CoreMLQuantization.PALETTIZE6): {},
     (Format.COREML, CoreMLQuantization.PALETTIZE4): {},
 }
+
+
+def float_layer_modes_text() -> str:
+    """The modes of FLOAT_LAYER_MODES as "format quantization, ..." for messages."""
+    return ", ".join(f"{fmt.value} {quantization.value}" for fmt, quantization in FLOAT_LAYER_MODES)
 
 
 def parse_format(name: str) -> Format:
