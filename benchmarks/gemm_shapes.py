@@ -23,7 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edgevit.bench.peak import litert_fully_connected, litert_invoker, measure_peak, scaled_n  # noqa: E402
+from edgevit.bench.peak import litert_fully_connected, litert_invoker, measure_peak, ort_cpu_session, ort_model, scaled_n  # noqa: E402
 from edgevit.config import VARIANTS  # noqa: E402
 from edgevit.model_cost import GemmShape, vit_gemm_shapes  # noqa: E402
 from edgevit.portable.timing import percentile, time_calls  # noqa: E402
@@ -39,28 +39,23 @@ KERNELS = {
 
 def _ort_matmul(shape: GemmShape, threads: int, *, int8: bool):
     import onnx
-    import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
 
     weights = (np.random.default_rng(0).standard_normal((shape.depth, shape.width)) / np.sqrt(shape.depth)).astype(np.float32)
-    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "gemm_shape",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [shape.rows, shape.depth])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [shape.rows, shape.width])],
-                              initializer=[numpy_helper.from_array(weights, "w")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / "model.onnx"
-        onnx.save(model, path)
-        if int8:  # the exporter's own route: MatMulInteger on per-call quantized uint8 activations
-            from onnxruntime.quantization import QuantType, quantize_dynamic
+    model = ort_model([helper.make_node("MatMul", ["x", "w"], ["y"])],
+                      [helper.make_tensor_value_info("x", TensorProto.FLOAT, [shape.rows, shape.depth])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, [shape.rows, shape.width])],
+                      [numpy_helper.from_array(weights, "w")])
+    serialized = model.SerializeToString()
+    if int8:  # the exporter's own route: MatMulInteger on per-call quantized uint8 activations
+        from onnxruntime.quantization import QuantType, quantize_dynamic
 
-            quantized = path.with_name("int8.onnx")
+        with tempfile.TemporaryDirectory() as scratch:
+            path, quantized = Path(scratch) / "model.onnx", Path(scratch) / "int8.onnx"
+            onnx.save(model, path)
             quantize_dynamic(path, quantized, weight_type=QuantType.QInt8)
-            path = quantized
-        options = ort.SessionOptions()
-        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            serialized = quantized.read_bytes()
+    session = ort_cpu_session(serialized, threads)
     feeds = {"x": np.random.default_rng(1).standard_normal((shape.rows, shape.depth), dtype=np.float32)}
     return lambda: session.run(None, feeds)
 

@@ -35,19 +35,30 @@ def _numpy_float32(n: int, threads: int) -> tuple[Callable[[], object], Callable
     return (lambda: np.matmul(a, b, out=out)), limiter.restore_original_limits, "matmul"
 
 
-def _ort_session(graph_nodes, inputs, outputs, threads: int):
+def ort_model(graph_nodes, inputs, outputs, initializers=()):
+    """A checked one-graph ONNX model (opset 13, IR 8: readable by every onnxruntime we pin)."""
     import onnx
-    import onnxruntime as ort
     from onnx import helper
 
-    graph = helper.make_graph(graph_nodes, "gemm_peak", inputs, outputs)
+    graph = helper.make_graph(graph_nodes, "gemm_peak", inputs, outputs, initializer=list(initializers))
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8  # readable by every onnxruntime we pin
+    model.ir_version = 8
     onnx.checker.check_model(model)
+    return model
+
+
+def ort_cpu_session(model: bytes, threads: int):
+    """An ONNX Runtime CPU session of a serialized model on `threads` intra-op threads, one inter-op thread."""
+    import onnxruntime as ort
+
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
+def _ort_session(graph_nodes, inputs, outputs, threads: int):
+    return ort_cpu_session(ort_model(graph_nodes, inputs, outputs).SerializeToString(), threads)
 
 
 def _ort_float32(n: int, threads: int):
