@@ -48,16 +48,23 @@ SMOKE = {"variant": "tiny", "image_size": 32, "classes": 4, "per_class": 3, "run
          "batch_runs": 2}
 
 
-COMMANDS_FILE: Path | None = None  # set by main: where run() keeps the command lines
+class CommandLog(list):
+    """The command lines of every step, kept in a file so that a --reuse run still names the steps it reuses."""
+
+    def __init__(self, path: Path, *, reuse: bool):
+        super().__init__(json.loads(path.read_text()) if reuse and path.is_file() else [])
+        self.path = path
+
+    def add(self, command: str) -> None:
+        self.append(command)
+        self.path.write_text(json.dumps(self, indent=2) + "\n")
 
 
-def run(step: str, argv: list[str], commands: list[str], *, allowed: tuple[int, ...] = (0,)) -> int:
+def run(step: str, argv: list[str], commands: CommandLog, *, allowed: tuple[int, ...] = (0,)) -> int:
     command = shlex.join(argv)
-    commands.append(command.replace(sys.executable, "python"))
     print(f"\n[{step}] {command}", flush=True)
     code = subprocess.call(argv, cwd=ROOT)
-    if COMMANDS_FILE is not None:
-        COMMANDS_FILE.write_text(json.dumps(commands, indent=2) + "\n")
+    commands.add(command.replace(sys.executable, "python"))
     if code not in allowed:
         raise SystemExit(f"[{step}] failed with exit code {code}; see the output above")
     return code
@@ -165,10 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     saved_model, artifacts = work / "saved_model", work / "artifacts"
     verify_records, bench_records = work / "verify-records.json", work / "bench-records.json"
     python = sys.executable
-    commands_file = work / "commands.json"  # the command lines of every step, kept across a --reuse run
-    commands = json.loads(commands_file.read_text()) if args.reuse and commands_file.is_file() else []
-    global COMMANDS_FILE
-    COMMANDS_FILE = commands_file
+    commands = CommandLog(work / "commands.json", reuse=args.reuse)
     summary_reused = [step for step, done in (("savedmodel", (saved_model / "saved_model.pb").is_file()),
                                               ("export", (artifacts / "artifacts.json").is_file()),
                                               ("verify", verify_records.is_file())) if args.reuse and done]
