@@ -82,13 +82,15 @@ def _matches(saved_model: Path, artifacts: Path, args) -> bool:
     return all((artifacts / name / "manifest.json").is_file() for name in ARTIFACTS)
 
 
-def make_data(labels: list[str], args) -> Path:
-    """ROOT/test/<label i>/ holding the test images of synthetic species i."""
+def make_data(labels: list[str], args, splits: tuple[str, ...] = ("test",)) -> Path:
+    """ROOT/<split>/<label i>/ holding the `split` images of synthetic species i, for each of `splits` (valid
+    and test: --per-class images each)."""
     from edgevit.data.synth import write_synthetic_birds
 
     work = Path(args.work)
     synth, root = work / "synth", work / "data"
-    stamp = {"classes": args.classes, "per_class": args.per_class, "image_size": args.image_size, "seed": args.seed}
+    stamp = {"classes": args.classes, "per_class": args.per_class, "image_size": args.image_size, "seed": args.seed,
+             "splits": list(splits)}
     if (root / "stamp.json").is_file() and json.loads((root / "stamp.json").read_text()) == stamp:
         return root
     shutil.rmtree(synth, ignore_errors=True)
@@ -98,8 +100,9 @@ def make_data(labels: list[str], args) -> Path:
     species = sorted(summary.class_names)
     if len(species) != len(labels):
         sys.exit(f"drew {len(species)} species for a model with {len(labels)} labels")
-    for label, name in zip(labels, species):
-        shutil.copytree(synth / "test" / name, root / "test" / label)
+    for split in splits:
+        for label, name in zip(labels, species):
+            shutil.copytree(synth / split / name, root / split / label)
     (root / "stamp.json").write_text(json.dumps(stamp))
     return root
 

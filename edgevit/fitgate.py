@@ -6,11 +6,15 @@
 1. Build the fully quantized artifact and measure it on the CALIBRATION split (default: valid).
 2. Rank the transformer blocks by measured sensitivity: the SQNR each block's output loses against
    its input in the layer-wise parity of that artifact (edgevit.verify.layers), largest loss first.
-3. Keep the top 1, 2, ... blocks in float (the exporter option `float_layers`, each format's own mechanism:
+3. Keep the top n blocks in float (the exporter option `float_layers`, each format's own mechanism:
    ONNX quantize_dynamic's nodes_to_exclude; TFLite, an AI Edge Quantizer recipe that leaves their ops float,
-   the one that also builds step 0; Core ML OptimizationConfig op_name_configs set to None),
-   re-verify each on the calibration split, and stop at the first that passes the
-   gate: the one with fewest float blocks, i.e. the smallest of the search.
+   the one that also builds step 0; Core ML OptimizationConfig op_name_configs set to None) and re-verify on
+   the calibration split. n is searched, not stepped (search_float_count): n = 1, 2, 4, 8, ... until a mix
+   passes, then halving the gap between the largest n that failed and the smallest that passed. That is
+   2 log2(blocks) builds at most instead of one per block (a ViT-L/32 build and verify takes minutes); it
+   finds the fewest float blocks, i.e. the smallest artifact, when keeping more of the ranked blocks float
+   never loses agreement, and every mix it built is a step in the records either way. With max_size, a step
+   larger than it is not a candidate and no larger n is tried.
 4. Build it into OUT/<name> and confirm it on the TEST split: the gate is never tuned on the data it
    is judged on. Its manifest carries the plan (float layers and nodes) and every search step.
 
@@ -81,6 +85,7 @@ class FitResult:
     ranking: tuple[str, ...] = ()
     started: str = ""
     test_parity: dict | None = None
+    max_size: int | None = None
 
 
 class NoMixPasses(ParityError):
@@ -108,7 +113,7 @@ def _check_job(job) -> None:
                          f"got {job.format.value} {job.options.quantization.value}")
 
 
-def _measure(folder: Path, gate: Gate, *, saved_model: Path, data, split: str) -> tuple[float, str, dict]:
+def _measure(folder: Path, gate: Gate, *, saved_model: Path, data, split: str, reference_cache: dict) -> tuple[float, str, dict]:
     """(agreement, the search gate's verdict, the record's parity and artifact blocks) on `split`."""
     from edgevit.verify.report import result_to_record
     from edgevit.verify.run import verify_artifacts
@@ -119,7 +124,7 @@ def _measure(folder: Path, gate: Gate, *, saved_model: Path, data, split: str) -
     level = verify_logger.level
     verify_logger.setLevel(logging.ERROR)
     try:
-        report = verify_artifacts([folder], saved_model=saved_model, data=data, split=split)
+        report = verify_artifacts([folder], saved_model=saved_model, data=data, split=split, reference_cache=reference_cache)
     finally:
         verify_logger.setLevel(level)
     result = report.results[0]
@@ -173,24 +178,75 @@ def _export(saved_model: Path, out_dir: Path, job, options: dict, float_layers: 
     return out_dir / job.name
 
 
+def _file_size(folder: Path) -> int:
+    return int(load_json(folder / MANIFEST_NAME)["file_size"])
+
+
+def _remove(folder: Path) -> None:
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)  # a scratch step of this search: the search's own temporary folder
+
+
 def rank_blocks(folder: Path, *, saved_model: Path, data, split: str) -> list[str]:
-    """Transformer blocks, most sensitive first: the SQNR each one's output loses against its input."""
-    from edgevit.verify.layers.compare import capped
-    from edgevit.verify.layers.run import COMPARED, layer_parity
+    """Transformer blocks, most sensitive first: the SQNR each one's output loses against its input (block_drops);
+    then any block whose output the artifact does not hold, in model order: unmeasured, but still a block the search
+    can keep float."""
+    from edgevit.verify.layers.run import layer_parity
 
     report = layer_parity([folder], saved_model=saved_model, data=data, split=split, max_images=RANKING_IMAGES)
     result = report.results[0]
-    chain = [b for b in result.boundaries if b.status == COMPARED and b.boundary.kind in ("embedding", "block")]
-    drops = [(capped(before.sqnr_db) - capped(after.sqnr_db), after.boundary.name)
-             for before, after in zip(chain, chain[1:]) if after.boundary.kind == "block"]
-    return [name for _, name in sorted(drops, key=lambda d: -d[0])]
+    ranked = [b.boundary.name for _, b in sorted(result.block_drops(), key=lambda d: -d[0])]
+    unmeasured = [b.boundary.name for b in result.boundaries if b.boundary.kind == "block" and b.boundary.name not in ranked]
+    return ranked + unmeasured
+
+
+def search_float_count(count: int, build, *, passes):
+    """The step with the fewest float blocks that passes, or None: `build(n)` builds and measures the mix with the n
+    most sensitive blocks float (n = 1..count; n = 0 was built and failed), or returns None for a mix over the size
+    budget. n doubles until a step passes, then the gap between the largest failing n and the smallest passing one is
+    halved. A mix over the budget caps n below it (sizes only grow with n), and the cap is halved towards the largest
+    failing n the same way."""
+    failed, cap, passed, capped = 0, count, None, False
+    while passed is None and failed < cap:
+        n = -(-(failed + cap) // 2) if capped else min(max(2 * failed, failed + 1), cap)
+        step = build(n)
+        if step is None:
+            cap, capped = n - 1, True
+        elif passes(step):
+            passed = (n, step)
+        else:
+            failed = n
+    if passed is None:
+        return None
+    while passed[0] - failed > 1:
+        n = (failed + passed[0]) // 2
+        step = build(n)  # never over the budget: smaller than a mix that fitted
+        if step is not None and passes(step):
+            passed = (n, step)
+        else:
+            failed = n
+    return passed[1]
+
+
+def _no_mix_message(name: str, split: str, steps: list[Step], blocks: int, max_size: int | None) -> str:
+    candidates = [s for s in steps if max_size is None or s.file_size <= max_size] or steps
+    best = max(candidates, key=lambda s: (s.agreement, -s.file_size))
+    within = "" if max_size is None else f" within {max_size / 1e6:.3f} MB"
+    return (f"no precision mix{within} meets the gate of {name} on the {split} split: the best agreement reached"
+            f"{within} is {best.agreement:.2%} at {best.file_size / 1e6:.3f} MB ({len(best.float_layers)} of {blocks} "
+            f"blocks in float)")
 
 
 def fit_gate(saved_model: Path, out_dir: Path, job, *, gate: Gate, data=None,
-             calibration_split: str = CALIBRATION_SPLIT, test_split: str = TEST_SPLIT) -> FitResult:
+             calibration_split: str = CALIBRATION_SPLIT, test_split: str = TEST_SPLIT,
+             max_size: int | None = None) -> FitResult:
+    """max_size: the largest artifact (bytes) the search may choose, e.g. a share of the float model's size."""
     from edgevit.exporters.options import options_to_dict
 
     _check_job(job)
+    if max_size is not None and (isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1):
+        raise UsageError(f"the size budget must be a positive number of bytes, got {max_size!r}")
     if calibration_split == test_split:
         raise UsageError(f"the calibration split must differ from the test split ({test_split}): the gate is never tuned on the data it judges")
     from edgevit.exporters.options import FLOAT_LAYER_MODES
@@ -200,11 +256,20 @@ def fit_gate(saved_model: Path, out_dir: Path, job, *, gate: Gate, data=None,
                **FLOAT_LAYER_MODES[(job.format, job.options.quantization)]}
     out_dir = Path(out_dir)
     steps: list[Step] = []
-    search = dict(name=job.name, gate=gate, calibration_split=calibration_split, test_split=test_split, started=now_iso())
+    reference_cache: dict = {}  # the SavedModel runs once per split, not once per step
+    search = dict(name=job.name, gate=gate, calibration_split=calibration_split, test_split=test_split, started=now_iso(),
+                  max_size=max_size)
     with tempfile.TemporaryDirectory(prefix="edgevit-fit-gate-") as scratch:  # the search's artifacts: gone after it
-        def build(layers: tuple[str, ...], index: int) -> Step:
+        def build(layers: tuple[str, ...], index: int) -> Step | None:
             folder = _export(saved_model, Path(scratch), replace(job, name=f"step-{index}"), options, layers)
-            agreement, verdict, blocks = _measure(folder, gate, saved_model=saved_model, data=data, split=calibration_split)
+            size = _file_size(folder)
+            if max_size is not None and size > max_size and layers:  # not a candidate: not worth verifying
+                logger.info(f"fit-gate: {len(layers)} block(s) in float is {size / 1e6:.3f} MB, over the "
+                            f"{max_size / 1e6:.3f} MB budget: not verified, fewer blocks tried")
+                _remove(folder)
+                return None
+            agreement, verdict, blocks = _measure(folder, gate, saved_model=saved_model, data=data, split=calibration_split,
+                                                 reference_cache=reference_cache)
             p50, timing = _timed(folder)
             manifest = load_json(folder / MANIFEST_NAME)
             plan = {k: v for k, v in manifest["conversion"].items() if k in ("float_nodes", "float_ops")}
@@ -214,30 +279,33 @@ def fit_gate(saved_model: Path, out_dir: Path, job, *, gate: Gate, data=None,
             steps.append(step)
             return step
 
-        step = build((), 0)
+        def fits(candidate: Step) -> bool:
+            return max_size is None or candidate.file_size <= max_size
+
+        step = build((), 0)  # step 0 is always measured: the baseline of the curve, and the artifact ranked
         from edgevit.verify.run import resolution_warnings
 
         for warning in resolution_warnings({Path(job.name): gate}, step.blocks["parity"]["count"], None):
             logger.warning(f"fit-gate on the {calibration_split} split: {warning}")
-        ranked = rank_blocks(Path(scratch) / "step-0", saved_model=saved_model, data=data, split=calibration_split)
-        logger.info(f"blocks by sensitivity: {', '.join(ranked)}")
-        n = 0
-        while step.verdict != "pass" and n < len(ranked):
-            n += 1
-            step = build(tuple(ranked[:n]), n)
-        if step.verdict != "pass":
-            best = max(steps, key=lambda s: (s.agreement, -s.file_size))
-            raise NoMixPasses(
-                f"no precision mix meets the gate of {job.name} on the {calibration_split} split: the best agreement reached is "
-                f"{best.agreement:.2%} at {best.file_size / 1e6:.3f} MB ({len(best.float_layers)} of {len(ranked)} blocks in float)",
-                FitResult(out_dir / job.name, tuple(steps), None, None, None, ranking=tuple(ranked), **search),
-            )
+        chosen = step if step.verdict == "pass" and fits(step) else None
+        ranked: list[str] = []
+        if chosen is None:
+            ranked = rank_blocks(Path(scratch) / "step-0", saved_model=saved_model, data=data, split=calibration_split)
+            logger.info(f"blocks by sensitivity: {', '.join(ranked)}")
+            if fits(step):
+                chosen = search_float_count(len(ranked), lambda n: build(tuple(ranked[:n]), len(steps)),
+                                            passes=lambda s: s.verdict == "pass")
+        if chosen is None:
+            raise NoMixPasses(_no_mix_message(job.name, calibration_split, steps, len(ranked), max_size),
+                              FitResult(out_dir / job.name, tuple(steps), None, None, None, ranking=tuple(ranked), **search))
+        step = chosen
     folder = _export(saved_model, out_dir, job, options, step.float_layers)
-    test_agreement, test_verdict, test_blocks = _measure(folder, gate, saved_model=saved_model, data=data, split=test_split)
+    test_agreement, test_verdict, test_blocks = _measure(folder, gate, saved_model=saved_model, data=data, split=test_split,
+                                                          reference_cache=reference_cache)
     manifest = load_json(folder / MANIFEST_NAME)
     manifest["fit_gate"] = {"gate": gate.to_dict(), "calibration_split": calibration_split, "test_split": test_split,
                             "ranking": "SQNR lost per block in edgevit debug layers of the fully quantized artifact",
-                            "float_layers": list(step.float_layers), "steps": [s.to_dict() for s in steps],
+                            "float_layers": list(step.float_layers), "max_size": max_size, "steps": [s.to_dict() for s in steps],
                             "test": {"agreement": test_agreement, "verdict": test_verdict}}
     atomic_write_json(folder / MANIFEST_NAME, manifest)
     return FitResult(folder, tuple(steps), step, test_agreement, test_verdict, ranking=tuple(ranked),
@@ -253,7 +321,7 @@ def fit_records(result: FitResult, *, command: str | None = None) -> list[dict]:
     from edgevit.records import STATUS_OK, STATUS_PARITY_FAILED, STATUS_PARITY_INCONCLUSIVE, new_record
 
     machine, versions = fingerprint(), tool_versions()
-    chosen = len(result.steps) - 1 if result.chosen is not None else None
+    chosen = next((i for i, step in enumerate(result.steps) if step is result.chosen), None)
     statuses = {"pass": STATUS_OK, "fail": STATUS_PARITY_FAILED}
     records = []
     for i, step in enumerate(result.steps):
@@ -269,7 +337,7 @@ def fit_records(result: FitResult, *, command: str | None = None) -> list[dict]:
         fit = {"search": f"{result.name}@{result.started}", "step": i, "float_layers": list(step.float_layers),
                "plan": step.blocks["plan"], "chosen": i == chosen, "gate": _gate_block(result.gate),
                "calibration_split": result.calibration_split, "test_split": result.test_split,
-               "ranking": list(result.ranking), "test": result.test_parity if i == chosen else None}
+               "ranking": list(result.ranking), "max_size": result.max_size, "test": result.test_parity if i == chosen else None}
         artifact = {**step.blocks["artifact"], "name": result.name}  # the scratch folder's name says nothing
         records.append(new_record(kind="fit-gate", status=status, reason=reason, machine=machine, tool_versions=versions,
                                   producer="edgevit export --fit-gate", artifact=artifact, runtime=runtime,

@@ -55,13 +55,16 @@ def register(subparsers) -> None:
     p.add_argument("--calibration-split", default=None, help="with --fit-gate: the split the search is judged on (default valid)")
     p.add_argument("--records", help="with --fit-gate: also write one record-v1 'fit-gate' record per search step (size, "
                                      "calibration agreement, latency) for `edgevit report`, also when no mix passes")
+    p.add_argument("--max-size", type=float, metavar="MB",
+                   help="with --fit-gate: the largest artifact it may choose, in MB (10^6 bytes), e.g. 40%% of the float "
+                        "model's size; no mix within it passing is the same error as none passing")
     p.set_defaults(func=cmd_export)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from edgevit.exporters.jobs import export_all, raise_for_failures
 
-    if args.fit_gate or args.calibration_split or args.records:
+    if args.fit_gate or args.calibration_split or args.records or args.max_size is not None:
         return _fit_gate(args)
     jobs, recipe = _jobs(args)
     out = Path(args.out)
@@ -78,7 +81,9 @@ def _fit_gate(args: argparse.Namespace) -> int:
     from edgevit.verify.gates import gate_for
 
     if not args.fit_gate:
-        raise UsageError("--calibration-split and --records belong to the --fit-gate search; add --fit-gate")
+        raise UsageError("--calibration-split, --records and --max-size belong to the --fit-gate search; add --fit-gate")
+    if args.max_size is not None and not args.max_size > 0:
+        raise UsageError(f"--max-size is the largest artifact the search may choose, in MB: a positive number, got {args.max_size:g}")
     from edgevit.verify.gates import read_gate_overrides
 
     # With --fit-gate a recipe gives the gate only ([gates.<name>]); the artifact comes from --format/--quantization.
@@ -99,7 +104,8 @@ def _fit_gate(args: argparse.Namespace) -> int:
     gate = gate_for(job.name, job.format.value, job.options.quantization.value, overrides)
     try:
         result = fit_gate(Path(args.saved_model), Path(args.out), job, gate=gate, data=data,
-                          calibration_split=args.calibration_split or CALIBRATION_SPLIT)
+                          calibration_split=args.calibration_split or CALIBRATION_SPLIT,
+                          max_size=None if args.max_size is None else int(args.max_size * 1e6))
     except NoMixPasses as exc:
         _write_fit_records(args, exc.result)  # the steps measured are still worth a curve
         raise

@@ -157,7 +157,8 @@ def curve_chart(search: Search) -> str:
     """File size (x) against calibration agreement (y), one point per step joined in step order; the gate's minimum
     agreement dashed; the chosen step ringed and labelled."""
     title = f"Size vs {search.calibration_split} agreement — {search.name}"
-    steps = search.steps
+    # The curve runs by size: the search builds its steps out of size order (doubling, then bisecting).
+    steps = sorted(search.steps, key=lambda s: (s.file_size, s.step))
     sizes = [s.file_size / 1e6 for s in steps]
     log_x = use_log(sizes, threshold=8)
     x = Scale(*padded_range(sizes, log=log_x), LEFT, WIDTH - RIGHT, log=log_x)

@@ -247,6 +247,7 @@ def verify_artifacts(
     max_images: int | None = None,
     golden_dir: Path | str | None = None,
     golden_count: int = 8,
+    reference_cache: dict | None = None,
 ) -> VerifyReport:
     """Verify every artifact (folders, or folders of artifact folders) against the SavedModel.
 
@@ -254,6 +255,8 @@ def verify_artifacts(
     the emulated `coreml-mil-numpy`). max_images: an evenly spread subset of the split.
     golden_dir: also write golden vectors (see edgevit/verify/golden.py) of `golden_count` images there.
     Progress is logged (INFO) as each artifact is verified.
+    reference_cache: a dict kept across calls (e.g. the steps of a --fit-gate search) that holds the SavedModel's
+    outputs per SavedModel fingerprint, data folder, split and image count, so each is run once.
     Raises for problems that concern every artifact (no data, unknown classes, bad recipe);
     per-artifact problems become that artifact's status.
     """
@@ -282,12 +285,18 @@ def verify_artifacts(
     for line in warnings:  # before any model runs: the user may stop here and pick a bigger split
         logger.warning(line)
 
-    ref_runner = runner_for(reference, runtime=REFERENCE_RUNTIME, options=options)
-    try:
-        ref_probs, ref_seconds = predict_all(ref_runner, evalset, reference.preprocessing)
-        ref_info = ref_runner.info
-    finally:
-        ref_runner.close()
+    key = (fingerprint, str(Path(root).resolve()), split, len(evalset.paths), options)
+    if reference_cache is not None and key in reference_cache:
+        ref_probs, ref_seconds, ref_info = reference_cache[key]
+    else:
+        ref_runner = runner_for(reference, runtime=REFERENCE_RUNTIME, options=options)
+        try:
+            ref_probs, ref_seconds = predict_all(ref_runner, evalset, reference.preprocessing)
+            ref_info = ref_runner.info
+        finally:
+            ref_runner.close()
+        if reference_cache is not None:
+            reference_cache[key] = ref_probs, ref_seconds, ref_info
     ref_result = ReferenceResult(source.folder, fingerprint, accuracy(top1(ref_probs), evalset.labels), ref_info, ref_seconds)
 
     if golden_dir is not None:

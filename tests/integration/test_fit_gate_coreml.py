@@ -78,7 +78,7 @@ def test_the_report_shows_the_search(searched, tmp_path):
 def test_records_without_fit_gate_and_a_mode_without_compression_are_one_line(tiny_run, tmp_path, capsys):
     code = main(["export", str(tiny_run.saved_model), "--out", str(tmp_path / "out"), "--format", "coreml", "--quantization", "int8",
                  "--records", str(tmp_path / "fit.json")])
-    assert code == 2 and "--calibration-split and --records belong to the --fit-gate search" in one_line_error(capsys)
+    assert code == 2 and "--calibration-split, --records and --max-size belong to the --fit-gate search" in one_line_error(capsys)
     code = main(["export", str(tiny_run.saved_model), "--out", str(tmp_path / "out"), "--format", "coreml", "--quantization", "fp16",
                  "--fit-gate"])
     assert code == 2

@@ -65,3 +65,46 @@ def test_float_layers_belong_to_int8_dynamic_only():
         OnnxOptions(quantization="fp32", float_layers=("Transformer_encoderblock_3",))
     with pytest.raises(UsageError, match="list of Keras layer names"):
         OnnxOptions(quantization="int8-dynamic", float_layers="Transformer_encoderblock_3")
+
+
+def _search(count: int, *, passes_from: int | None, sizes=None, max_size=None):
+    """search_float_count over a fake build: n float blocks pass from `passes_from` on; size n is sizes(n), and a
+    mix over max_size is not built (None)."""
+    from edgevit.fitgate import search_float_count
+
+    built = []
+
+    def build(n):
+        built.append(n)
+        size = (sizes or (lambda k: k))(n)
+        return None if max_size is not None and size > max_size else SimpleNamespace(n=n, size=size)
+
+    chosen = search_float_count(count, build, passes=lambda s: passes_from is not None and s.n >= passes_from)
+    return (None if chosen is None else chosen.n), built
+
+
+def test_the_search_finds_the_fewest_float_blocks_that_pass_in_logarithmic_builds():
+    for count in (1, 4, 12, 24):
+        for first_passing in range(1, count + 1):
+            chosen, built = _search(count, passes_from=first_passing)
+            assert chosen == first_passing, (count, first_passing, built)
+            assert len(built) == len(set(built)) <= 2 * (count - 1).bit_length() + 1, (count, first_passing, built)
+    assert _search(24, passes_from=13)[1] == [1, 2, 4, 8, 16, 12, 14, 13]
+
+
+def test_a_search_nothing_passes_ends_with_every_block_float():
+    assert _search(24, passes_from=None) == (None, [1, 2, 4, 8, 16, 24])
+    assert _search(4, passes_from=None) == (None, [1, 2, 4])
+
+
+def test_a_size_budget_caps_the_blocks_kept_float():
+    # each float block adds 38 to 309: 4 blocks fit in 487, 5 do not (ViT-L/32's MB at 40% of the fp32 .tflite)
+    sizes = lambda n: 309 + 38 * n  # noqa: E731
+    assert _search(24, passes_from=None, sizes=sizes, max_size=487) == (None, [1, 2, 4, 8, 6, 5])
+    assert _search(24, passes_from=3, sizes=sizes, max_size=487) == (3, [1, 2, 4, 3])
+    assert _search(24, passes_from=4, sizes=sizes, max_size=487) == (4, [1, 2, 4, 3])
+    assert _search(24, passes_from=6, sizes=sizes, max_size=487)[0] is None
+    for budget in range(309, 309 + 38 * 25, 19):  # whatever the budget: the largest mix that fits was tried
+        chosen, built = _search(24, passes_from=None, sizes=sizes, max_size=budget)
+        largest = min(24, (budget - 309) // 38)
+        assert chosen is None and (largest == 0 or largest in built), (budget, built)

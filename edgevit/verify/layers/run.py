@@ -20,7 +20,7 @@ from edgevit.config import MANIFEST_NAME
 from edgevit.runners import open_artifact
 from edgevit.verify.evalset import load_eval_set, resolve_data_root
 from edgevit.verify.layers.boundaries import BLOCK, EMBEDDING, Boundary, locate, model_boundaries, select
-from edgevit.verify.layers.compare import ErrorStats, align, capped
+from edgevit.verify.layers.compare import SQNR_CAP_DB, ErrorStats, align, capped
 
 logger = logging.getLogger(__name__)
 
@@ -57,12 +57,22 @@ class ArtifactLayers:
         """The first boundary, in model order, whose SQNR is below the threshold."""
         return next((b for b in self.boundaries if b.status == COMPARED and b.sqnr_db < threshold_db), None)
 
-    def largest_drop(self) -> tuple[int, float] | None:
-        """(block, dB): the transformer block whose output loses the most SQNR against its input
-        (the previous block's output, or the patch embedding), SQNR capped at compare.SQNR_CAP_DB."""
+    def block_drops(self) -> list[tuple[float, BoundaryResult]]:
+        """(dB, the block's output) for each compared transformer block, in model order: the SQNR its output loses
+        against its input, SQNR capped at compare.SQNR_CAP_DB. Its input is the previous compared boundary of the
+        chain (block output or patch embedding); with none compared before it, the exact model input (the cap), so
+        the first block found carries what came before it rather than being left out."""
         chain = [b for b in self.boundaries if b.status == COMPARED and b.boundary.kind in (EMBEDDING, BLOCK)]
-        drops = [(capped(before.sqnr_db) - capped(after.sqnr_db), after.boundary.block)
-                 for before, after in zip(chain, chain[1:]) if after.boundary.kind == BLOCK]
+        drops, before = [], SQNR_CAP_DB
+        for boundary in chain:
+            if boundary.boundary.kind == BLOCK:
+                drops.append((before - capped(boundary.sqnr_db), boundary))
+            before = capped(boundary.sqnr_db)
+        return drops
+
+    def largest_drop(self) -> tuple[int, float] | None:
+        """(block, dB): the transformer block whose output loses the most SQNR against its input (block_drops)."""
+        drops = [(drop, b.boundary.block) for drop, b in self.block_drops()]
         if not drops:
             return None
         drop, block = max(drops)
