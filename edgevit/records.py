@@ -27,7 +27,7 @@ A record (every key listed is always present unless marked optional; "null" wher
     load_ms, first_inference_ms
     latency          {"batch", "warmup", "runs", "p50_ms", "p90_ms", "p99_ms", "min_ms", "mean_ms",
                       "max_ms", "stdev_ms", "percentile_method": "linear", "clock", "samples_ms": [...],
-                      optional: "warmup_ms", "warmup_settled", "rounds", "round_runs", "p50_interval_ms",
+                      optional: "warmup_ms", "warmup_settled", "rounds", "round_runs", "round_warmup", "p50_interval_ms",
                       "interval_level", "stability": {"disturbed", "reasons", ...}, "speedup": {"baseline",
                       "ratio", "interval", "rounds", "level"}}  (p99_ms null under 100 samples)
     throughput       [{"batch", "warmup", "runs", "images_per_second", "batch_p50_ms"}, ...]

@@ -21,6 +21,7 @@ import numpy as np
 from edgevit.bench.options import CPU
 from edgevit.bench.runtimes import RunnerFactory, import_runtime_package
 from edgevit.bench.targets import Job
+from edgevit.bench.stability import ROUND_WARMUP
 from edgevit.portable.machine import current_rss_bytes, peak_rss_bytes, reset_peak_rss
 from edgevit.portable.timing import DEFAULT_CLOCK, Clock, settle, throughput_entry, time_calls, time_once
 from edgevit.runners.options import PROCESS_SETTINGS, RuntimeUnavailable
@@ -96,7 +97,7 @@ class Session:
         if not self.ok:
             return []
         try:
-            return time_calls(lambda: self.runner.predict(self._one), warmup=0, runs=runs, clock=self.clock)
+            return time_calls(lambda: self.runner.predict(self._one), warmup=ROUND_WARMUP, runs=runs, clock=self.clock)
         except Exception as exc:
             self._stop(STATUS_FAILED, f"inference failed: {_one_line(exc)}")
             return []

@@ -17,7 +17,7 @@ from typing import Callable, Iterable
 from edgevit.artifact import Artifact
 from edgevit.bench.compute import compute_block
 from edgevit.bench.rounds import run_group
-from edgevit.bench.stability import INTERVAL_LEVEL, paired_ratio, p50_interval, quiet_probe, stability_block
+from edgevit.bench.stability import INTERVAL_LEVEL, ROUND_WARMUP, paired_ratio, p50_interval, quiet_probe, stability_block
 from edgevit.bench.options import GPU, BenchOptions
 from edgevit.bench.peak import best_bandwidths, best_peaks, flag_falling_peaks
 from edgevit.bench.records import bandwidth_records, bench_record, parity_for, peak_records, unmeasured_record
@@ -136,7 +136,7 @@ def with_latency(group: list[Job], results: list[dict], options: BenchOptions) -
         latency = latency_block(samples, batch=1, warmup=warm.get("calls", 0), p99_min_samples=P99_MIN_SAMPLES)
         latency.update(
             warmup_ms=warm.get("ms"), warmup_settled=warm.get("settled"),
-            rounds=len(rounds), round_runs=[len(chunk) for chunk in rounds],
+            rounds=len(rounds), round_runs=[len(chunk) for chunk in rounds], round_warmup=ROUND_WARMUP,
             p50_interval_ms=p50_interval(samples), interval_level=INTERVAL_LEVEL,
             stability=stability_block(rounds, probes_of[i], quiet=quiet, warmup_settled=warm.get("settled")),
         )

@@ -27,10 +27,17 @@ PROBE_DROP = 0.80  # a probe under 80% of the run's quiet probe speed marks its 
 PROBE_QUIET_QUANTILE = 90  # the run's quiet probe speed: the 90th percentile of all its probes
 PROBE_ROUNDS_LIMIT = 0.20  # flagged when more than this share of an artifact's rounds had a low probe
 PROBE_N = 256  # 33.5 MFLOP: about a millisecond, short enough to run before every round
+# The probe follows another process's round: ONNX Runtime's and XNNPACK's worker threads spin a while after their
+# last call before they sleep, and a probe taken then measures them, not the machine. It waits this long first.
+PROBE_SETTLE_S = 0.05
+# Untimed calls at the start of each artifact's round (bench.measure): the first call after another artifact's round
+# wakes its thread pool and refills the caches the other one evicted, a cost of the interleaving, not of the artifact.
+ROUND_WARMUP = 1
 
 
-def gemm_probe(threads: int | None, n: int = PROBE_N, calls: int = 3) -> Callable[[], float]:
-    """A callable that times `calls` n x n float32 GEMMs at `threads` BLAS threads and returns the median GFLOP/s."""
+def gemm_probe(threads: int | None, n: int = PROBE_N, calls: int = 3, settle_s: float = PROBE_SETTLE_S) -> Callable[[], float]:
+    """A callable that waits `settle_s`, then times `calls` n x n float32 GEMMs at `threads` BLAS threads and returns
+    the median GFLOP/s."""
     import time
 
     from threadpoolctl import threadpool_limits
@@ -40,6 +47,7 @@ def gemm_probe(threads: int | None, n: int = PROBE_N, calls: int = 3) -> Callabl
     out = np.empty((n, n), np.float32)
 
     def probe() -> float:
+        time.sleep(settle_s)
         with threadpool_limits(limits=threads, user_api="blas") if threads else _nothing():
             np.matmul(a, b, out=out)  # page in and spin up the pool: not timed
             times = []

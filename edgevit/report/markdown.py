@@ -29,7 +29,7 @@ HOW_MEASURED = (
     "Peak RSS is the "
     "high-water memory of the process that loaded and ran that one artifact."
     " Newer records: the artifacts of one table were timed in interleaved rounds (A B C, B C A, ...) after a warm-up "
-    "that ran until the latency settled; [low–high] after p50 is its 95% interval, after a speed-up the 95% interval of "
+    "that ran until the latency settled (and, in records with round_warmup, that many untimed calls opening each round); [low–high] after p50 is its 95% interval, after a speed-up the 95% interval of "
     "the median of per-round ratios (each round times both artifacts side by side). Timing says \"disturbed\" when the "
     "spread (p90/p50), a first-half/second-half trend, the round-to-round spread, or a GEMM probe run before each round "
     "says the machine was busy (the reasons follow the table). GEMM peaks are medians; Roofline is the higher of "

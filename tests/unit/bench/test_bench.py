@@ -44,9 +44,10 @@ def test_fake_runner_with_known_timings_gives_exact_statistics(tmp_path, no_gpu)
     write_fake_artifact(tmp_path, "a")
     timed = list(range(1, 101))
     random.Random(3).shuffle(timed)
-    # first inference 500 ms, 10 warm-ups of 200 ms (settled: two equal 5-call medians), 100 timed calls of 1..100 ms,
-    # 2 batch warm-ups, 4 batch calls.
-    script = [500.0] + [200.0] * 10 + [float(t) for t in timed] + [999.0] * 2 + [80.0] * 4
+    # first inference 500 ms, 10 warm-ups of 200 ms (settled: two equal 5-call medians), 10 rounds of one untimed
+    # 777 ms call then 10 timed calls (100 in all, 1..100 ms), 2 batch warm-ups, 4 batch calls.
+    rounds = [[777.0] + [float(t) for t in timed[r * 10:(r + 1) * 10]] for r in range(10)]
+    script = [500.0] + [200.0] * 10 + [d for chunk in rounds for d in chunk] + [999.0] * 2 + [80.0] * 4
     clock, opened = FakeClock(), []
     options = BenchOptions(threads=(2,), runs=100, warmup=3, batch=8, batch_runs=4, batch_warmup=2, devices=("cpu",),
                            isolate=False, **FAST_PEAK)
@@ -60,7 +61,7 @@ def test_fake_runner_with_known_timings_gives_exact_statistics(tmp_path, no_gpu)
     assert latency["samples_ms"] == timed  # every timed call, in order; warm-ups excluded, nothing clipped
     assert (latency["runs"], latency["warmup"], latency["batch"]) == (100, 10, 1)
     assert latency["warmup_settled"] is True and latency["warmup_ms"] == pytest.approx(2000.0)
-    assert latency["rounds"] == 10 and latency["round_runs"] == [10] * 10
+    assert latency["rounds"] == 10 and latency["round_runs"] == [10] * 10 and latency["round_warmup"] == 1
     low, high = latency["p50_interval_ms"]
     assert low < 50.5 < high  # the order statistics around the median of 1..100
     assert latency["stability"]["trend"] is not None and "speedup" not in latency  # no SavedModel in this run
@@ -74,7 +75,7 @@ def test_fake_runner_with_known_timings_gives_exact_statistics(tmp_path, no_gpu)
     assert eight == {"batch": 8, "warmup": 2, "runs": 4, "images_per_second": pytest.approx(8 * 4 / 0.320, rel=1e-12),
                      "batch_p50_ms": pytest.approx(80.0)}
     (runner,) = opened
-    assert runner.calls == [1] * (1 + 10 + 100) + [8] * 6 and runner.closed
+    assert runner.calls == [1] * (1 + 10 + 10 + 100) + [8] * 6 and runner.closed
     assert record["runtime"]["threads"] == 2 and record["runtime"]["device"] == "cpu"
     assert record["memory"]["peak_rss_bytes"] > 0 and "not isolated" in record["memory"]["scope"]
     assert record["artifact"]["file_size"] == 1000 and len(record["artifact"]["sha256"]) == 64
