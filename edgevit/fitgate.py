@@ -189,14 +189,15 @@ def _remove(folder: Path) -> None:
 
 
 def rank_blocks(folder: Path, *, saved_model: Path, data, split: str) -> list[str]:
-    """Transformer blocks, most sensitive first: the SQNR each one's output loses against its input (block_drops);
-    then any block whose output the artifact does not hold, in model order: unmeasured, but still a block the search
-    can keep float."""
+    """Transformer blocks, most sensitive first: the SQNR each one's output loses against its input (block_drops; the
+    first block found, when the artifact holds no patch embedding output, against the exact input: a TFLite converter
+    fuses the embedding away, and the first quantized layers set the noise floor); then any block whose output the
+    artifact does not hold, in model order: unmeasured, but still a block the search can keep float."""
     from edgevit.verify.layers.run import layer_parity
 
     report = layer_parity([folder], saved_model=saved_model, data=data, split=split, max_images=RANKING_IMAGES)
     result = report.results[0]
-    ranked = [b.boundary.name for _, b in sorted(result.block_drops(), key=lambda d: -d[0])]
+    ranked = [b.boundary.name for _, b in sorted(result.block_drops(from_input=True), key=lambda d: -d[0])]
     unmeasured = [b.boundary.name for b in result.boundaries if b.boundary.kind == "block" and b.boundary.name not in ranked]
     return ranked + unmeasured
 

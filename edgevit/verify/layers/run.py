@@ -57,21 +57,21 @@ class ArtifactLayers:
         """The first boundary, in model order, whose SQNR is below the threshold."""
         return next((b for b in self.boundaries if b.status == COMPARED and b.sqnr_db < threshold_db), None)
 
-    def block_drops(self) -> list[tuple[float, BoundaryResult]]:
+    def block_drops(self, *, from_input: bool = False) -> list[tuple[float, BoundaryResult]]:
         """(dB, the block's output) for each compared transformer block, in model order: the SQNR its output loses
-        against its input, SQNR capped at compare.SQNR_CAP_DB. Its input is the previous compared boundary of the
-        chain (block output or patch embedding); with none compared before it, the exact model input (the cap), so
-        the first block found carries what came before it rather than being left out."""
+        against its input, the previous compared boundary of the chain (block output or patch embedding), SQNR capped
+        at compare.SQNR_CAP_DB. A block with no compared boundary before it has no measured input: left out, or with
+        `from_input` measured against the exact model input (the cap), so it carries all that came before it."""
         chain = [b for b in self.boundaries if b.status == COMPARED and b.boundary.kind in (EMBEDDING, BLOCK)]
-        drops, before = [], SQNR_CAP_DB
+        drops, before = [], SQNR_CAP_DB if from_input else None
         for boundary in chain:
-            if boundary.boundary.kind == BLOCK:
+            if boundary.boundary.kind == BLOCK and before is not None:
                 drops.append((before - capped(boundary.sqnr_db), boundary))
             before = capped(boundary.sqnr_db)
         return drops
 
     def largest_drop(self) -> tuple[int, float] | None:
-        """(block, dB): the transformer block whose output loses the most SQNR against its input (block_drops)."""
+        """(block, dB): the transformer block whose output loses the most SQNR against its measured input (block_drops)."""
         drops = [(drop, b.boundary.block) for drop, b in self.block_drops()]
         if not drops:
             return None
