@@ -325,9 +325,10 @@ def train(data_root: Path | str, out: Path | str, config: TrainConfig, *, resume
     valid_batches = _make_batches(keras, valid_split, preprocessing, config.batch_size, feed, seed=None)(0)
     slow_reason = why_not_frozen_path(noise_stddev=config.noise_stddev, spec=spec_v, trainable_blocks=trainable_blocks,
                                       devices=placement.count)
-    per_image = int(np.prod(feature_shape(spec_v, image_size, trainable_blocks))) * 4
-    if slow_reason is None and per_image * (len(train_split) + len(valid_split)) > MAX_FEATURE_BYTES:
-        slow_reason = f"the frozen features would take {per_image * (len(train_split) + len(valid_split)) / 1e9:.1f} GB"
+    if slow_reason is None:  # a ViT with frozen blocks (a zoo model trains every block: no features to size)
+        per_image = int(np.prod(feature_shape(spec_v, image_size, trainable_blocks))) * 4
+        if per_image * (len(train_split) + len(valid_split)) > MAX_FEATURE_BYTES:
+            slow_reason = f"the frozen features would take {per_image * (len(train_split) + len(valid_split)) / 1e9:.1f} GB"
     device = device_description(backend)
     if verbose is None:  # Keras' epoch lines are progress too: none under --quiet
         verbose = 0 if not logger.isEnabledFor(logging.INFO) else 1 if sys.stdout.isatty() else 2

@@ -134,3 +134,13 @@ def test_tail_checkpoints_resume_on_the_normal_path(birds, tmp_path, monkeypatch
     assert json.loads((run / "train_state.json").read_text())["checkpoint"] == "classifier"
     for a, b in zip(_classifier_weights(straight, LAST_WEIGHTS), _classifier_weights(run, LAST_WEIGHTS)):
         np.testing.assert_allclose(a, b, atol=2e-5)  # the two paths differ only in float rounding
+
+
+def test_a_zoo_model_trains_every_block_on_the_normal_path(birds, tmp_path):
+    # A zoo architecture has no frozen part to cache: train must not size ViT features for it (it once crashed there).
+    config = TrainConfig(variant="mlp-mixer-tiny", image_size=32, noise_stddev=0.0, epochs=1, batch_size=16, pretrained=False,
+                         seed=4, learning_rate=1e-3)
+    result = train(birds, tmp_path / "run", config, verbose=0)
+    manifest = json.loads((tmp_path / "run" / "saved_model" / "manifest.json").read_text())
+    assert manifest["training"]["frozen_features"] == {"used": False, "why_not": "every block trains"}
+    assert 0.0 <= result.test_accuracy <= 1.0 and result.best_epoch == 1
