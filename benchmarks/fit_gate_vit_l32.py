@@ -11,12 +11,14 @@ Steps, each an edgevit command line in a child process (printed before it runs, 
   2. data        synthetic valid and test splits (--per-class images per class each) with the model's labels
   3. export      `edgevit export --recipe benchmarks/recipes/fit-gate-vit-l32.toml`: the fp32 .tflite (the size
                  budget's reference and the latency to match), and the converter's TFLite dynamic and ONNX
-                 int8-dynamic artifacts, as `edgevit export` builds them without a search
+                 int8-dynamic artifacts, as `edgevit export` builds them without a search; and
+                 recipes/fit-gate-vit-l32-aeq.toml: TFLite dynamic as the search's steps build it (AI Edge Quantizer)
   4. layers      `edgevit debug layers` of those two: where each first diverges, and which block loses most
   5. fit-tflite  `edgevit export --format tflite --quantization dynamic --fit-gate --max-size` 40% of the fp32 .tflite
   6. fit-onnx    `edgevit export --format onnx --quantization int8-dynamic --fit-gate`
-  7. verify      `edgevit verify` of the fp32 .tflite and each chosen artifact on the test split
-  8. bench       `edgevit bench` of those, interleaved in rounds, 2 threads, batch 1
+  7. verify      `edgevit verify` on the test split of the fp32 .tflite, both TFLite dynamic builds, ONNX int8-dynamic
+                 and each chosen artifact
+  8. bench       `edgevit bench` of those, interleaved in rounds with the SavedModel, 2 threads, batch 1
 Writes benchmarks/results/fit-gate-vit-l32_<machine id>_<YYYY-MM-DD>.md/.json/.records.json. A search in which no mix
 passes is a result (its records and its one error line are kept), not a failure of this script.
 """
@@ -38,6 +40,7 @@ from vit_l32_cpu import CommandLog, load_average, run  # noqa: E402  (benchmarks
 
 RESULTS = ROOT / "benchmarks" / "results"
 RECIPE = ROOT / "benchmarks" / "recipes" / "fit-gate-vit-l32.toml"
+AEQ_RECIPE = ROOT / "benchmarks" / "recipes" / "fit-gate-vit-l32-aeq.toml"
 # The issue's budget: the mixed artifact stays at or below 40% of the fp32 .tflite.
 SIZE_SHARE = 0.40
 SMOKE = {"variant": "tiny", "image_size": 32, "classes": 4, "per_class": 12, "runs": 20, "rounds": 5, "layer_images": 4}
@@ -95,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     if not done(artifacts / "artifacts.json"):
         run("export", [python, "-m", "edgevit", "export", str(saved_model), "--out", str(artifacts), "--recipe", str(RECIPE)],
             commands)
+    aeq = work / "aeq"  # TFLite dynamic as the search builds it, timed next to the converter's
+    if not done(aeq / "artifacts.json"):
+        run("export-aeq", [python, "-m", "edgevit", "export", str(saved_model), "--out", str(aeq), "--recipe", str(AEQ_RECIPE)],
+            commands)
     float_size = json.loads((artifacts / "tflite-fp32" / "manifest.json").read_text())["file_size"]
     budget_mb = SIZE_SHARE * float_size / 1e6
     summary.update(float_tflite_bytes=float_size, max_size_mb=budget_mb)
@@ -125,9 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     timed = work / "timed"
     timed.mkdir(exist_ok=True)
     chosen = [work / f"fit-{fmt}" / name for fmt, name in (("tflite", "tflite-dynamic"), ("onnx", "onnx-int8-dynamic"))]
-    candidates = [artifacts / "tflite-fp32", *(folder for folder in chosen if (folder / "manifest.json").is_file())]
+    candidates = [*(artifacts / name for name in ("tflite-fp32", "tflite-dynamic", "onnx-int8-dynamic")), aeq / "tflite-dynamic-aeq",
+                  *(folder for folder in chosen if (folder / "manifest.json").is_file())]
     for folder in candidates:
-        link = timed / (folder.name if folder.parent == artifacts else f"{folder.name}-fit-gate")
+        link = timed / (folder.name if folder.parent in (artifacts, aeq) else f"{folder.name}-fit-gate")
         if not link.exists():
             link.symlink_to(folder, target_is_directory=True)
     verify_records, bench_records = work / "verify-records.json", work / "bench-records.json"
