@@ -4,15 +4,16 @@
     records = fit_records(result)                    # one record-v1 "fit-gate" record per step
 
 1. Build the fully quantized artifact and measure it on the CALIBRATION split (default: valid).
-2. Rank the transformer blocks by measured sensitivity: the SQNR each block's output loses against
-   its input in the layer-wise parity of that artifact (edgevit.verify.layers), largest loss first.
-3. Keep the top n blocks in float (the exporter option `float_layers`, each format's own mechanism:
+2. Rank the layers whose weights it compresses (patch embedding, transformer blocks, head) by measured
+   sensitivity: the SQNR each one's output loses against its input in the layer-wise parity of that artifact
+   (edgevit.verify.layers), largest loss first (rank_layers).
+3. Keep the top n layers in float (the exporter option `float_layers`, each format's own mechanism:
    ONNX quantize_dynamic's nodes_to_exclude; TFLite, an AI Edge Quantizer recipe that leaves their ops float,
    the one that also builds step 0; Core ML OptimizationConfig op_name_configs set to None) and re-verify on
    the calibration split. n is searched, not stepped (search_float_count): n = 1, 2, 4, 8, ... until a mix
    passes, then halving the gap between the largest n that failed and the smallest that passed. That is
-   2 log2(blocks) builds at most instead of one per block (a ViT-L/32 build and verify takes minutes); it
-   finds the fewest float blocks, i.e. the smallest artifact, when keeping more of the ranked blocks float
+   2 log2(layers) builds at most instead of one per layer (a ViT-L/32 build and verify takes minutes); it
+   finds the fewest float layers, i.e. the smallest artifact, when keeping more of the ranked layers float
    never loses agreement, and every mix it built is a step in the records either way. With max_size, a step
    larger than it is not a candidate and no larger n is tried.
 4. Build it into OUT/<name> and confirm it on the TEST split: the gate is never tuned on the data it
@@ -20,7 +21,7 @@
 
 Every step records its file size, calibration agreement and a latency p50 (batch 1, this machine, timed
 here, on the format's default runtime: for Core ML on Linux that is the numpy MIL interpreter, emulated).
-No mix passing, even with every block in float, is a NoMixPasses (a ParityError) giving the best agreement
+No mix passing, even with every ranked layer in float, is a NoMixPasses (a ParityError) giving the best agreement
 reached and its size, and carrying the steps for the records. The modes searched, and the options every
 step of their search takes: edgevit.exporters.options.FLOAT_LAYER_MODES.
 """
@@ -188,23 +189,24 @@ def _remove(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)  # a scratch step of this search: the search's own temporary folder
 
 
-def rank_blocks(folder: Path, *, saved_model: Path, data, split: str) -> list[str]:
-    """Transformer blocks, most sensitive first: the SQNR each one's output loses against its input (block_drops; the
-    first block found, when the artifact holds no patch embedding output, against the exact input: a TFLite converter
-    fuses the embedding away, and the first quantized layers set the noise floor); then any block whose output the
-    artifact does not hold, in model order: unmeasured, but still a block the search can keep float."""
+def rank_layers(folder: Path, *, saved_model: Path, data, split: str) -> list[str]:
+    """The layers a search may keep float, most sensitive first: the patch embedding, the transformer blocks and the
+    head, each by the SQNR its output loses against its input in the artifact's layer report (ArtifactLayers.
+    layer_drops); then any block whose output the artifact does not hold, in model order: unmeasured, but still a
+    block the search can keep float. An embedding or head the artifact does not hold apart (a converter fused it
+    away) is not a candidate: nothing would say its ops were found."""
     from edgevit.verify.layers.run import layer_parity
 
     report = layer_parity([folder], saved_model=saved_model, data=data, split=split, max_images=RANKING_IMAGES)
     result = report.results[0]
-    ranked = [b.boundary.name for _, b in sorted(result.block_drops(from_input=True), key=lambda d: -d[0])]
+    ranked = [b.boundary.name for _, b in sorted(result.layer_drops(), key=lambda d: -d[0])]
     unmeasured = [b.boundary.name for b in result.boundaries if b.boundary.kind == "block" and b.boundary.name not in ranked]
     return ranked + unmeasured
 
 
 def search_float_count(count: int, build, *, passes):
-    """The step with the fewest float blocks that passes, or None: `build(n)` builds and measures the mix with the n
-    most sensitive blocks float (n = 1..count; n = 0 was built and failed), or returns None for a mix over the size
+    """The step with the fewest float layers that passes, or None: `build(n)` builds and measures the mix with the n
+    most sensitive layers float (n = 1..count; n = 0 was built and failed), or returns None for a mix over the size
     budget. n doubles until a step passes, then the gap between the largest failing n and the smallest passing one is
     halved. A mix over the budget caps n below it (sizes only grow with n), and the cap is halved towards the largest
     failing n the same way."""
@@ -230,13 +232,13 @@ def search_float_count(count: int, build, *, passes):
     return passed[1]
 
 
-def _no_mix_message(name: str, split: str, steps: list[Step], blocks: int, max_size: int | None) -> str:
+def _no_mix_message(name: str, split: str, steps: list[Step], layers: int, max_size: int | None) -> str:
     candidates = [s for s in steps if max_size is None or s.file_size <= max_size] or steps
     best = max(candidates, key=lambda s: (s.agreement, -s.file_size))
     within = "" if max_size is None else f" within {max_size / 1e6:.3f} MB"
     return (f"no precision mix{within} meets the gate of {name} on the {split} split: the best agreement reached"
-            f"{within} is {best.agreement:.2%} at {best.file_size / 1e6:.3f} MB ({len(best.float_layers)} of {blocks} "
-            f"blocks in float)")
+            f"{within} is {best.agreement:.2%} at {best.file_size / 1e6:.3f} MB ({len(best.float_layers)} of {layers} "
+            f"layers in float)")
 
 
 def fit_gate(saved_model: Path, out_dir: Path, job, *, gate: Gate, data=None,
@@ -265,8 +267,8 @@ def fit_gate(saved_model: Path, out_dir: Path, job, *, gate: Gate, data=None,
             folder = _export(saved_model, Path(scratch), replace(job, name=f"step-{index}"), options, layers)
             size = _file_size(folder)
             if max_size is not None and size > max_size and layers:  # not a candidate: not worth verifying
-                logger.info(f"fit-gate: {len(layers)} block(s) in float is {size / 1e6:.3f} MB, over the "
-                            f"{max_size / 1e6:.3f} MB budget: not verified, fewer blocks tried")
+                logger.info(f"fit-gate: {len(layers)} layer(s) in float is {size / 1e6:.3f} MB, over the "
+                            f"{max_size / 1e6:.3f} MB budget: not verified, fewer layers tried")
                 _remove(folder)
                 return None
             agreement, verdict, blocks = _measure(folder, gate, saved_model=saved_model, data=data, split=calibration_split,
@@ -275,7 +277,7 @@ def fit_gate(saved_model: Path, out_dir: Path, job, *, gate: Gate, data=None,
             manifest = load_json(folder / MANIFEST_NAME)
             plan = {k: v for k, v in manifest["conversion"].items() if k in ("float_nodes", "float_ops")}
             step = Step(layers, int(manifest["file_size"]), agreement, verdict, p50, {**blocks, **timing, "plan": plan})
-            logger.info(f"fit-gate step {index}: {len(layers)} block(s) in float, {step.file_size / 1e6:.3f} MB, "
+            logger.info(f"fit-gate step {index}: {len(layers)} layer(s) in float, {step.file_size / 1e6:.3f} MB, "
                         f"{calibration_split} agreement {agreement:.2%}: {verdict}")
             steps.append(step)
             return step
@@ -291,8 +293,8 @@ def fit_gate(saved_model: Path, out_dir: Path, job, *, gate: Gate, data=None,
         chosen = step if step.verdict == "pass" and fits(step) else None
         ranked: list[str] = []
         if chosen is None:
-            ranked = rank_blocks(Path(scratch) / "step-0", saved_model=saved_model, data=data, split=calibration_split)
-            logger.info(f"blocks by sensitivity: {', '.join(ranked)}")
+            ranked = rank_layers(Path(scratch) / "step-0", saved_model=saved_model, data=data, split=calibration_split)
+            logger.info(f"layers by sensitivity: {', '.join(ranked)}")
             if fits(step):
                 chosen = search_float_count(len(ranked), lambda n: build(tuple(ranked[:n]), len(steps)),
                                             passes=lambda s: s.verdict == "pass")
@@ -305,7 +307,7 @@ def fit_gate(saved_model: Path, out_dir: Path, job, *, gate: Gate, data=None,
                                                           reference_cache=reference_cache)
     manifest = load_json(folder / MANIFEST_NAME)
     manifest["fit_gate"] = {"gate": gate.to_dict(), "calibration_split": calibration_split, "test_split": test_split,
-                            "ranking": "SQNR lost per block in edgevit debug layers of the fully quantized artifact",
+                            "ranking": "SQNR lost per layer (patch embedding, blocks, head) in edgevit debug layers of the fully quantized artifact",
                             "float_layers": list(step.float_layers), "max_size": max_size, "steps": [s.to_dict() for s in steps],
                             "test": {"agreement": test_agreement, "verdict": test_verdict}}
     atomic_write_json(folder / MANIFEST_NAME, manifest)
@@ -328,7 +330,7 @@ def fit_records(result: FitResult, *, command: str | None = None) -> list[dict]:
     for i, step in enumerate(result.steps):
         status = statuses.get(step.verdict, STATUS_PARITY_INCONCLUSIVE)
         reason = None if status == STATUS_OK else (
-            f"step {i} ({len(step.float_layers)} block(s) in float): {step.verdict} against the search's gate on the "
+            f"step {i} ({len(step.float_layers)} layer(s) in float): {step.verdict} against the search's gate on the "
             f"{result.calibration_split} split")
         runtime, latency = step.blocks["runtime"], step.blocks["latency"]
         timed = (f"Latency: batch-1 predict of a zero image on {runtime['name']}"

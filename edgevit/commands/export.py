@@ -50,7 +50,7 @@ def register(subparsers) -> None:
     p.add_argument("--minimum-ios", type=int, help=f"coreml: iOS deployment target, one of {', '.join(map(str, COREML_MINIMUM_IOS))} (default {CoreMLOptions().minimum_ios})")
     p.add_argument("--fit-gate", action="store_true",
                    help="onnx int8-dynamic, tflite dynamic, coreml int8|palettize6|palettize4: keep the most sensitive "
-                        "transformer blocks in float until the artifact passes its parity gate on the calibration split, then "
+                        "layers (patch embedding, transformer blocks, head) in float until the artifact passes its parity gate on the calibration split, then "
                         "confirm it on the test split (edgevit/fitgate.py)")
     p.add_argument("--calibration-split", default=None, help="with --fit-gate: the split the search is judged on (default valid)")
     p.add_argument("--records", help="with --fit-gate: also write one record-v1 'fit-gate' record per search step (size, "
@@ -111,10 +111,10 @@ def _fit_gate(args: argparse.Namespace) -> int:
         raise
     _write_fit_records(args, result)
     for i, step in enumerate(result.steps):
-        print(f"step {i}: {len(step.float_layers)} block(s) in float ({', '.join(step.float_layers) or 'none'}): "
+        print(f"step {i}: {len(step.float_layers)} layer(s) in float ({', '.join(step.float_layers) or 'none'}): "
               f"{step.file_size / 1e6:.3f} MB, agreement {step.agreement:.2%} ({step.verdict}), p50 {step.p50_ms:.2f} ms "
               f"({step.to_dict()['latency_timed']})")
-    print(f"{result.folder}: {len(result.chosen.float_layers)} block(s) in float; test split agreement "
+    print(f"{result.folder}: {len(result.chosen.float_layers)} layer(s) in float; test split agreement "
           f"{result.test_agreement:.2%} ({result.test_verdict})")
     if result.test_verdict != "pass":
         from edgevit.errors import ParityError

@@ -19,7 +19,7 @@ WIDTH, HEIGHT = 820, 384
 LEFT, RIGHT, TOP, BOTTOM = 80, 200, 46, 320
 MIN_SPAN_POINTS = 2.0  # the agreement axis spans at least this many percentage points
 PASS_COLOR, NOT_PASS_COLOR = "#16a34a", "#9ca3af"
-COLUMNS = ("Step", "Blocks in float", "Size (MB)", "Agreement [95% CI]", "Verdict", "p50 (ms)")
+COLUMNS = ("Step", "Layers in float", "Size (MB)", "Agreement [95% CI]", "Verdict", "p50 (ms)")
 
 
 @dataclass(frozen=True)
@@ -91,9 +91,9 @@ def outcome(search: Search) -> str:
         best = max(search.steps, key=lambda s: (s.agreement, -s.file_size))
         return (f"No step passed the gate on the {search.calibration_split} split; the best agreement reached was "
                 f"{fmt_pct_interval(best.agreement, best.agreement_ci)} at {fmt_mb(best.file_size)} MB (step {best.step}).")
-    blocks = len(chosen.float_layers)
-    said = (f"Chosen: step {chosen.step} ({blocks} block{'s' if blocks != 1 else ''} in float"
-            + (f": {', '.join(chosen.float_layers)}" if blocks else "") + f"), {fmt_mb(chosen.file_size)} MB, "
+    layers = len(chosen.float_layers)
+    said = (f"Chosen: step {chosen.step} ({layers} layer{'s' if layers != 1 else ''} in float"
+            + (f": {', '.join(chosen.float_layers)}" if layers else "") + f"), {fmt_mb(chosen.file_size)} MB, "
             f"{search.calibration_split} agreement {fmt_pct_interval(chosen.agreement, chosen.agreement_ci)} (n={chosen.count}).")
     test = search.test
     if test is None:
@@ -104,8 +104,8 @@ def outcome(search: Search) -> str:
 
 
 def _cells(step: SearchStep) -> list[str]:
-    blocks = ", ".join(step.float_layers) if step.float_layers else "none"
-    return [str(step.step) + (" (chosen)" if step.chosen else ""), blocks, fmt_mb(step.file_size),
+    layers = ", ".join(step.float_layers) if step.float_layers else "none"
+    return [str(step.step) + (" (chosen)" if step.chosen else ""), layers, fmt_mb(step.file_size),
             fmt_pct_interval(step.agreement, step.agreement_ci), step.verdict, fmt_ms(step.p50_ms)]
 
 
@@ -114,7 +114,7 @@ def _title(search: Search) -> str:
 
 
 def _how(search: Search) -> str:
-    return (f"Each step: the artifact with the named blocks kept in float, its file size, its top-1 agreement with the SavedModel "
+    return (f"Each step: the artifact with the named layers kept in float, its file size, its top-1 agreement with the SavedModel "
             f"on the {search.calibration_split} split [exact 95% interval], judged by the search's gate: {_gate_text(search)}. "
             f"{search.timed}.")
 
@@ -170,7 +170,7 @@ def curve_chart(search: Search) -> str:
         low, high = mid - MIN_SPAN_POINTS / 2, mid + MIN_SPAN_POINTS / 2
     y = Scale(max(0.0, low), min(100.0, high), BOTTOM, TOP)
     body = [text(LEFT, 18, title, weight="600", size=14),
-            text(LEFT, 36, f"{search.format} {search.quantization}: step k keeps the k most sensitive blocks in float", fill="#4b5563")]
+            text(LEFT, 36, f"{search.format} {search.quantization}: a step keeps the most sensitive layers in float", fill="#4b5563")]
     body += x_axis(x, BOTTOM, TOP, "file size, MB")
     body += y_axis(y, LEFT, WIDTH - RIGHT, f"{search.calibration_split} agreement, % (bar: 95% interval)")
     if floor is not None:
@@ -184,7 +184,7 @@ def curve_chart(search: Search) -> str:
     for step, (px, py) in zip(steps, points):
         if step.agreement_ci:
             body.append(line(px, y(100 * step.agreement_ci[0]), px, y(100 * step.agreement_ci[1]), stroke="#111827", width=1.2))
-        tip = (f"step {step.step}: {len(step.float_layers)} block(s) in float, {fmt_mb(step.file_size)} MB, agreement "
+        tip = (f"step {step.step}: {len(step.float_layers)} layer(s) in float, {fmt_mb(step.file_size)} MB, agreement "
                f"{fmt_pct_interval(step.agreement, step.agreement_ci)}, {step.verdict}, p50 {fmt_ms(step.p50_ms)} ms")
         body.append(circle(px, py, 5, fill=PASS_COLOR if step.verdict == "pass" else NOT_PASS_COLOR, stroke="#111827", tooltip=tip))
         body.append(text(px, py - 10, str(step.step), anchor="middle", fill="#4b5563"))

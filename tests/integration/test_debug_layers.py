@@ -121,7 +121,7 @@ def test_a_gate_no_precision_mix_meets_is_one_line_with_the_best_reached(tiny_ru
     assert [w.split(": 48 images")[0] for w in warnings] == ["fit-gate on the valid split: onnx-int8-dynamic"]
     assert line.startswith("edgevit: error: ")
     assert "no precision mix meets the gate of onnx-int8-dynamic on the valid split: the best agreement reached is" in line
-    assert " MB (" in line and "blocks in float)" in line
+    assert " MB (" in line and "layers in float)" in line
     assert not (tmp_path / "out" / "onnx-int8-dynamic").exists()
 
 

@@ -38,10 +38,10 @@ def test_a_tflite_gate_no_mix_meets_ends_with_every_block_float_and_is_one_line(
     captured = capsys.readouterr()
     # the tiny ViT's 4 blocks, most sensitive first: 1, then 2, then all 4 kept float (doubling until one passes)
     for step, n in ((1, 1), (2, 2), (3, 4)):
-        assert any(m.startswith(f"fit-gate step {step}: {n} block(s) in float") for m in caplog.messages), (step, n)
+        assert any(m.startswith(f"fit-gate step {step}: {n} layer(s) in float") for m in caplog.messages), (step, n)
     errors = [line for line in captured.err.splitlines() if line.startswith("edgevit: error: ")]
     assert len(errors) == 1 and "Traceback" not in captured.err
     line = errors[0]
     assert "no precision mix meets the gate of tflite-dynamic on the valid split: the best agreement reached is" in line
-    assert "of 4 blocks in float)" in line
+    assert "of 4 layers in float)" in line
     assert not (tmp_path / "out" / "tflite-dynamic").exists()

@@ -19,7 +19,7 @@ from edgevit.fsutil import load_json
 from edgevit.config import MANIFEST_NAME
 from edgevit.runners import open_artifact
 from edgevit.verify.evalset import load_eval_set, resolve_data_root
-from edgevit.verify.layers.boundaries import BLOCK, EMBEDDING, Boundary, locate, model_boundaries, select
+from edgevit.verify.layers.boundaries import BLOCK, EMBEDDING, HEAD, NORM, Boundary, locate, model_boundaries, select
 from edgevit.verify.layers.compare import SQNR_CAP_DB, ErrorStats, align, capped
 
 logger = logging.getLogger(__name__)
@@ -57,15 +57,24 @@ class ArtifactLayers:
         """The first boundary, in model order, whose SQNR is below the threshold."""
         return next((b for b in self.boundaries if b.status == COMPARED and b.sqnr_db < threshold_db), None)
 
-    def block_drops(self, *, from_input: bool = False) -> list[tuple[float, BoundaryResult]]:
+    def block_drops(self) -> list[tuple[float, BoundaryResult]]:
         """(dB, the block's output) for each compared transformer block, in model order: the SQNR its output loses
         against its input, the previous compared boundary of the chain (block output or patch embedding), SQNR capped
-        at compare.SQNR_CAP_DB. A block with no compared boundary before it has no measured input: left out, or with
-        `from_input` measured against the exact model input (the cap), so it carries all that came before it."""
-        chain = [b for b in self.boundaries if b.status == COMPARED and b.boundary.kind in (EMBEDDING, BLOCK)]
+        at compare.SQNR_CAP_DB. A block with no compared boundary before it has no measured input: left out."""
+        return [(drop, b) for drop, b in self._chain_drops((EMBEDDING, BLOCK), from_input=False) if b.boundary.kind == BLOCK]
+
+    def layer_drops(self) -> list[tuple[float, BoundaryResult]]:
+        """(dB, boundary) for each compared layer that holds weights a quantized mode compresses: the patch embedding,
+        each block and the head, in model order, each against the previous compared boundary (the final norm's
+        before the head); the first one against the exact model input (the cap), so it carries all before it."""
+        return [(drop, b) for drop, b in self._chain_drops((EMBEDDING, BLOCK, NORM, HEAD), from_input=True)
+                if b.boundary.kind != NORM]
+
+    def _chain_drops(self, kinds: tuple[str, ...], *, from_input: bool) -> list[tuple[float, BoundaryResult]]:
+        chain = [b for b in self.boundaries if b.status == COMPARED and b.boundary.kind in kinds]
         drops, before = [], SQNR_CAP_DB if from_input else None
         for boundary in chain:
-            if boundary.boundary.kind == BLOCK and before is not None:
+            if before is not None:
                 drops.append((before - capped(boundary.sqnr_db), boundary))
             before = capped(boundary.sqnr_db)
         return drops
