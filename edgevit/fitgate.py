@@ -189,17 +189,22 @@ def _remove(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)  # a scratch step of this search: the search's own temporary folder
 
 
-def rank_layers(folder: Path, *, saved_model: Path, data, split: str) -> list[str]:
+# Layers a format's per-layer mechanism cannot name: coremltools folds the patch embedding's convolution weight (and
+# its transpose) into a new constant named after no layer (conv_0_weight_0), so op_name_configs cannot reach it.
+UNREACHABLE_KINDS = {"coreml": ("embedding",)}
+
+
+def rank_layers(folder: Path, *, saved_model: Path, data, split: str, skip_kinds: tuple[str, ...] = ()) -> list[str]:
     """The layers a search may keep float, most sensitive first: the patch embedding, the transformer blocks and the
     head, each by the SQNR its output loses against its input in the artifact's layer report (ArtifactLayers.
     layer_drops); then any block whose output the artifact does not hold, in model order: unmeasured, but still a
     block the search can keep float. An embedding or head the artifact does not hold apart (a converter fused it
-    away) is not a candidate: nothing would say its ops were found."""
+    away) is not a candidate: nothing would say its ops were found; nor is a layer of a kind in `skip_kinds`."""
     from edgevit.verify.layers.run import layer_parity
 
     report = layer_parity([folder], saved_model=saved_model, data=data, split=split, max_images=RANKING_IMAGES)
     result = report.results[0]
-    ranked = [b.boundary.name for _, b in sorted(result.layer_drops(), key=lambda d: -d[0])]
+    ranked = [b.boundary.name for _, b in sorted(result.layer_drops(), key=lambda d: -d[0]) if b.boundary.kind not in skip_kinds]
     unmeasured = [b.boundary.name for b in result.boundaries if b.boundary.kind == "block" and b.boundary.name not in ranked]
     return ranked + unmeasured
 
@@ -293,7 +298,8 @@ def fit_gate(saved_model: Path, out_dir: Path, job, *, gate: Gate, data=None,
         chosen = step if step.verdict == "pass" and fits(step) else None
         ranked: list[str] = []
         if chosen is None:
-            ranked = rank_layers(Path(scratch) / "step-0", saved_model=saved_model, data=data, split=calibration_split)
+            ranked = rank_layers(Path(scratch) / "step-0", saved_model=saved_model, data=data, split=calibration_split,
+                                 skip_kinds=UNREACHABLE_KINDS.get(job.format.value, ()))
             logger.info(f"layers by sensitivity: {', '.join(ranked)}")
             if fits(step):
                 chosen = search_float_count(len(ranked), lambda n: build(tuple(ranked[:n]), len(steps)),
