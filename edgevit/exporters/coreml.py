@@ -66,18 +66,18 @@ def export_coreml(*, saved_model: Path, out_dir: Path, name: str | None = None, 
         height, width = graph.input_shape[1], graph.input_shape[2]
         shape = (1, height, width, 3)
         num_params = graph.num_params
-        keep_float = float_weight_names(graph, opts.float_layers)
+        keep_float = float_weight_names(graph, opts.float_layers)  # per layer
         program = mil_program(graph, shape=shape, minimum_ios=opts.minimum_ios)  # consumes graph.weights
         del graph
         path = folder / MAIN_FILE
         _to_mlpackage(program, path, labels=labels, precision=precision, compression=compression, minimum_ios=opts.minimum_ios,
-                      keep_float=keep_float)
+                      keep_float=frozenset().union(*keep_float.values()))
         del program
         spec = check_mlpackage(path, labels=labels, shape=shape)
         details = _details(spec, precision=precision, compression=compression, minimum_ios=opts.minimum_ios, num_params=num_params)
         if opts.float_layers:  # the per-layer precision plan
             details["float_layers"] = list(opts.float_layers)
-            details["float_ops"] = _matched_ops(spec, keep_float, opts.float_layers)
+            details["float_ops"] = _matched_ops(spec, keep_float)
         return Built(
             runtime_support=runtime_support(spec.specificationVersion),
             main_file=MAIN_FILE,
@@ -183,31 +183,35 @@ def const_name(weight: str) -> str:
     return mil_name(weight)
 
 
-def float_weight_names(graph: ServingGraph, layers: tuple[str, ...]) -> frozenset[str]:
-    """The MIL constants holding the weights read inside the Keras layers `layers`, under both names they can have
-    when the compression pass meets them (as made, and after the fp16 pass). A weight belongs to a layer when a
-    serving-graph node inside the layer's name scope reads it (edgevit.layer_names.in_layer, the mapping edgevit
-    debug layers finds Core ML tensors by). UsageError for a layer that reads none: a typo, or another model's layer."""
-    names: set[str] = set()
+def float_weight_names(graph: ServingGraph, layers: tuple[str, ...]) -> dict[str, frozenset[str]]:
+    """Per Keras layer of `layers`: the MIL constants holding the weights compression would take (WEIGHT_THRESHOLD
+    elements or more) read inside it, under both names they can have when the compression pass meets them (as made,
+    and after the fp16 pass). A weight belongs to a layer when a serving-graph node inside the layer's name scope reads
+    it (edgevit.layer_names.in_layer, the mapping edgevit debug layers finds Core ML tensors by). UsageError for a
+    layer that reads no weight at all: a typo, or another model's layer."""
+    by_layer: dict[str, frozenset[str]] = {}
     for layer in layers:
         read = {name.split(":")[0] for node in graph.graph_def.node if in_layer(node.name, layer) for name in node.input}
         weights = sorted(read & graph.weights.keys())
         if not weights:
             raise UsageError(f"float layer {layer!r} is not a layer of this model (no Core ML op inside it reads a weight); "
                              "name Keras layers such as Transformer_encoderblock_0")
-        names.update(const_name(w) + suffix for w in weights for suffix in ("", FP16_CONST_SUFFIX))
-    return frozenset(names)
+        large = [w for w in weights if np.size(graph.weights[w]) >= WEIGHT_THRESHOLD]
+        by_layer[layer] = frozenset(const_name(w) + suffix for w in large for suffix in ("", FP16_CONST_SUFFIX))
+    return by_layer
 
 
-def _matched_ops(spec, keep_float: frozenset[str], layers: tuple[str, ...]) -> list[str]:
+def _matched_ops(spec, keep_float: dict[str, frozenset[str]]) -> list[str]:
     """The weight constants of the saved program that `keep_float` named and that stayed uncompressed (plain `const`
-    ops of WEIGHT_THRESHOLD elements or more: the ones compression would have taken); ExportError when none did."""
-    kept = sorted(op.outputs[0].name for op in mil_operations(spec)
-                  if op.type == "const" and op.outputs[0].name in keep_float and _elements(op.outputs[0].type) >= WEIGHT_THRESHOLD)
-    if not kept:
-        raise ExportError(f"no weight of float layer(s) {', '.join(layers)} stayed uncompressed in the Core ML program; "
-                          "this is an exporter bug, report it")
-    return kept
+    ops of WEIGHT_THRESHOLD elements or more: the ones compression would have taken). ExportError naming a layer with
+    weights compression would take of which none stayed uncompressed: the program renamed them out of reach."""
+    plain = {op.outputs[0].name for op in mil_operations(spec)
+             if op.type == "const" and _elements(op.outputs[0].type) >= WEIGHT_THRESHOLD}
+    missed = [layer for layer, names in keep_float.items() if names and not names & plain]
+    if missed:
+        raise ExportError(f"the weights of float layer(s) {', '.join(missed)} were compressed anyway: the Core ML program "
+                          "holds them under names that no longer carry the layer (e.g. a folded convolution weight)")
+    return sorted(plain & frozenset().union(*keep_float.values()))
 
 
 def _elements(value_type) -> int:

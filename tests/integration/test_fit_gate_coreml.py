@@ -115,3 +115,15 @@ def test_a_search_no_mix_passes_still_records_every_step_and_the_report_draws_th
     assert len(xs) == 5 and xs == sorted(xs)  # larger files to the right, in step order
     path = re.search(r'<path d="(M[^"]+)" fill="none"', svg).group(1)
     assert len(re.findall(r"[ML]", path)) == 5 and "chosen:" not in svg
+
+
+def test_a_float_layer_whose_weights_lost_its_name_is_a_failed_export_naming_it(tiny_run, tmp_path):
+    # coremltools folds the patch embedding's convolution weight into a constant named after no layer: it cannot be
+    # kept float, and the export says so for that layer rather than shipping it compressed as if it were float.
+    from edgevit.exporters.jobs import ArtifactJob, export_all
+
+    job = ArtifactJob.create("coreml", quantization="palettize4", float_layers=["embedding"])
+    (result,) = export_all(saved_model=tiny_run.saved_model, out_dir=tmp_path / "out", jobs=[job])
+    assert not result.ok
+    (entry,) = json.loads((tmp_path / "out" / "artifacts.json").read_text())["artifacts"]
+    assert entry["status"] == "failed" and "float layer(s) embedding were compressed anyway" in entry["reason"]
