@@ -64,8 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", type=Path, default=RESULTS, help="results folder (default benchmarks/results)")
     p.add_argument("--reuse", action="store_true", help="skip the steps whose outputs are already in --work")
     p.add_argument("--only", choices=("tflite", "onnx"), help="search one format only")
-    p.add_argument("--until", choices=("search", "bench"), default="bench",
-                   help="stop after the searches (verify and bench later on a quiet machine with --reuse)")
+    p.add_argument("--until", choices=("search", "verify", "bench"), default="bench",
+                   help="stop after the searches, or after verify (the bench later on a quiet machine with --reuse)")
     args = p.parse_args(argv)
     if args.smoke:
         for key, value in SMOKE.items():
@@ -142,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     if not done(verify_records):
         run("verify", [python, "-m", "edgevit", "verify", str(timed), "--saved-model", str(saved_model), "--data", str(data),
                        "--records", str(verify_records), "--quiet"], commands, allowed=(0, 6, 8))
+    if args.until == "verify":
+        print(f"\nverified; bench later on a quiet machine with --reuse --work {work}")
+        return 0
     if not done(bench_records):
         run("bench", [python, "-m", "edgevit", "bench", str(timed), "--saved-model", str(saved_model), "--verify",
                       str(verify_records), "--threads", "2", "--devices", "cpu", "--runs", str(args.runs), "--rounds",
