@@ -239,7 +239,10 @@ def search_float_count(count: int, build, *, passes):
 
 
 def _no_mix_message(name: str, split: str, steps: list[Step], layers: int, max_size: int | None) -> str:
-    candidates = [s for s in steps if max_size is None or s.file_size <= max_size] or steps
+    candidates = [s for s in steps if max_size is None or s.file_size <= max_size]
+    if not candidates:  # even the fully quantized artifact is over the budget
+        return (f"no precision mix of {name} fits within {max_size / 1e6:.3f} MB: the fully quantized artifact alone is "
+                f"{steps[0].file_size / 1e6:.3f} MB; raise --max-size or pick a smaller mode")
     best = max(candidates, key=lambda s: (s.agreement, -s.file_size))
     within = "" if max_size is None else f" within {max_size / 1e6:.3f} MB"
     return (f"no precision mix{within} meets the gate of {name} on the {split} split: the best agreement reached"

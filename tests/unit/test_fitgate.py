@@ -108,3 +108,15 @@ def test_a_size_budget_caps_the_blocks_kept_float():
         chosen, built = _search(24, passes_from=None, sizes=sizes, max_size=budget)
         largest = min(24, (budget - 309) // 38)
         assert chosen is None and (largest == 0 or largest in built), (budget, built)
+
+
+def test_the_no_mix_line_gives_the_best_within_the_budget_or_says_nothing_fits():
+    from edgevit.fitgate import Step, _no_mix_message
+
+    steps = [Step((), 300_000_000, 0.97, "fail", 1.0), Step(("b0",), 350_000_000, 0.98, "fail", 1.0),
+             Step(("b0", "b1"), 600_000_000, 0.99, "fail", 1.0)]
+    line = _no_mix_message("tflite-dynamic", "valid", steps, 24, 400_000_000)
+    assert "the best agreement reached within 400.000 MB is 98.00% at 350.000 MB (1 of 24 layers in float)" in line
+    assert "the best agreement reached is 99.00% at 600.000 MB (2 of 24" in _no_mix_message("x", "valid", steps, 24, None)
+    line = _no_mix_message("tflite-dynamic", "valid", steps, 24, 100_000_000)
+    assert "fits within 100.000 MB: the fully quantized artifact alone is 300.000 MB; raise --max-size" in line
