@@ -27,8 +27,9 @@ PROBE_DROP = 0.80  # a probe under 80% of the run's quiet probe speed marks its 
 PROBE_QUIET_QUANTILE = 90  # the run's quiet probe speed: the 90th percentile of all its probes
 PROBE_ROUNDS_LIMIT = 0.20  # flagged when more than this share of an artifact's rounds had a low probe
 PROBE_N = 256  # 33.5 MFLOP: about a millisecond, short enough to run before every round
-# The probe follows another process's round: ONNX Runtime's and XNNPACK's worker threads spin a while after their
-# last call before they sleep, and a probe taken then measures them, not the machine. It waits this long first.
+# The probe follows another process's round, whose ONNX Runtime or XNNPACK worker threads may still spin after their
+# last call; a probe taken then would measure them, not the machine. It waits this long first. (The 2026-12-01
+# ViT-L/32 bench still flagged most rounds with it: not the whole story of its false alarms.)
 PROBE_SETTLE_S = 0.05
 # Untimed calls at the start of each artifact's round (bench.measure): the first call after another artifact's round
 # wakes its thread pool and refills the caches the other one evicted, a cost of the interleaving, not of the artifact.
