@@ -103,8 +103,8 @@ def test_fit_gate_records_its_plan_and_steps_and_confirms_on_the_test_split(tiny
     fit = manifest["fit_gate"]
     assert fit["calibration_split"] == "valid" and fit["test_split"] == "test"
     assert fit["gate"]["min_agreement"] == 0.5
-    assert fit["steps"][-1]["verdict"] == "pass" and fit["test"]["verdict"] == "pass"
-    assert fit["float_layers"] == fit["steps"][-1]["float_layers"]
+    (kept,) = [s for s in fit["steps"] if s["float_layers"] == fit["float_layers"]]  # not always the last built
+    assert kept["verdict"] == "pass" and fit["test"]["verdict"] == "pass"
     assert manifest["conversion"].get("float_layers", []) == fit["float_layers"]
     assert all(s["file_size"] > 0 and s["latency_p50_ms"] > 0 for s in fit["steps"])
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["artifacts.json", "logs", "onnx-int8-dynamic"]

@@ -33,7 +33,9 @@ def test_the_search_builds_the_artifact_records_its_plan_and_confirms_it_on_the_
     manifest = json.loads((base / "out" / NAME / "manifest.json").read_text())
     fit = manifest["fit_gate"]
     assert fit["calibration_split"] == "valid" and fit["test_split"] == "test" and fit["gate"]["min_agreement"] == 0.5
-    assert fit["steps"][-1]["verdict"] == "pass" and fit["test"]["verdict"] == "pass"
+    # the search bisects: the chosen step is the passing one with the fewest float layers, not always the last built
+    (kept,) = [s for s in fit["steps"] if s["float_layers"] == fit["float_layers"]]
+    assert kept["verdict"] == "pass" and fit["test"]["verdict"] == "pass"
     assert manifest["conversion"].get("float_layers", []) == fit["float_layers"]
     assert "coreml-mil-numpy (emulated)" in fit["steps"][0]["latency_timed"]
 
@@ -47,8 +49,8 @@ def test_the_search_builds_the_artifact_records_its_plan_and_confirms_it_on_the_
         assert record["latency"]["p50_ms"] == pytest.approx(step["latency_p50_ms"], abs=1e-3) and record["latency"]["runs"] == 10
         assert record["runtime"]["emulated"] is True and record["parity"]["split"] == "valid"
         assert record["artifact"]["name"] == NAME and record["artifact"]["format"] == "coreml"
-    chosen = records[-1]
-    assert chosen["status"] == "ok" and chosen["fit_gate"]["chosen"] is True
+    (chosen,) = [r for r in records if r["fit_gate"]["chosen"]]
+    assert chosen["status"] == "ok" and chosen["fit_gate"]["float_layers"] == fit["float_layers"]
     assert chosen["fit_gate"]["test"]["split"] == "test" and chosen["fit_gate"]["test"]["agreement"] == fit["test"]["agreement"]
     assert chosen["artifact"]["file_size"] == manifest["file_size"]
     assert chosen["fit_gate"]["ranking"] and all(b.startswith("Transformer_encoderblock_") for b in chosen["fit_gate"]["ranking"])
@@ -57,7 +59,7 @@ def test_the_search_builds_the_artifact_records_its_plan_and_confirms_it_on_the_
 def test_the_report_shows_the_search(searched, tmp_path):
     base, _ = searched
     records = read_records([base / "fit.json"])
-    chosen = records[-1]
+    (chosen,) = [r for r in records if r["fit_gate"]["chosen"]]
     assert main(["report", str(base / "fit.json"), "--out", str(tmp_path / "r"), "-q"]) == 0
     markdown = (tmp_path / "r" / "report.md").read_text()
     assert f"### {NAME} (coreml palettize4) on {chosen['machine']['id']}" in markdown
