@@ -41,11 +41,18 @@ def clopper_pearson(successes: int, count: int, confidence: float = CONFIDENCE) 
     return low, high
 
 
+# Up to this many discordant pairs the p-value is summed in exact integers; above it, scipy's binomial CDF (a
+# regularized incomplete beta, accurate to double precision) gives the same value without the cost.
+EXACT_MCNEMAR_MAX = 2000
+
+
 def mcnemar_exact_p(b: int, c: int) -> float:
     """Two-sided exact McNemar p-value: the binomial test of min(b, c) out of b + c discordant pairs at 1/2."""
     n = b + c
     if n == 0:
         return 1.0
+    if n > EXACT_MCNEMAR_MAX:  # big-integer sums grow with n: gates.images_to_settle asks about millions of pairs
+        return min(1.0, 2.0 * float(stats.binom.cdf(min(b, c), n, 0.5)))
     tail = sum(math.comb(n, i) for i in range(min(b, c) + 1)) / 2**n  # exact integers: 2.0**n overflows past n = 1023
     return min(1.0, 2.0 * tail)
 

@@ -69,3 +69,22 @@ def test_the_difference_interval_and_the_exact_test_never_disagree_on_the_sign()
             low, high = paired_difference_interval(improved, worsened, 1_000)
             excludes_zero = low > 0 or high < 0
             assert excludes_zero == (mcnemar_exact_p(improved, worsened) < 0.05), (improved, worsened)
+
+
+def test_mcnemar_p_for_many_pairs_agrees_with_the_exact_sum_and_is_fast():
+    import math
+    import time
+
+    from edgevit.verify.intervals import EXACT_MCNEMAR_MAX, mcnemar_exact_p
+
+    for b, c in ((1000, 1001), (900, 1101), (1, 1999)):  # at the limit, both ways
+        assert b + c <= EXACT_MCNEMAR_MAX + 1
+        exact = min(1.0, 2.0 * (sum(math.comb(b + c, i) for i in range(min(b, c) + 1)) / 2 ** (b + c)))
+        n = b + c
+        from scipy import stats
+
+        assert min(1.0, 2.0 * float(stats.binom.cdf(min(b, c), n, 0.5))) == pytest.approx(exact, rel=1e-9)
+    started = time.perf_counter()
+    assert mcnemar_exact_p(1_000_000, 1_200_000) < 1e-300 or mcnemar_exact_p(1_000_000, 1_200_000) == 0.0
+    assert mcnemar_exact_p(1_000_000, 1_000_100) == pytest.approx(0.9434, abs=2e-3)
+    assert time.perf_counter() - started < 1.0  # gates.images_to_settle asks this about millions of pairs
