@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from vit_l32_cpu import CommandLog, load_average, run  # noqa: E402  (benchmarks/ is on the path above)
+from vit_l32_cpu import CommandLog, build_savedmodel, load_average, run  # noqa: E402  (benchmarks/ is on the path above)
 
 RESULTS = ROOT / "benchmarks" / "results"
 RECIPE = ROOT / "benchmarks" / "recipes" / "fit-gate-vit-l32.toml"
@@ -90,9 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.reuse and path.exists()
 
     if not done(saved_model / "saved_model.pb"):
-        run("savedmodel", [python, str(ROOT / "benchmarks" / "export_vit_l32.py"), "--step", "savedmodel", "--saved-model",
-                           str(saved_model), "--out", str(artifacts), "--variant", args.variant, "--image-size",
-                           str(args.image_size), "--classes", str(args.classes), "--seed", str(args.seed)], commands)
+        build_savedmodel(args, saved_model, artifacts, commands)
     labels = json.loads((saved_model / "manifest.json").read_text())["labels"]
     data = make_data(labels, args, splits=("valid", "test"))
     if not done(artifacts / "artifacts.json"):

@@ -70,6 +70,13 @@ def run(step: str, argv: list[str], commands: CommandLog, *, allowed: tuple[int,
     return code
 
 
+def build_savedmodel(args, saved_model: Path, artifacts: Path, commands: CommandLog) -> None:
+    """The classifier with random weights (args: variant, image_size, classes, seed), by benchmarks/export_vit_l32.py."""
+    run("savedmodel", [sys.executable, str(ROOT / "benchmarks" / "export_vit_l32.py"), "--step", "savedmodel", "--saved-model",
+                       str(saved_model), "--out", str(artifacts), "--variant", args.variant, "--image-size",
+                       str(args.image_size), "--classes", str(args.classes), "--seed", str(args.seed)], commands)
+
+
 def load_average() -> list[float] | None:
     try:
         return [round(v, 2) for v in os.getloadavg()]
@@ -181,9 +188,7 @@ def main(argv: list[str] | None = None) -> int:
                "image_size": args.image_size, "classes": args.classes, "started": dt.datetime.now(dt.timezone.utc).isoformat()}
 
     if not (args.reuse and (saved_model / "saved_model.pb").is_file()):
-        run("savedmodel", [python, str(ROOT / "benchmarks" / "export_vit_l32.py"), "--step", "savedmodel", "--saved-model",
-                           str(saved_model), "--out", str(artifacts), "--variant", args.variant, "--image-size",
-                           str(args.image_size), "--classes", str(args.classes), "--seed", str(args.seed)], commands)
+        build_savedmodel(args, saved_model, artifacts, commands)
     labels = json.loads((saved_model / "manifest.json").read_text())["labels"]
     data = make_data(labels, args)
     if not (args.reuse and (artifacts / "artifacts.json").is_file()):
