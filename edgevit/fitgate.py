@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from edgevit.errors import ParityError, UsageError
-from edgevit.formats import Gate
+from edgevit.formats import Format, Gate
 from edgevit.fsutil import atomic_write_json, load_json
 from edgevit.portable.records import now_iso
 from edgevit.config import MANIFEST_NAME
@@ -192,7 +192,7 @@ def _remove(folder: Path) -> None:
 # Layers a format's per-layer mechanism cannot name: coremltools folds the patch embedding's convolution weight and
 # the head's dense weight (each with its transpose) into new constants named after no layer (conv_0_weight_0), so
 # op_name_configs cannot reach them; the Core ML exporter fails a step that asks (measured on the DINOv2 demo).
-UNREACHABLE_KINDS = {"coreml": ("embedding", "head")}
+UNREACHABLE_KINDS = {Format.COREML: ("embedding", "head")}
 
 
 def rank_layers(folder: Path, *, saved_model: Path, data, split: str, skip_kinds: tuple[str, ...] = ()) -> list[str]:
@@ -303,7 +303,7 @@ def fit_gate(saved_model: Path, out_dir: Path, job, *, gate: Gate, data=None,
         ranked: list[str] = []
         if chosen is None:
             ranked = rank_layers(Path(scratch) / "step-0", saved_model=saved_model, data=data, split=calibration_split,
-                                 skip_kinds=UNREACHABLE_KINDS.get(job.format.value, ()))
+                                 skip_kinds=UNREACHABLE_KINDS.get(job.format, ()))
             logger.info(f"layers by sensitivity: {', '.join(ranked)}")
             if fits(step):
                 chosen = search_float_count(len(ranked), lambda n: build(tuple(ranked[:n]), len(steps)),
