@@ -179,8 +179,9 @@ def _export(saved_model: Path, out_dir: Path, job, options: dict, float_layers: 
     return out_dir / job.name
 
 
-def _file_size(folder: Path) -> int:
-    return int(load_json(folder / MANIFEST_NAME)["file_size"])
+def _within(size: int, max_size: int | None) -> bool:
+    """Whether an artifact of `size` bytes fits the search's budget (None: no budget)."""
+    return max_size is None or size <= max_size
 
 
 def _remove(folder: Path) -> None:
@@ -239,7 +240,7 @@ def search_float_count(count: int, build, *, passes):
 
 
 def _no_mix_message(name: str, split: str, steps: list[Step], layers: int, max_size: int | None) -> str:
-    candidates = [s for s in steps if max_size is None or s.file_size <= max_size]
+    candidates = [s for s in steps if _within(s.file_size, max_size)]
     if not candidates:  # even the fully quantized artifact is over the budget
         return (f"no precision mix of {name} fits within {max_size / 1e6:.3f} MB: the fully quantized artifact alone is "
                 f"{steps[0].file_size / 1e6:.3f} MB; raise --max-size or pick a smaller mode")
@@ -274,8 +275,9 @@ def fit_gate(saved_model: Path, out_dir: Path, job, *, gate: Gate, data=None,
     with tempfile.TemporaryDirectory(prefix="edgevit-fit-gate-") as scratch:  # the search's artifacts: gone after it
         def build(layers: tuple[str, ...], index: int) -> Step | None:
             folder = _export(saved_model, Path(scratch), replace(job, name=f"step-{index}"), options, layers)
-            size = _file_size(folder)
-            if max_size is not None and size > max_size and layers:  # not a candidate: not worth verifying
+            manifest = load_json(folder / MANIFEST_NAME)
+            size = int(manifest["file_size"])
+            if layers and not _within(size, max_size):  # not a candidate: not worth verifying
                 logger.info(f"fit-gate: {len(layers)} layer(s) in float is {size / 1e6:.3f} MB, over the "
                             f"{max_size / 1e6:.3f} MB budget: not verified, fewer layers tried")
                 _remove(folder)
@@ -283,29 +285,25 @@ def fit_gate(saved_model: Path, out_dir: Path, job, *, gate: Gate, data=None,
             agreement, verdict, blocks = _measure(folder, gate, saved_model=saved_model, data=data, split=calibration_split,
                                                  reference_cache=reference_cache)
             p50, timing = _timed(folder)
-            manifest = load_json(folder / MANIFEST_NAME)
             plan = {k: v for k, v in manifest["conversion"].items() if k in ("float_nodes", "float_ops")}
-            step = Step(layers, int(manifest["file_size"]), agreement, verdict, p50, {**blocks, **timing, "plan": plan})
+            step = Step(layers, size, agreement, verdict, p50, {**blocks, **timing, "plan": plan})
             logger.info(f"fit-gate step {index}: {len(layers)} layer(s) in float, {step.file_size / 1e6:.3f} MB, "
                         f"{calibration_split} agreement {agreement:.2%}: {verdict}")
             steps.append(step)
             return step
-
-        def fits(candidate: Step) -> bool:
-            return max_size is None or candidate.file_size <= max_size
 
         step = build((), 0)  # step 0 is always measured: the baseline of the curve, and the artifact ranked
         from edgevit.verify.run import resolution_warnings
 
         for warning in resolution_warnings({Path(job.name): gate}, step.blocks["parity"]["count"], None):
             logger.warning(f"fit-gate on the {calibration_split} split: {warning}")
-        chosen = step if step.verdict == "pass" and fits(step) else None
+        chosen = step if step.verdict == "pass" and _within(step.file_size, max_size) else None
         ranked: list[str] = []
         if chosen is None:
             ranked = rank_layers(Path(scratch) / "step-0", saved_model=saved_model, data=data, split=calibration_split,
                                  skip_kinds=UNREACHABLE_KINDS.get(job.format, ()))
             logger.info(f"layers by sensitivity: {', '.join(ranked)}")
-            if fits(step):
+            if _within(step.file_size, max_size):
                 chosen = search_float_count(len(ranked), lambda n: build(tuple(ranked[:n]), len(steps)),
                                             passes=lambda s: s.verdict == "pass")
         if chosen is None:
