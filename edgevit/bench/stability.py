@@ -28,8 +28,11 @@ PROBE_QUIET_QUANTILE = 90  # the run's quiet probe speed: the 90th percentile of
 PROBE_ROUNDS_LIMIT = 0.20  # flagged when more than this share of an artifact's rounds had a low probe
 PROBE_N = 256  # 33.5 MFLOP: about a millisecond, short enough to run before every round
 # The probe follows another process's round, whose ONNX Runtime or XNNPACK worker threads may still spin after their
-# last call; a probe taken then would measure them, not the machine. It waits this long first. (The 2026-12-01
-# ViT-L/32 bench still flagged most rounds with it: not the whole story of its false alarms.)
+# last call; a probe taken then would measure them, not the machine. It waits this long first.
+# A low probe on a machine whose load average is low is not a false alarm: on the 2-core KVM guest this project is
+# measured on, the probe read low in 29% of 600 readings over two idle minutes, in bursts of up to 14 s, with no
+# steal time (benchmarks/host_noise.py), and ViT-L/32 rounds after a low probe ran 1.3-1.6x slower. The host takes
+# the CPU's speed away where the guest cannot see it.
 PROBE_SETTLE_S = 0.05
 # Untimed calls at the start of each artifact's round (bench.measure): the first call after another artifact's round
 # wakes its thread pool and refills the caches the other one evicted, a cost of the interleaving, not of the artifact.
