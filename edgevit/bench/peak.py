@@ -89,9 +89,18 @@ def litert_fully_connected(rows: int, depth: int, width: int, *, int8: bool) -> 
     """A one-op TFLite model, FULLY_CONNECTED: a (rows x depth) input times constant (width x depth) weights, written
     with LiteRT's own flatbuffer schema: no TensorFlow import for a peak. int8: per-channel int8 weights with float
     input and output, the dynamic-range ("hybrid") kernel that tflite-dynamic artifacts run, which XNNPACK takes over."""
+    return litert_dense_chain(rows, [depth, width], int8=int8)
+
+
+def litert_dense_chain(rows: int, widths: list[int], *, int8: bool) -> bytes:
+    """FULLY_CONNECTED ops in a chain, each with its own constant weights: a (rows x widths[0]) input through
+    widths[0] -> widths[1] -> ... (see litert_fully_connected). A chain as long as a model's dense layers reads every
+    weight from memory once per call, as the model does; one op called again keeps its weights in cache."""
     import flatbuffers
     from ai_edge_litert import schema_py_generated as schema
 
+    if len(widths) < 2:
+        raise ValueError(f"a chain needs an input width and at least one layer, got {widths}")
     model = schema.ModelT()
     model.version = 3
     code = schema.OperatorCodeT()
@@ -99,11 +108,7 @@ def litert_fully_connected(rows: int, depth: int, width: int, *, int8: bool) -> 
     code.version = 1
     model.operatorCodes = [code]
     rng = np.random.default_rng(0)
-    shape = (width, depth)
-    weights = rng.integers(-127, 128, shape, dtype=np.int8) if int8 else rng.standard_normal(shape, dtype=np.float32)
-    weight_buffer = schema.BufferT()
-    weight_buffer.data = np.frombuffer(weights.tobytes(), np.uint8)
-    model.buffers = [schema.BufferT(), schema.BufferT(), weight_buffer, schema.BufferT()]
+    float32 = schema.TensorType.FLOAT32
 
     def tensor(name, tensor_shape, dtype, buffer, quantization=None):
         t = schema.TensorT()
@@ -112,19 +117,28 @@ def litert_fully_connected(rows: int, depth: int, width: int, *, int8: bool) -> 
             t.quantization = quantization
         return t
 
-    quantization = None
-    if int8:
-        quantization = schema.QuantizationParametersT()
-        quantization.scale, quantization.zeroPoint, quantization.quantizedDimension = [0.01] * width, [0] * width, 0
-    float32 = schema.TensorType.FLOAT32
-    op = schema.OperatorT()
-    op.opcodeIndex, op.inputs, op.outputs = 0, [0, 1, -1], [2]
-    op.builtinOptionsType, op.builtinOptions = schema.BuiltinOptions.FullyConnectedOptions, schema.FullyConnectedOptionsT()
+    model.buffers = [schema.BufferT(), schema.BufferT()]  # 0: the empty buffer; 1: the input's
     graph = schema.SubGraphT()
-    graph.tensors = [tensor("x", (rows, depth), float32, 1),
-                     tensor("w", shape, schema.TensorType.INT8 if int8 else float32, 2, quantization),
-                     tensor("y", (rows, width), float32, 3)]
-    graph.inputs, graph.outputs, graph.operators, graph.name = [0], [2], [op], "gemm_peak"
+    graph.tensors, graph.operators = [tensor("x", (rows, widths[0]), float32, 1)], []
+    for index, (depth, width) in enumerate(zip(widths, widths[1:])):
+        shape = (width, depth)
+        weights = rng.integers(-127, 128, shape, dtype=np.int8) if int8 else rng.standard_normal(shape, dtype=np.float32)
+        weight_buffer = schema.BufferT()
+        weight_buffer.data = np.frombuffer(weights.tobytes(), np.uint8)
+        model.buffers += [weight_buffer, schema.BufferT()]
+        quantization = None
+        if int8:
+            quantization = schema.QuantizationParametersT()
+            quantization.scale, quantization.zeroPoint, quantization.quantizedDimension = [0.01] * width, [0] * width, 0
+        source = len(graph.tensors) - 1
+        graph.tensors += [tensor(f"w{index}", shape, schema.TensorType.INT8 if int8 else float32, len(model.buffers) - 2,
+                                 quantization),
+                          tensor(f"y{index}", (rows, width), float32, len(model.buffers) - 1)]
+        op = schema.OperatorT()
+        op.opcodeIndex, op.inputs, op.outputs = 0, [source, source + 1, -1], [source + 2]
+        op.builtinOptionsType, op.builtinOptions = schema.BuiltinOptions.FullyConnectedOptions, schema.FullyConnectedOptionsT()
+        graph.operators.append(op)
+    graph.inputs, graph.outputs, graph.name = [0], [len(graph.tensors) - 1], "gemm_peak"
     model.subgraphs = [graph]
     builder = flatbuffers.Builder(1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
