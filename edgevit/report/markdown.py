@@ -33,7 +33,7 @@ HOW_MEASURED = (
     "the median of per-round ratios (each round times both artifacts side by side). Timing says \"disturbed\" when the "
     "spread (p90/p50), a first-half/second-half trend, the round-to-round spread, or a GEMM probe run before each round "
     "says the machine was busy (the reasons follow the table); on a virtual machine the probe also sees the host slow "
-    "the CPU down, which neither the load average nor steal time shows. GEMM peaks are medians; Roofline is the higher of "
+    "the CPU down, which this machine's own load and steal-time figures do not show. GEMM peaks are medians; Roofline is the higher of "
     "FLOPs / GEMM peak and file size / memory bandwidth (a STREAM-style triad of the same run), named by which it is, "
     "as a share of p50. Peak RSS is split into what importing the runtime added and what the model added (batch 1); "
     "p99 is shown from 100 samples only."
