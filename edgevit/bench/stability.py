@@ -32,8 +32,7 @@ PROBE_N = 256  # 33.5 MFLOP: about a millisecond, short enough to run before eve
 # A low probe on a machine whose load average is low is not a false alarm: on the 2-core KVM guest this project is
 # measured on, the probe read low in 29% of 600 readings over two idle minutes, in bursts of up to 14 s, with no
 # steal time (benchmarks/host_noise.py); in the 2026-12-01 ViT-L/32 bench, rounds after a low probe ran 1.04-1.57x
-# slower than the others (the int8 artifacts most). The host takes
-# the CPU's speed away where the guest cannot see it.
+# slower than the others (the int8 artifacts most). The host takes the CPU's speed away where the guest cannot see it.
 PROBE_SETTLE_S = 0.05
 # Untimed calls at the start of each artifact's round (bench.measure): the first call after another artifact's round
 # wakes its thread pool and refills the caches the other one evicted, a cost of the interleaving, not of the artifact.
