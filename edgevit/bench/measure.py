@@ -240,6 +240,10 @@ def _batched(runner, job: Job, clock: Clock) -> dict:
     fixed = _input_shape(job)[0]
     if isinstance(fixed, int) and fixed != opts.batch:
         return {**entry, "status": STATUS_NOT_AVAILABLE, "reason": f"the artifact's input has a fixed batch of {fixed}"}
+    per_call = runner.info.details.get("batch_per_call")
+    if per_call is not None and per_call != opts.batch:  # e.g. LiteRT's weight-cache path: a batch would be single calls
+        return {**entry, "status": STATUS_NOT_AVAILABLE,
+                "reason": f"this runner runs {per_call} image(s) per call, so batch {opts.batch} would time separate calls"}
     images = _bench_inputs(_input_shape(job), opts.batch, opts.seed)
     try:
         samples = time_calls(lambda: runner.predict(images), warmup=opts.batch_warmup, runs=opts.batch_runs, clock=clock)

@@ -38,6 +38,7 @@ def register(subparsers) -> None:
     p.add_argument("--setting", action="append", default=[], metavar="RUNTIME:KEY=VALUE[,KEY=VALUE]",
                    help="also measure RUNTIME with these settings, as an extra row next to its defaults (repeatable), e.g. "
                         "onnxruntime:graph_optimization=basic, onnxruntime:spinning=false, litert:xnnpack_latest=true, "
+                        "litert:weight_cache=true (packed weights mapped from a cache file, one image per call), "
                         "savedmodel:jit_compile=true, savedmodel:onednn=false")
     p.add_argument("--verify", nargs="+", default=[], metavar="RECORDS",
                    help="records files from `edgevit verify`: their parity results are attached to the artifacts")

@@ -14,7 +14,7 @@ import numpy as np
 
 from edgevit.console import native_noise_filtered
 from edgevit.artifact import Artifact
-from edgevit.errors import ModelError
+from edgevit.errors import ModelError, UsageError
 from edgevit.portable.errors import HarnessError
 from edgevit.portable.runtimes import TFLiteIO
 from edgevit.runners.base import RunnerInfo
@@ -29,6 +29,10 @@ class LiteRTRunner:
         if options.device == "gpu":
             raise RuntimeUnavailable("litert: the Python LiteRT runtime has no GPU delegate on this machine; use device cpu")
 
+        self._num_classes = len(artifact.labels)
+        if options.weight_cache:
+            self._open_with_weight_cache(artifact, options)
+            return
         resolver = litert.OpResolverType.AUTO if options.xnnpack else litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
         try:
             with native_noise_filtered():  # LiteRT's C++ prints an XNNPACK banner on stderr as it loads
@@ -50,7 +54,6 @@ class LiteRTRunner:
         # A fixed batch is fed exactly that many images per call; a dynamic one is resized per chunk.
         self._fixed_batch = None if self._io.dynamic_batch else self._io.batch
         self._batch_size = self._fixed_batch or options.batch_size
-        self._num_classes = len(artifact.labels)
         self.info = RunnerInfo(
             runtime="litert",
             version=metadata.version("ai-edge-litert"),
@@ -64,9 +67,35 @@ class LiteRTRunner:
             },
         )
 
+    def _open_with_weight_cache(self, artifact: Artifact, options: RunnerOptions) -> None:
+        """LiteRT's CompiledModel with XNNPACK's weight cache (edgevit.runners.litert_weight_cache): one model batch
+        per call, float32 I/O only."""
+        from edgevit.runners.litert_weight_cache import WeightCacheIO
+
+        if not options.xnnpack:
+            raise UsageError("litert: weight_cache is XNNPACK's; it cannot be combined with xnnpack=false")
+        with native_noise_filtered():
+            self._io = WeightCacheIO(artifact.model_path, threads=options.threads)
+        shape = self._io.shape
+        if len(shape) != 4 or shape[3] != 3:
+            self.close()
+            raise ModelError(f"{artifact.model_path}: input shape {shape} is not [N, H, W, 3]")
+        self._height, self._width = shape[1], shape[2]
+        self._fixed_batch = self._batch_size = self._io.batch
+        self.info = RunnerInfo(
+            runtime="litert",
+            version=metadata.version("ai-edge-litert"),
+            device="cpu",
+            threads=options.threads,
+            details={"xnnpack": True, "weight_cache": True, "api": "CompiledModel", "batch_per_call": self._io.batch,
+                     "input_dtype": "float32", "output_dtype": "float32"},
+        )
+
     def predict(self, images: np.ndarray) -> np.ndarray:
         images = check_images(images, self._height, self._width)
         return predict_in_chunks(images, self._batch_size, self._io.run, self._num_classes, fixed_batch=self._fixed_batch is not None)
 
     def close(self) -> None:
+        if hasattr(self._io, "close"):
+            self._io.close()
         self._io = None

@@ -37,6 +37,7 @@ class RunnerOptions:
     inter_op_threads: int | None = None  # ONNX Runtime: threads across independent nodes
     spinning: bool | None = None  # ONNX Runtime: intra-op threads busy-wait between kernels
     xnnpack_latest: bool = False  # LiteRT: XNNPACK's newest operators and kernels (experimental_default_delegate_latest_features)
+    weight_cache: bool = False  # LiteRT: XNNPACK's packed weights in a file mapped from disk (runners.litert_weight_cache)
     jit_compile: bool = False  # SavedModel: the serving function compiled by XLA
 
     def __post_init__(self):
@@ -59,7 +60,7 @@ _BOOLS = {"true": True, "1": True, "on": True, "false": False, "0": False, "off"
 # onednn is not a runner option: TensorFlow reads TF_ENABLE_ONEDNN_OPTS once, at import (bench sets it first).
 RUNTIME_SETTINGS: dict[str, dict[str, type | tuple]] = {
     Runtime.ONNXRUNTIME.value: {"graph_optimization": GRAPH_OPTIMIZATIONS, "inter_op_threads": int, "spinning": bool},
-    Runtime.LITERT.value: {"xnnpack": bool, "xnnpack_latest": bool},
+    Runtime.LITERT.value: {"xnnpack": bool, "xnnpack_latest": bool, "weight_cache": bool},
     Runtime.SAVEDMODEL.value: {"jit_compile": bool, "onednn": bool},
 }
 PROCESS_SETTINGS = {"onednn": "TF_ENABLE_ONEDNN_OPTS"}  # settings that are environment variables read at import

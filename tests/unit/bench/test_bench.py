@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from edgevit.bench import run as bench_mod
+from edgevit.runners.base import RunnerInfo
 from edgevit.bench.options import BenchOptions, parse_threads
 from edgevit.bench.run import bench_artifacts
 from edgevit.runners.options import RuntimeUnavailable
@@ -147,6 +148,25 @@ def test_fixed_batch_artifact_reports_the_larger_batch_as_not_available(tmp_path
     one, four = record["throughput"]
     assert one["batch"] == 1 and one["images_per_second"] == pytest.approx(1000 / 3.0)
     assert four["status"] == "not available" and four["reason"] == "the artifact's input has a fixed batch of 1"
+
+
+def test_a_runner_of_one_image_per_call_reports_the_larger_batch_as_not_available(tmp_path, no_gpu):
+    write_fake_artifact(tmp_path, "weight-cached")  # a dynamic-batch artifact run one image per call (LiteRT weight cache)
+    clock = FakeClock()
+    constant = constant_factory(clock, {"weight-cached": 3.0})
+
+    def factory(target, *, runtime, device, threads):
+        runner = constant(target, runtime=runtime, device=device, threads=threads)
+        runner.info = RunnerInfo(runtime="fake", version="0.0", device=device, threads=threads, details={"batch_per_call": 1})
+        return runner
+
+    options = BenchOptions(threads=(1,), runs=2, warmup=0, batch=4, batch_runs=1, devices=("cpu",), isolate=False, **FAST_PEAK)
+    (record,) = bench_records(bench_artifacts(tmp_path, options=options, factory=factory, runtimes=fake_runtimes, clock=clock))
+    one, four = record["throughput"]
+    assert one["batch"] == 1 and one["images_per_second"] == pytest.approx(1000 / 3.0)
+    assert four["status"] == "not available"
+    assert four["reason"] == "this runner runs 1 image(s) per call, so batch 4 would time separate calls"
+    assert validate_record(record) == []
 
 
 def test_achieved_gflops_is_held_against_the_peak_of_its_dtype_and_thread_count(tmp_path, no_gpu):

@@ -85,6 +85,31 @@ def test_litert_int8_quantizes_input_and_dequantizes_output(artifacts, reference
     assert np.abs(got - expected).max() < 0.3
 
 
+@pytest.mark.parametrize("name", ["tflite-fp32", "tflite-dynamic"])
+def test_litert_weight_cache_gives_the_interpreters_outputs_and_leaves_no_file(artifacts, reference, name, tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the cache folder goes here, so its removal can be seen
+    images, _ = reference
+    plain, _ = _predict("litert", artifacts / name, images, threads=1)
+    runner = open_runner("litert", artifacts / name, threads=1, weight_cache=True)
+    try:
+        cached = runner.predict(images)  # 12 images: 12 calls of the model's batch of 1
+        assert [p.name for p in tmp_path.iterdir()] and any(tmp_path.rglob("xnnpack-weights.cache"))  # the cache is a file
+    finally:
+        runner.close()
+    np.testing.assert_array_equal(cached, plain)
+    assert runner.info.details["weight_cache"] is True and runner.info.details["batch_per_call"] == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_litert_weight_cache_refuses_int8_io_and_no_xnnpack(artifacts):
+    with pytest.raises(RuntimeUnavailable, match="only float32 I/O"):
+        open_runner("litert", artifacts / "tflite-int8", weight_cache=True)
+    with pytest.raises(UsageError, match="weight_cache is XNNPACK's"):
+        open_runner("litert", artifacts / "tflite-fp32", weight_cache=True, xnnpack=False)
+
+
 def test_quantize_and_dequantize_use_scale_and_zero_point():
     from edgevit.portable.errors import HarnessError
     from edgevit.portable.runtimes import dequantize, quantize
