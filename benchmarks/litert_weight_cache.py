@@ -4,7 +4,7 @@ litert:weight_cache=true`), with its peak RSS split into anonymous and file-back
 
 Alone, because `edgevit bench` keeps every row's worker alive through its interleaved rounds: there the default
 row's worker maps the same model file, and the kernel keeps those shared pages in the cache row's RSS too, so
-the bench cannot show the saving (2026-12-01: 643 MB file-backed in the cache row, the model file plus the cache
+the bench cannot show the saving (2026-12-01: 628 MiB file-backed in the cache row, the model file plus the cache
 file). The rows here alternate, ROUNDS times, each in a fresh spawned process.
 
     .venv/bin/python benchmarks/litert_weight_cache.py /tmp/edgevit-vit-l32-cpu/artifacts/tflite-dynamic ... [--threads 2]
@@ -37,7 +37,7 @@ def _status_kib(field: str) -> int:
 
 
 def measure_once(folder: str, weight_cache: bool, threads: int, runs: int, queue) -> None:
-    """In a fresh process: open, first call, `runs` timed batch-1 calls; peak and split RSS in MB, p50 in ms."""
+    """In a fresh process: open, first call, `runs` timed batch-1 calls; peak and split RSS in MiB, p50 in ms."""
     import numpy as np
 
     from edgevit.manifest import read_manifest
@@ -50,8 +50,8 @@ def measure_once(folder: str, weight_cache: bool, threads: int, runs: int, queue
         image = np.random.default_rng(0).uniform(-1, 1, (1, height, width, 3)).astype(np.float32)
         runner.predict(image)
         p50 = percentile(time_calls(lambda: runner.predict(image), warmup=2, runs=runs), 50)
-        queue.put({"peak_rss_mb": _status_kib("VmHWM") / 1024, "anon_mb": _status_kib("RssAnon") / 1024,
-                   "file_mb": _status_kib("RssFile") / 1024, "p50_ms": p50})
+        queue.put({"peak_rss_mib": _status_kib("VmHWM") / 1024, "anon_mib": _status_kib("RssAnon") / 1024,
+                   "file_mib": _status_kib("RssFile") / 1024, "p50_ms": p50})
     finally:
         runner.close()
 
@@ -82,11 +82,11 @@ def main(argv: list[str] | None = None) -> int:
                 runs[cached].append(queue.get(timeout=1800))
                 process.join()
         for cached, results in runs.items():
-            rows.append({"artifact": name, "file_mb": Path(folder, "model.tflite").stat().st_size / 2**20,
+            rows.append({"artifact": name, "file_mib": Path(folder, "model.tflite").stat().st_size / 2**20,
                          "path": "CompiledModel + XNNPACK weight cache" if cached else "Interpreter (edgevit's default)",
-                         "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in results),
-                         "anon_mb": statistics.median(r["anon_mb"] for r in results),
-                         "file_backed_mb": statistics.median(r["file_mb"] for r in results),
+                         "peak_rss_mib": statistics.median(r["peak_rss_mib"] for r in results),
+                         "anon_mib": statistics.median(r["anon_mib"] for r in results),
+                         "file_backed_mib": statistics.median(r["file_mib"] for r in results),
                          "p50_ms": statistics.median(r["p50_ms"] for r in results), "processes": results})
     machine = fingerprint()["id"]
     today = dt.date.today().isoformat()
@@ -96,9 +96,9 @@ def main(argv: list[str] | None = None) -> int:
              f"peak RSS (VmHWM) and of the anonymous and file-backed RSS after the calls, and of each process's p50 over "
              f"{args.runs} batch-1 calls at {args.threads} threads. Load average (1, 5, 15 min) before: "
              f"{[round(v, 2) for v in load_before]}, after: {[round(v, 2) for v in os.getloadavg()]}.", "",
-             "| artifact | file MB | path | peak RSS MB | anonymous MB | file-backed MB | p50 ms |", "|---|---:|---|---:|---:|---:|---:|"]
-    lines += [f"| {r['artifact']} | {r['file_mb']:.0f} | {r['path']} | {r['peak_rss_mb']:.0f} | {r['anon_mb']:.0f} | "
-              f"{r['file_backed_mb']:.0f} | {r['p50_ms']:.1f} |" for r in rows]
+             "| artifact | file MiB | path | peak RSS MiB | anonymous MiB | file-backed MiB | p50 ms |", "|---|---:|---|---:|---:|---:|---:|"]
+    lines += [f"| {r['artifact']} | {r['file_mib']:.0f} | {r['path']} | {r['peak_rss_mib']:.0f} | {r['anon_mib']:.0f} | "
+              f"{r['file_backed_mib']:.0f} | {r['p50_ms']:.1f} |" for r in rows]
     args.results.mkdir(parents=True, exist_ok=True)
     stem = args.results / f"litert-weight-cache_{machine}_{today}"
     atomic_write_text(stem.with_suffix(".json"), json.dumps({"command": command, "rows": rows}, indent=1) + "\n")
