@@ -31,8 +31,10 @@ class WeightCacheIO:
     """One CompiledModel on the CPU with its weight cache file; `run` takes float32 NHWC images of its batch."""
 
     def __init__(self, model_path: Path, *, threads: int | None):
-        from ai_edge_litert.compiled_model import CompiledModel, CpuOptions, HardwareAccelerator, Options
-
+        try:
+            from ai_edge_litert.compiled_model import CompiledModel, CpuOptions, HardwareAccelerator, Options
+        except ImportError as exc:  # an ai-edge-litert without the CompiledModel API (before 2.x)
+            raise RuntimeUnavailable(f"litert weight_cache needs ai-edge-litert's CompiledModel API ({first_line(exc)})") from None
         self._folder = Path(tempfile.mkdtemp(prefix="edgevit-xnnpack-cache-"))
         try:
             options = Options(hardware_accelerators=HardwareAccelerator.CPU,
