@@ -66,7 +66,7 @@ def one_core(monkeypatch):
     monkeypatch.setattr(bench_mod, "machine_fingerprint", lambda: NO_GPU_MACHINE)
     # The probe's settling sleep (for other workers' spinning threads: none here, the sessions run in this process)
     # would earn this process the scheduler's sleeper credit before every round, so the loop would take less than
-    # its half of the core: the second half ran only 1.23-1.28x slower in two of four runs here, 1.88-1.96x without it.
+    # its half of the core: the second half ran only 1.23-1.28x slower in two of five runs here, 1.88-1.96x without it.
     monkeypatch.setattr(rounds_mod, "gemm_probe", lambda threads, n: gemm_probe(threads, n, settle_s=0.0))
     before = os.sched_getaffinity(0)
     core = min(before)
