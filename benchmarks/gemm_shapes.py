@@ -28,8 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edgevit.bench.peak import (litert_dense_chain, litert_fully_connected, litert_invoker, measure_peak,  # noqa: E402
-                                ort_cpu_session, ort_model, scaled_n)
+from edgevit.bench.peak import litert_dense_chain, litert_invoker, measure_peak, ort_cpu_session, ort_model, scaled_n  # noqa: E402
 from edgevit.config import VARIANTS  # noqa: E402
 from edgevit.model_cost import GemmShape, vit_gemm_shapes  # noqa: E402
 from edgevit.portable.timing import percentile, time_calls  # noqa: E402
@@ -41,29 +40,6 @@ KERNELS = {
     "onnxruntime float32 (MatMul)": ("float32", "onnxruntime"),
     "onnxruntime int8 dynamic (quantize_dynamic)": ("int8", "onnxruntime"),
 }
-
-
-def _ort_matmul(shape: GemmShape, threads: int, *, int8: bool):
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    weights = (np.random.default_rng(0).standard_normal((shape.depth, shape.width)) / np.sqrt(shape.depth)).astype(np.float32)
-    model = ort_model([helper.make_node("MatMul", ["x", "w"], ["y"])],
-                      [helper.make_tensor_value_info("x", TensorProto.FLOAT, [shape.rows, shape.depth])],
-                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, [shape.rows, shape.width])],
-                      [numpy_helper.from_array(weights, "w")])
-    serialized = model.SerializeToString()
-    if int8:  # the exporter's own route: MatMulInteger on per-call quantized uint8 activations
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        with tempfile.TemporaryDirectory() as scratch:
-            path, quantized = Path(scratch) / "model.onnx", Path(scratch) / "int8.onnx"
-            onnx.save(model, path)
-            quantize_dynamic(path, quantized, weight_type=QuantType.QInt8)
-            serialized = quantized.read_bytes()
-    session = ort_cpu_session(serialized, threads)
-    feeds = {"x": np.random.default_rng(1).standard_normal((shape.rows, shape.depth), dtype=np.float32)}
-    return lambda: session.run(None, feeds)
 
 
 def chain_widths(variant: str, *, image_size: int, classes: int) -> list[int]:
@@ -90,7 +66,7 @@ def _ort_chain(rows: int, widths: list[int], threads: int, *, int8: bool):
         path = Path(scratch) / "model.onnx"
         onnx.save(model, path)
         del model, weights
-        if int8:
+        if int8:  # the exporter's own route: MatMulInteger on per-call quantized uint8 activations
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
             quantize_dynamic(path, path.with_name("int8.onnx"), weight_type=QuantType.QInt8)
@@ -108,11 +84,8 @@ def _chain_call(kernel: str, rows: int, widths: list[int], threads: int):
 
 
 def _call(kernel: str, shape: GemmShape, threads: int):
-    dtype, backend = KERNELS[kernel]
-    if backend == "litert":
-        return litert_invoker(litert_fully_connected(shape.rows, shape.depth, shape.width, int8=dtype == "int8"),
-                              (shape.rows, shape.depth), threads)
-    return _ort_matmul(shape, threads, int8=dtype == "int8")
+    """One shape alone: a chain of one layer."""
+    return _chain_call(kernel, shape.rows, [shape.depth, shape.width], threads)
 
 
 def measure(variant: str, *, image_size: int, classes: int, threads: int, runs: int = 15, chain_runs: int = 7) -> dict:

@@ -28,19 +28,12 @@ sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "results"
 
 
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise KeyError(field)
-
-
 def measure_once(folder: str, weight_cache: bool, threads: int, runs: int, queue) -> None:
     """In a fresh process: open, first call, `runs` timed batch-1 calls; peak and split RSS in MiB, p50 in ms."""
     import numpy as np
 
     from edgevit.manifest import read_manifest
+    from edgevit.portable.machine import proc_status_bytes
     from edgevit.portable.timing import percentile, time_calls
     from edgevit.runners import open_runner
 
@@ -50,8 +43,8 @@ def measure_once(folder: str, weight_cache: bool, threads: int, runs: int, queue
         image = np.random.default_rng(0).uniform(-1, 1, (1, height, width, 3)).astype(np.float32)
         runner.predict(image)
         p50 = percentile(time_calls(lambda: runner.predict(image), warmup=2, runs=runs), 50)
-        queue.put({"peak_rss_mib": _status_kib("VmHWM") / 1024, "anon_mib": _status_kib("RssAnon") / 1024,
-                   "file_mib": _status_kib("RssFile") / 1024, "p50_ms": p50})
+        queue.put({"peak_rss_mib": proc_status_bytes("VmHWM") / 2**20, "anon_mib": proc_status_bytes("RssAnon") / 2**20,
+                   "file_mib": proc_status_bytes("RssFile") / 2**20, "p50_ms": p50})
     finally:
         runner.close()
 

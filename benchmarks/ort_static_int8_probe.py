@@ -67,14 +67,6 @@ def quantize_static_row(fp32: Path, out: Path, input_name: str, calibration: np.
     return out
 
 
-def session(path: Path, threads: int):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--artifacts", type=Path, required=True)
@@ -87,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", type=Path, default=RESULTS)
     args = p.parse_args(argv)
 
+    from edgevit.bench.peak import ort_cpu_session
     from edgevit.bench.stability import paired_ratio
     from edgevit.data.folders import load_image_folders
     from edgevit.data.preprocess import preprocess
@@ -112,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     models = {"fp32": ("onnx-fp32 artifact (the reference)", fp32_dir / "model.onnx"),
               "dynamic": ("onnx-int8-dynamic artifact: quantize_dynamic, MatMulInteger on per-call uint8 activations",
                           dynamic_dir / "model.onnx")}
-    input_name = session(models["fp32"][1], args.threads).get_inputs()[0].name
+    sessions = {"fp32": ort_cpu_session(str(models["fp32"][1]), args.threads)}
+    input_name = sessions["fp32"].get_inputs()[0].name
     with tempfile.TemporaryDirectory(prefix="ort-static-") as scratch:
         rows = {}
         for name in [r for r in args.rows.split(",") if r]:
@@ -125,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             models[name] = (what, path)
             rows[name] = {"what": what, "status": "ok", "quantize_s": time.monotonic() - began}
-        sessions = {name: session(path, args.threads) for name, (_, path) in models.items()}
+        sessions.update({name: ort_cpu_session(str(path), args.threads) for name, (_, path) in models.items() if name != "fp32"})
         sizes = {name: path.stat().st_size for name, (_, path) in models.items()}
     outputs = {name: np.concatenate([s.run(None, {input_name: test[i:i + 1]})[0] for i in range(len(test))])
                for name, s in sessions.items()}

@@ -47,8 +47,9 @@ def ort_model(graph_nodes, inputs, outputs, initializers=()):
     return model
 
 
-def ort_cpu_session(model: bytes, threads: int):
-    """An ONNX Runtime CPU session of a serialized model on `threads` intra-op threads, one inter-op thread."""
+def ort_cpu_session(model: bytes | str, threads: int):
+    """An ONNX Runtime CPU session of a serialized model (or a model file's path) on `threads` intra-op threads, one
+    inter-op thread."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()

@@ -198,7 +198,8 @@ def usable_cpus() -> list[int] | None:
         return None
 
 
-def _proc_status_bytes(field: str) -> int | None:
+def proc_status_bytes(field: str) -> int | None:
+    """A kB field of /proc/self/status (VmRSS, VmHWM, RssAnon, RssFile, ...) in bytes; None where there is none."""
     text = _read("/proc/self/status")
     if text:
         match = re.search(rf"^{field}:\s+(\d+)\s*kB", text, re.M)
@@ -208,7 +209,7 @@ def _proc_status_bytes(field: str) -> int | None:
 
 
 def current_rss_bytes() -> int | None:
-    return _proc_status_bytes("VmRSS")
+    return proc_status_bytes("VmRSS")
 
 
 def peak_rss_bytes() -> int | None:
@@ -219,7 +220,7 @@ def peak_rss_bytes() -> int | None:
     VmHWM first because Linux carries ru_maxrss across fork + exec: a spawned child would report at
     least its parent's RSS at the fork (every export launched by `edgevit demo` showed the trainer's 1.17 GiB).
     """
-    peak = _proc_status_bytes("VmHWM")
+    peak = proc_status_bytes("VmHWM")
     if peak is not None:
         return peak
     try:
@@ -236,6 +237,6 @@ def reset_peak_rss() -> bool:
     try:
         with open("/proc/self/clear_refs", "w") as handle:
             handle.write("5")
-        return _proc_status_bytes("VmHWM") is not None
+        return proc_status_bytes("VmHWM") is not None
     except OSError:
         return False
