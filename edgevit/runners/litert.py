@@ -47,10 +47,7 @@ class LiteRTRunner:
             self._io = TFLiteIO(interpreter, name=str(artifact.model_path))
         except HarnessError as exc:
             raise ModelError(str(exc)) from None
-        shape = [int(d) for d in self._io.input["shape_signature"]]
-        if len(shape) != 4 or shape[3] != 3:
-            raise ModelError(f"{artifact.model_path}: input shape {shape} is not [N, H, W, 3]")
-        self._height, self._width = shape[1], shape[2]
+        self._height, self._width = _image_size(artifact, [int(d) for d in self._io.input["shape_signature"]])
         # A fixed batch is fed exactly that many images per call; a dynamic one is resized per chunk.
         self._fixed_batch = None if self._io.dynamic_batch else self._io.batch
         self._batch_size = self._fixed_batch or options.batch_size
@@ -76,11 +73,11 @@ class LiteRTRunner:
             raise UsageError("litert: weight_cache is XNNPACK's; it cannot be combined with xnnpack=false")
         with native_noise_filtered():
             self._io = WeightCacheIO(artifact.model_path, threads=options.threads)
-        shape = self._io.shape
-        if len(shape) != 4 or shape[3] != 3:
+        try:
+            self._height, self._width = _image_size(artifact, self._io.shape)
+        except ModelError:
             self.close()
-            raise ModelError(f"{artifact.model_path}: input shape {shape} is not [N, H, W, 3]")
-        self._height, self._width = shape[1], shape[2]
+            raise
         self._fixed_batch = self._batch_size = self._io.batch
         self.info = RunnerInfo(
             runtime="litert",
@@ -99,3 +96,10 @@ class LiteRTRunner:
         if hasattr(self._io, "close"):
             self._io.close()
         self._io = None
+
+
+def _image_size(artifact: Artifact, shape: list[int]) -> tuple[int, int]:
+    """(height, width) of an [N, H, W, 3] input; ModelError for any other shape."""
+    if len(shape) != 4 or shape[3] != 3:
+        raise ModelError(f"{artifact.model_path}: input shape {shape} is not [N, H, W, 3]")
+    return shape[1], shape[2]

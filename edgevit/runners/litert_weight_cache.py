@@ -2,9 +2,10 @@
 file and maps it from disk, instead of holding a packed copy in memory next to the model's own weights.
 
 Why a second path: ai-edge-litert 2.3's Interpreter (edgevit.runners.litert) cannot reach the weight cache; its
-CompiledModel API can (CpuOptions.xnnpack_weight_cache_path). Measured on the ViT-L/32 artifacts (2026-12-01):
-peak RSS 387 MB instead of 671 MB for tflite-dynamic (a 309 MB file) and 1,281 MB instead of 2,445 MB for
-tflite-fp32, at the same latency. The cache file lives in a temporary folder for the runner's life.
+CompiledModel API can (CpuOptions.xnnpack_weight_cache_path). Measured on the ViT-L/32 artifacts, each alone in
+its own process (benchmarks/results/litert-weight-cache_*_2026-12-01.md): peak RSS 383 MiB instead of 657 MiB for
+tflite-dynamic (a 294 MiB file) and 1,255 MiB instead of 2,393 MiB for tflite-fp32, at the same latency. The cache
+file lives in a temporary folder for the runner's life.
 
 Limits of this path, each stated where it applies:
 - float32 input and output only: CompiledModel's tensor details carry no scale or zero point for int8 I/O;
